@@ -1,0 +1,221 @@
+//! The one error type of the core. Each variant maps onto one class of the Python hierarchy
+//! (`helpcrunch._exceptions`); the Display text is the message users read.
+
+use std::fmt;
+use std::time::Duration;
+
+/// One `{code, message}` pair of a HelpCrunch error body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrorDetail {
+    pub code: String,
+    pub message: String,
+}
+
+/// A response with a non-2xx status.
+#[derive(Debug, Clone)]
+pub struct StatusError {
+    pub method: &'static str,
+    pub path: String,
+    pub status: u16,
+    /// Every `{code, message}` pair the body carried, in order; empty when it carried none.
+    pub errors: Vec<ErrorDetail>,
+    /// The raw body as text (lossy UTF-8), kept for bodies that are not HelpCrunch's JSON.
+    pub body: String,
+    pub headers: Vec<(String, String)>,
+    pub attempts: u32,
+    /// What the server asked us to wait (Retry-After and friends), when it said.
+    pub retry_after: Option<Duration>,
+}
+
+/// Whether bad input is the wrong kind of thing (Python `TypeError`) or a bad value (`ValueError`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputErrorKind {
+    Type,
+    Value,
+}
+
+#[derive(Debug, Clone)]
+pub enum Error {
+    /// Refused before anything was sent.
+    InvalidInput {
+        kind: InputErrorKind,
+        message: String,
+    },
+    /// The client cannot be built as asked (no key, bad base URL, plain http to a remote host).
+    Configuration(String),
+    /// The server answered with a non-2xx status.
+    Status(Box<StatusError>),
+    /// The request never got a complete answer: refused, reset, DNS, TLS, cut off mid-body.
+    Connection {
+        message: String,
+        attempts: u32,
+    },
+    /// No complete answer within the per-attempt timeout.
+    Timeout {
+        timeout: Duration,
+        attempts: u32,
+    },
+    /// A 2xx whose body is not a JSON object (or is larger than the response cap).
+    ResponseValidation {
+        status: u16,
+        message: String,
+        body: String,
+        attempts: u32,
+    },
+    /// The client was closed before or while this call ran.
+    Closed,
+    /// A bug in this package (a panic caught at the boundary). Never expected.
+    Internal(String),
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+impl Error {
+    pub fn type_error(message: impl Into<String>) -> Self {
+        Error::InvalidInput {
+            kind: InputErrorKind::Type,
+            message: message.into(),
+        }
+    }
+
+    pub fn value_error(message: impl Into<String>) -> Self {
+        Error::InvalidInput {
+            kind: InputErrorKind::Value,
+            message: message.into(),
+        }
+    }
+
+    /// How many attempts were made before this error was final (0 when nothing was sent).
+    pub fn attempts(&self) -> u32 {
+        match self {
+            Error::Status(e) => e.attempts,
+            Error::Connection { attempts, .. }
+            | Error::Timeout { attempts, .. }
+            | Error::ResponseValidation { attempts, .. } => *attempts,
+            _ => 0,
+        }
+    }
+
+    /// A short stable name for the kind of error, for logs and for the Python layer.
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            Error::InvalidInput { .. } => "invalid_input",
+            Error::Configuration(_) => "configuration",
+            Error::Status(_) => "status",
+            Error::Connection { .. } => "connection",
+            Error::Timeout { .. } => "timeout",
+            Error::ResponseValidation { .. } => "response_validation",
+            Error::Closed => "closed",
+            Error::Internal(_) => "internal",
+        }
+    }
+}
+
+fn attempts_suffix(attempts: u32) -> String {
+    match attempts {
+        1 => " (1 attempt)".to_string(),
+        n => format!(" ({n} attempts)"),
+    }
+}
+
+/// The standard reason phrase, so a message reads "404 Not Found" even when the server sent none.
+pub fn reason_phrase(status: u16) -> &'static str {
+    http_reason(status).unwrap_or("")
+}
+
+fn http_reason(status: u16) -> Option<&'static str> {
+    reqwest::StatusCode::from_u16(status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+}
+
+impl StatusError {
+    /// The detail messages worth reading: HelpCrunch puts a generic "Invalid request" first and
+    /// the real reason after it, so the generic one is dropped when there is anything else.
+    pub fn detail_messages(&self) -> Vec<&str> {
+        let specific: Vec<&str> = self
+            .errors
+            .iter()
+            .filter(|e| e.code != "invalid_request")
+            .map(|e| e.message.as_str())
+            .collect();
+        if specific.is_empty() {
+            self.errors.iter().map(|e| e.message.as_str()).collect()
+        } else {
+            specific
+        }
+    }
+}
+
+impl fmt::Display for StatusError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "HTTP {}", self.status)?;
+        let reason = reason_phrase(self.status);
+        if !reason.is_empty() {
+            write!(f, " {reason}")?;
+        }
+        write!(f, " from {} {}", self.method, self.path)?;
+        let details = self.detail_messages();
+        if !details.is_empty() {
+            write!(f, ": {}", details.join("; "))?;
+        } else if !self.body.trim().is_empty() {
+            write!(f, ": {}", excerpt(&self.body, 120))?;
+        }
+        if let Some(wait) = self.retry_after {
+            write!(f, "; server asks to retry after {:.1} s", wait.as_secs_f64())?;
+        }
+        write!(f, "{}", attempts_suffix(self.attempts))
+    }
+}
+
+/// The first `max` characters of `text` on one line, for messages about odd bodies.
+pub fn excerpt(text: &str, max: usize) -> String {
+    let one_line: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let trimmed = one_line.trim();
+    if trimmed.chars().count() <= max {
+        trimmed.to_string()
+    } else {
+        let cut: String = trimmed.chars().take(max).collect();
+        format!("{cut}…")
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::InvalidInput { message, .. } | Error::Configuration(message) => {
+                f.write_str(message)
+            }
+            Error::Status(e) => e.fmt(f),
+            Error::Connection { message, attempts } => {
+                write!(f, "connection error: {message}{}", attempts_suffix(*attempts))
+            }
+            Error::Timeout { timeout, attempts } => write!(
+                f,
+                "no answer within the {:.1} s timeout{}; raise `timeout` or check the network",
+                timeout.as_secs_f64(),
+                attempts_suffix(*attempts)
+            ),
+            Error::ResponseValidation {
+                status,
+                message,
+                attempts,
+                ..
+            } => write!(
+                f,
+                "HTTP {status} with an unusable body: {message}{}",
+                attempts_suffix(*attempts)
+            ),
+            Error::Closed => f.write_str("this client is closed; make a new one"),
+            Error::Internal(message) => write!(
+                f,
+                "internal error in helpcrunch (please report it): {message}"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for Error {}

@@ -1,0 +1,286 @@
+//! Checks on what users pass in, done before anything is sent. Type questions (is it an int, a
+//! str, a mapping?) belong to the binding layer; the values themselves are judged here.
+
+use super::error::{Error, Result};
+
+/// HelpCrunch's numeric customer id. Kept as a number so it can only ever be digits in a path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CustomerId(u64);
+
+impl CustomerId {
+    pub fn new(id: u64) -> Result<Self> {
+        if id == 0 {
+            return Err(Error::value_error(
+                "customer_id must be a positive integer, got 0",
+            ));
+        }
+        Ok(CustomerId(id))
+    }
+
+    /// Parse a string id: ASCII digits only (no sign, spaces, separators or other scripts' digits).
+    pub fn parse(text: &str) -> Result<Self> {
+        if text.is_empty() {
+            return Err(Error::value_error(
+                "customer_id is an empty string; pass HelpCrunch's numeric id, e.g. 1568834",
+            ));
+        }
+        if !text.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(Error::value_error(format!(
+                "customer_id must contain only the digits 0-9, got {:?}",
+                super::error::excerpt(text, 40)
+            )));
+        }
+        let id: u64 = text.parse().map_err(|_| {
+            Error::value_error(format!(
+                "customer_id {:?} is too large to be a HelpCrunch id",
+                super::error::excerpt(text, 40)
+            ))
+        })?;
+        Self::new(id)
+    }
+
+    pub fn get(self) -> u64 {
+        self.0
+    }
+}
+
+impl std::fmt::Display for CustomerId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// One tag as given by the caller, before checks. `position` is its index in the caller's list
+/// (None for a single tag given alone), so a message can point at it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TagInput {
+    pub name: String,
+    pub color: Option<String>,
+    pub position: Option<usize>,
+}
+
+/// A checked tag, ready to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tag {
+    pub name: String,
+    pub color: Option<String>,
+}
+
+/// Which call the tags are for: only tagging sends a colour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TagUse {
+    Add,
+    Remove,
+}
+
+fn where_(position: Option<usize>) -> String {
+    match position {
+        Some(i) => format!("tags[{i}]"),
+        None => "the tag".to_string(),
+    }
+}
+
+fn check_color(color: &str, position: Option<usize>) -> Result<()> {
+    let hex = color.strip_prefix('#').unwrap_or("");
+    let ok = matches!(hex.len(), 3 | 6) && hex.bytes().all(|b| b.is_ascii_hexdigit());
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::value_error(format!(
+            "{} has color {:?}; a color is '#' and 6 (or 3) hex digits, e.g. '#c57de0'",
+            where_(position),
+            super::error::excerpt(color, 40)
+        )))
+    }
+}
+
+/// Check the tag list and drop repeats (a name given twice is sent once; tag names are case
+/// sensitive, so "Lead" and "lead" are two tags). For removal a colour is accepted and ignored, so
+/// a customer's own `tags` list can be passed straight back.
+pub fn normalize_tags(tags: Vec<TagInput>, tag_use: TagUse) -> Result<Vec<Tag>> {
+    if tags.is_empty() {
+        return Err(Error::value_error(
+            "tags is empty; pass at least one tag name, e.g. [\"Lead\"]",
+        ));
+    }
+    let mut out: Vec<Tag> = Vec::with_capacity(tags.len());
+    for tag in tags {
+        if tag.name.trim().is_empty() {
+            return Err(Error::value_error(format!(
+                "{} has an empty or whitespace-only name",
+                where_(tag.position)
+            )));
+        }
+        if tag.name.chars().any(|c| c.is_control()) {
+            return Err(Error::value_error(format!(
+                "{} name {:?} contains control characters",
+                where_(tag.position),
+                super::error::excerpt(&tag.name, 40)
+            )));
+        }
+        let color = match (tag_use, tag.color) {
+            (TagUse::Remove, _) | (TagUse::Add, None) => None,
+            (TagUse::Add, Some(color)) => {
+                check_color(&color, tag.position)?;
+                Some(color)
+            }
+        };
+        match out.iter().find(|t| t.name == tag.name) {
+            None => out.push(Tag {
+                name: tag.name,
+                color,
+            }),
+            Some(seen) if seen.color == color || color.is_none() => {}
+            Some(seen) if seen.color.is_none() => {
+                return Err(Error::value_error(format!(
+                    "tag {:?} is given twice, once without a color and once with {:?}",
+                    tag.name,
+                    color.unwrap_or_default()
+                )))
+            }
+            Some(seen) => {
+                return Err(Error::value_error(format!(
+                    "tag {:?} is given twice with different colors ({:?} and {:?})",
+                    tag.name,
+                    seen.color.clone().unwrap_or_default(),
+                    color.unwrap_or_default()
+                )))
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The JSON body HelpCrunch expects: `{"tags":[{"name":…[,"color":…]}]}`.
+pub fn tags_body(tags: &[Tag]) -> Vec<u8> {
+    let list: Vec<serde_json::Value> = tags
+        .iter()
+        .map(|t| {
+            let mut obj = serde_json::Map::new();
+            obj.insert("name".into(), t.name.clone().into());
+            if let Some(color) = &t.color {
+                obj.insert("color".into(), color.clone().into());
+            }
+            serde_json::Value::Object(obj)
+        })
+        .collect();
+    serde_json::to_vec(&serde_json::json!({ "tags": list })).expect("a JSON value always encodes")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::error::InputErrorKind;
+
+    fn input(name: &str, color: Option<&str>, position: usize) -> TagInput {
+        TagInput {
+            name: name.into(),
+            color: color.map(Into::into),
+            position: Some(position),
+        }
+    }
+
+    fn value_message(err: Error) -> String {
+        match err {
+            Error::InvalidInput {
+                kind: InputErrorKind::Value,
+                message,
+            } => message,
+            other => panic!("expected a value error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn customer_ids_accept_ascii_digits_only() {
+        assert_eq!(CustomerId::parse("1568834").unwrap().get(), 1568834);
+        assert_eq!(CustomerId::parse("007").unwrap().get(), 7);
+        for bad in [
+            "", "0", "000", "12abc", "1/../2", " 12", "12 ", "-5", "+5", "1.0", "١٢", "1_000",
+        ] {
+            let msg = value_message(CustomerId::parse(bad).unwrap_err());
+            assert!(msg.contains("customer_id"), "{bad:?}: {msg}");
+        }
+        let msg = value_message(CustomerId::parse("99999999999999999999999").unwrap_err());
+        assert!(msg.contains("too large"), "{msg}");
+        assert!(CustomerId::new(0).is_err());
+    }
+
+    #[test]
+    fn tags_are_deduplicated_in_order() {
+        let tags = normalize_tags(
+            vec![
+                input("Lead", None, 0),
+                input("vip", None, 1),
+                input("Lead", None, 2),
+                input("lead", None, 3),
+            ],
+            TagUse::Remove,
+        )
+        .unwrap();
+        let names: Vec<_> = tags.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(names, ["Lead", "vip", "lead"]);
+    }
+
+    #[test]
+    fn empty_blank_and_control_names_are_refused_with_their_position() {
+        assert!(value_message(normalize_tags(vec![], TagUse::Remove).unwrap_err())
+            .contains("empty"));
+        for bad in ["", "   ", "\t\n", "a\u{0}b"] {
+            let msg = value_message(
+                normalize_tags(vec![input("ok", None, 0), input(bad, None, 1)], TagUse::Add)
+                    .unwrap_err(),
+            );
+            assert!(msg.contains("tags[1]"), "{bad:?}: {msg}");
+        }
+    }
+
+    #[test]
+    fn colors_are_checked_for_tagging_and_ignored_for_untagging() {
+        let added =
+            normalize_tags(vec![input("Lead", Some("#c57de0"), 0)], TagUse::Add).unwrap();
+        assert_eq!(added[0].color.as_deref(), Some("#c57de0"));
+        let removed =
+            normalize_tags(vec![input("Lead", Some("#c57de0"), 0)], TagUse::Remove).unwrap();
+        assert_eq!(removed[0].color, None);
+        for bad in ["c57de0", "#c57de", "#zzzzzz", "red", ""] {
+            let msg = value_message(
+                normalize_tags(vec![input("Lead", Some(bad), 0)], TagUse::Add).unwrap_err(),
+            );
+            assert!(msg.contains("color"), "{bad:?}: {msg}");
+        }
+    }
+
+    #[test]
+    fn conflicting_colors_for_one_name_are_refused() {
+        let err = normalize_tags(
+            vec![input("Lead", Some("#111111"), 0), input("Lead", Some("#222222"), 1)],
+            TagUse::Add,
+        )
+        .unwrap_err();
+        assert!(value_message(err).contains("different colors"));
+        let same = normalize_tags(
+            vec![input("Lead", Some("#111111"), 0), input("Lead", None, 1)],
+            TagUse::Add,
+        )
+        .unwrap();
+        assert_eq!(same.len(), 1);
+    }
+
+    #[test]
+    fn body_matches_the_documented_shape() {
+        let body = tags_body(&[
+            Tag {
+                name: "Lead".into(),
+                color: None,
+            },
+            Tag {
+                name: "vip".into(),
+                color: Some("#ff0000".into()),
+            },
+        ]);
+        assert_eq!(
+            String::from_utf8(body).unwrap(),
+            r##"{"tags":[{"name":"Lead"},{"name":"vip","color":"#ff0000"}]}"##
+        );
+    }
+}

@@ -1,0 +1,1 @@
+//! The sandbox: a fake HelpCrunch (being written).
