@@ -120,9 +120,9 @@ impl Operation {
 
     pub fn customer_id(&self) -> CustomerId {
         match self {
-            Operation::RemoveTags(id, _) | Operation::AddTags(id, _) | Operation::GetCustomer(id) => {
-                *id
-            }
+            Operation::RemoveTags(id, _)
+            | Operation::AddTags(id, _)
+            | Operation::GetCustomer(id) => *id,
         }
     }
 }
@@ -227,7 +227,9 @@ impl Client {
         }
         let (base_url, loopback) = check_base_url(&config.base_url, config.allow_insecure_http)?;
         if config.timeout.is_zero() {
-            return Err(Error::Configuration("timeout must be more than 0 seconds".into()));
+            return Err(Error::Configuration(
+                "timeout must be more than 0 seconds".into(),
+            ));
         }
         if let Some(rate) = config.rate_limit {
             if !(rate.is_finite() && rate > 0.0) {
@@ -236,13 +238,14 @@ impl Client {
                 )));
             }
         }
-        let mut auth = HeaderValue::from_str(&format!("Bearer {}", config.api_key)).map_err(|_| {
-            Error::Configuration(
+        let mut auth =
+            HeaderValue::from_str(&format!("Bearer {}", config.api_key)).map_err(|_| {
+                Error::Configuration(
                 "api_key has characters that cannot go in an HTTP header (a newline or a non-ASCII \
                  character?); copy it again from HelpCrunch"
                     .into(),
             )
-        })?;
+            })?;
         auth.set_sensitive(true);
         let mut headers = HeaderMap::new();
         headers.insert(AUTHORIZATION, auth);
@@ -437,7 +440,12 @@ impl Client {
         let headers = response
             .headers()
             .iter()
-            .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_string(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
             .collect();
         Err(Failure::Status {
             status,
@@ -587,7 +595,13 @@ impl Failure {
         }
     }
 
-    fn into_error(self, method: &'static str, path: String, attempts: u32, config: &ClientConfig) -> Error {
+    fn into_error(
+        self,
+        method: &'static str,
+        path: String,
+        attempts: u32,
+        config: &ClientConfig,
+    ) -> Error {
         let retry_after = self.server_wait();
         match self {
             Failure::Transport(e) if e.is_timeout() => Error::Timeout {
@@ -595,7 +609,11 @@ impl Failure {
                 attempts,
             },
             Failure::Transport(e) => Error::Connection {
-                message: describe_transport_error(&e),
+                message: format!(
+                    "{} ({method} {}{path})",
+                    describe_transport_error(&e),
+                    config.base_url.trim_end_matches('/')
+                ),
                 attempts,
             },
             Failure::Status {
@@ -624,7 +642,9 @@ impl Failure {
             },
             Failure::TooLarge { status, cap } => Error::ResponseValidation {
                 status,
-                message: format!("the body is larger than the {cap}-byte limit (max_response_bytes)"),
+                message: format!(
+                    "the body is larger than the {cap}-byte limit (max_response_bytes)"
+                ),
                 body: String::new(),
                 attempts,
             },

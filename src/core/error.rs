@@ -46,15 +46,9 @@ pub enum Error {
     /// The server answered with a non-2xx status.
     Status(Box<StatusError>),
     /// The request never got a complete answer: refused, reset, DNS, TLS, cut off mid-body.
-    Connection {
-        message: String,
-        attempts: u32,
-    },
+    Connection { message: String, attempts: u32 },
     /// No complete answer within the per-attempt timeout.
-    Timeout {
-        timeout: Duration,
-        attempts: u32,
-    },
+    Timeout { timeout: Duration, attempts: u32 },
     /// A 2xx whose body is not a JSON object (or is larger than the response cap).
     ResponseValidation {
         status: u16,
@@ -162,7 +156,11 @@ impl fmt::Display for StatusError {
             write!(f, ": {}", excerpt(&self.body, 120))?;
         }
         if let Some(wait) = self.retry_after {
-            write!(f, "; server asks to retry after {:.1} s", wait.as_secs_f64())?;
+            write!(
+                f,
+                "; server asks to retry after {:.1} s",
+                wait.as_secs_f64()
+            )?;
         }
         write!(f, "{}", attempts_suffix(self.attempts))
     }
@@ -191,7 +189,11 @@ impl fmt::Display for Error {
             }
             Error::Status(e) => e.fmt(f),
             Error::Connection { message, attempts } => {
-                write!(f, "connection error: {message}{}", attempts_suffix(*attempts))
+                write!(
+                    f,
+                    "connection error: {message}{}",
+                    attempts_suffix(*attempts)
+                )
             }
             Error::Timeout { timeout, attempts } => write!(
                 f,

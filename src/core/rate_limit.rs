@@ -74,7 +74,12 @@ mod tests {
         let step = limiter.interval();
         assert!(step > Duration::from_millis(100) && step < Duration::from_millis(101));
         for (i, t) in times.iter().enumerate() {
-            assert_eq!(*t, step * i as u32, "request {i}");
+            // tokio's timer has millisecond resolution: a slot is met within that.
+            let due = step * i as u32;
+            assert!(
+                *t >= due && *t <= due + Duration::from_millis(1),
+                "request {i}: {t:?}"
+            );
         }
     }
 
@@ -87,6 +92,11 @@ mod tests {
         limiter.acquire().await;
         assert_eq!(Instant::now(), before, "first after idle goes at once");
         limiter.acquire().await;
-        assert_eq!(Instant::now() - before, limiter.interval(), "the next waits its turn");
+        let waited = Instant::now() - before;
+        assert!(
+            waited >= limiter.interval(),
+            "the next waits its turn: {waited:?}"
+        );
+        assert!(waited <= limiter.interval() + Duration::from_millis(1));
     }
 }

@@ -127,22 +127,29 @@ mod tests {
     #[test]
     fn retry_after_seconds_dates_and_milliseconds() {
         assert_eq!(wait(&[("Retry-After", "3")]), Some(Duration::from_secs(3)));
-        assert_eq!(wait(&[("retry-after", " 1.5 ")]), Some(Duration::from_millis(1500)));
+        assert_eq!(
+            wait(&[("retry-after", " 1.5 ")]),
+            Some(Duration::from_millis(1500))
+        );
         assert_eq!(
             wait(&[("retry-after-ms", "250"), ("Retry-After", "9")]),
             Some(Duration::from_millis(250))
         );
-        let in_ten = httpdate::fmt_http_date(
-            UNIX_EPOCH + Duration::from_secs(1_700_000_000 + 10),
+        let in_ten = httpdate::fmt_http_date(UNIX_EPOCH + Duration::from_secs(1_700_000_000 + 10));
+        assert_eq!(
+            wait(&[("Retry-After", &in_ten)]),
+            Some(Duration::from_secs(10))
         );
-        assert_eq!(wait(&[("Retry-After", &in_ten)]), Some(Duration::from_secs(10)));
         let past = httpdate::fmt_http_date(UNIX_EPOCH + Duration::from_secs(1_000_000_000));
         assert_eq!(wait(&[("Retry-After", &past)]), Some(Duration::ZERO));
     }
 
     #[test]
     fn ratelimit_reset_as_delta_or_unix_time() {
-        assert_eq!(wait(&[("X-RateLimit-Reset", "7")]), Some(Duration::from_secs(7)));
+        assert_eq!(
+            wait(&[("X-RateLimit-Reset", "7")]),
+            Some(Duration::from_secs(7))
+        );
         assert_eq!(
             wait(&[("x-ratelimit-reset", "1700000020")]),
             Some(Duration::from_secs(20))

@@ -223,8 +223,9 @@ mod tests {
 
     #[test]
     fn empty_blank_and_control_names_are_refused_with_their_position() {
-        assert!(value_message(normalize_tags(vec![], TagUse::Remove).unwrap_err())
-            .contains("empty"));
+        assert!(
+            value_message(normalize_tags(vec![], TagUse::Remove).unwrap_err()).contains("empty")
+        );
         for bad in ["", "   ", "\t\n", "a\u{0}b"] {
             let msg = value_message(
                 normalize_tags(vec![input("ok", None, 0), input(bad, None, 1)], TagUse::Add)
@@ -236,8 +237,7 @@ mod tests {
 
     #[test]
     fn colors_are_checked_for_tagging_and_ignored_for_untagging() {
-        let added =
-            normalize_tags(vec![input("Lead", Some("#c57de0"), 0)], TagUse::Add).unwrap();
+        let added = normalize_tags(vec![input("Lead", Some("#c57de0"), 0)], TagUse::Add).unwrap();
         assert_eq!(added[0].color.as_deref(), Some("#c57de0"));
         let removed =
             normalize_tags(vec![input("Lead", Some("#c57de0"), 0)], TagUse::Remove).unwrap();
@@ -253,7 +253,10 @@ mod tests {
     #[test]
     fn conflicting_colors_for_one_name_are_refused() {
         let err = normalize_tags(
-            vec![input("Lead", Some("#111111"), 0), input("Lead", Some("#222222"), 1)],
+            vec![
+                input("Lead", Some("#111111"), 0),
+                input("Lead", Some("#222222"), 1),
+            ],
             TagUse::Add,
         )
         .unwrap_err();

@@ -1,0 +1,127 @@
+"""helpcrunch: manage HelpCrunch customer tags from Python, on a Rust core.
+
+>>> import helpcrunch
+>>> customer = helpcrunch.remove_tags(1568834, ["Lead"])   # HELPCRUNCH_API_KEY from the environment
+
+Module-level functions use a shared default client built from ``HELPCRUNCH_API_KEY`` and
+``HELPCRUNCH_BASE_URL`` (read at the first call, and again whenever they change). Make a
+:class:`Client` or :class:`AsyncClient` to choose settings yourself.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+
+from . import _logs
+from ._client import DEFAULT_BASE_URL, AsyncClient, Client
+from ._exceptions import (
+    APIConnectionError,
+    APIError,
+    APIResponseValidationError,
+    APIStatusError,
+    APITimeoutError,
+    AuthenticationError,
+    BadRequestError,
+    ClientClosedError,
+    ConfigurationError,
+    ConflictError,
+    ErrorDetail,
+    HelpCrunchError,
+    InternalServerError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    UnprocessableEntityError,
+)
+from ._native import __version__
+from ._types import Customer, CustomerId, Tag, Tags, TagSpec
+
+__all__ = [
+    "__version__",
+    "remove_tags",
+    "remove_tags_async",
+    "add_tags",
+    "add_tags_async",
+    "get_customer",
+    "get_customer_async",
+    "Client",
+    "AsyncClient",
+    "DEFAULT_BASE_URL",
+    "Customer",
+    "CustomerId",
+    "Tag",
+    "TagSpec",
+    "Tags",
+    "ErrorDetail",
+    "HelpCrunchError",
+    "ConfigurationError",
+    "ClientClosedError",
+    "APIError",
+    "APIStatusError",
+    "BadRequestError",
+    "AuthenticationError",
+    "PermissionDeniedError",
+    "NotFoundError",
+    "ConflictError",
+    "UnprocessableEntityError",
+    "RateLimitError",
+    "InternalServerError",
+    "APIConnectionError",
+    "APITimeoutError",
+    "APIResponseValidationError",
+]
+
+_logs.setup_from_env()
+
+_default_lock = threading.Lock()
+_default_client: Client | None = None
+_default_env: tuple[str | None, str | None] = (None, None)
+
+
+def _default() -> Client:
+    """The shared client, rebuilt when the environment it came from changes."""
+    global _default_client, _default_env
+    env = (os.environ.get("HELPCRUNCH_API_KEY"), os.environ.get("HELPCRUNCH_BASE_URL"))
+    client = _default_client
+    if client is not None and env == _default_env:
+        return client
+    with _default_lock:
+        if _default_client is None or env != _default_env:
+            _default_client = Client()
+            _default_env = env
+        return _default_client
+
+
+def remove_tags(customer_id: CustomerId, tags: Tags) -> Customer:
+    """Remove tags from a customer and return the customer as it now is.
+
+    >>> helpcrunch.remove_tags(1568834, ["Lead"])["tags"]
+    [{'name': 'vip', 'color': '#ff0000'}]
+    """
+    return _default().remove_tags(customer_id, tags)
+
+
+def add_tags(customer_id: CustomerId, tags: Tags) -> Customer:
+    """Add tags to a customer (unknown tags are created) and return the customer."""
+    return _default().add_tags(customer_id, tags)
+
+
+def get_customer(customer_id: CustomerId) -> Customer:
+    """Fetch a customer."""
+    return _default().get_customer(customer_id)
+
+
+async def remove_tags_async(customer_id: CustomerId, tags: Tags) -> Customer:
+    """Awaitable :func:`remove_tags`."""
+    return await _default()._native.remove_tags_async(customer_id, tags)  # type: ignore[no-any-return]
+
+
+async def add_tags_async(customer_id: CustomerId, tags: Tags) -> Customer:
+    """Awaitable :func:`add_tags`."""
+    return await _default()._native.add_tags_async(customer_id, tags)  # type: ignore[no-any-return]
+
+
+async def get_customer_async(customer_id: CustomerId) -> Customer:
+    """Awaitable :func:`get_customer`."""
+    return await _default()._native.get_customer_async(customer_id)  # type: ignore[no-any-return]

@@ -1,0 +1,220 @@
+"""The exceptions ``helpcrunch`` raises.
+
+::
+
+    HelpCrunchError
+    ├── ConfigurationError            no API key, a bad base_url, plain http to a remote host
+    ├── ClientClosedError             the client was closed
+    └── APIError
+        ├── APIStatusError            any non-2xx answer
+        │   ├── BadRequestError            400
+        │   ├── AuthenticationError        401
+        │   ├── PermissionDeniedError      403
+        │   ├── NotFoundError              404
+        │   ├── ConflictError              409
+        │   ├── UnprocessableEntityError   422
+        │   ├── RateLimitError             429
+        │   └── InternalServerError        >= 500
+        ├── APIConnectionError        refused, reset, DNS, TLS, cut off
+        │   └── APITimeoutError
+        └── APIResponseValidationError  a 2xx whose body is not a JSON object
+
+Bad arguments (a customer id that is not a number, an empty tag list) raise the built-in
+``TypeError`` or ``ValueError`` before anything is sent.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypedDict
+
+__all__ = [
+    "HelpCrunchError",
+    "ConfigurationError",
+    "ClientClosedError",
+    "APIError",
+    "APIStatusError",
+    "BadRequestError",
+    "AuthenticationError",
+    "PermissionDeniedError",
+    "NotFoundError",
+    "ConflictError",
+    "UnprocessableEntityError",
+    "RateLimitError",
+    "InternalServerError",
+    "APIConnectionError",
+    "APITimeoutError",
+    "APIResponseValidationError",
+    "ErrorDetail",
+]
+
+
+class ErrorDetail(TypedDict):
+    """One ``{"code", "message"}`` pair of a HelpCrunch error body."""
+
+    code: str
+    message: str
+
+
+class HelpCrunchError(Exception):
+    """Base class of every error this package raises (bad arguments aside)."""
+
+    message: str
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Rebuild with the same attributes after pickling (multiprocessing, Dask).
+        return (_rebuild, (type(self), self.message, self.__dict__))
+
+
+def _rebuild(cls: type[HelpCrunchError], message: str, state: dict[str, Any]) -> HelpCrunchError:
+    err = cls.__new__(cls)
+    Exception.__init__(err, message)
+    err.__dict__.update(state)
+    return err
+
+
+class ConfigurationError(HelpCrunchError, ValueError):
+    """The client cannot be built as asked: no API key, a bad ``base_url``, and the like."""
+
+
+class ClientClosedError(HelpCrunchError):
+    """The client was closed before or during the call."""
+
+
+class APIError(HelpCrunchError):
+    """A call to HelpCrunch failed."""
+
+    attempts: int
+
+    def __init__(self, message: str, *, attempts: int = 0) -> None:
+        super().__init__(message)
+        self.attempts = attempts
+
+
+class APIStatusError(APIError):
+    """HelpCrunch (or a proxy in front of it) answered with a non-2xx status."""
+
+    status_code: int
+    errors: list[ErrorDetail]
+    body: str
+    headers: dict[str, str]
+    retry_after: float | None
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        errors: list[ErrorDetail] | None = None,
+        body: str = "",
+        headers: dict[str, str] | None = None,
+        attempts: int = 1,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message, attempts=attempts)
+        self.status_code = status_code
+        self.errors = list(errors or [])
+        self.body = body
+        self.headers = dict(headers or {})
+        self.retry_after = retry_after
+
+    @property
+    def codes(self) -> list[str]:
+        """The ``code`` of each error detail, e.g. ``["invalid_request", "not_found"]``."""
+        return [e["code"] for e in self.errors]
+
+
+class BadRequestError(APIStatusError):
+    """400: HelpCrunch refused the request as malformed; ``errors`` names the field."""
+
+
+class AuthenticationError(APIStatusError):
+    """401: the API key is wrong or revoked. Check ``HELPCRUNCH_API_KEY``."""
+
+
+class PermissionDeniedError(APIStatusError):
+    """403: the key may not do this."""
+
+
+class NotFoundError(APIStatusError):
+    """404: no customer with that id (or a wrong ``base_url``)."""
+
+
+class ConflictError(APIStatusError):
+    """409: the request conflicted with another change (retried automatically)."""
+
+
+class UnprocessableEntityError(APIStatusError):
+    """422: the request was well formed but refused."""
+
+
+class RateLimitError(APIStatusError):
+    """429: over HelpCrunch's rate limit (120 requests a minute by default).
+
+    ``retry_after`` is how long the server asked to wait, in seconds, when it said.
+    """
+
+
+class InternalServerError(APIStatusError):
+    """5xx: HelpCrunch or a proxy in front of it failed (retried automatically)."""
+
+
+class APIConnectionError(APIError):
+    """No complete answer: the connection was refused, reset or cut off, or DNS or TLS failed."""
+
+
+class APITimeoutError(APIConnectionError):
+    """No complete answer within ``timeout`` seconds."""
+
+
+class APIResponseValidationError(APIError):
+    """A 2xx answer whose body is not the JSON object expected (or is too large)."""
+
+    status_code: int
+    body: str
+
+    def __init__(self, message: str, *, status_code: int, body: str = "", attempts: int = 1) -> None:
+        super().__init__(message, attempts=attempts)
+        self.status_code = status_code
+        self.body = body
+
+
+_BY_STATUS: dict[int, type[APIStatusError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    409: ConflictError,
+    422: UnprocessableEntityError,
+    429: RateLimitError,
+}
+
+
+def status_error_class(status_code: int) -> type[APIStatusError]:
+    """The class for an HTTP status: decided by the status alone, never by the message."""
+    if status_code >= 500:
+        return InternalServerError
+    return _BY_STATUS.get(status_code, APIStatusError)
+
+
+def _from_native(kind: str, message: str, fields: dict[str, Any]) -> HelpCrunchError:
+    """Called by the Rust layer to build the exception for a core error."""
+    if kind == "status":
+        return status_error_class(fields["status_code"])(message, **fields)
+    if kind == "connection":
+        return APIConnectionError(message, **fields)
+    if kind == "timeout":
+        return APITimeoutError(message, **fields)
+    if kind == "response_validation":
+        return APIResponseValidationError(message, **fields)
+    if kind == "configuration":
+        return ConfigurationError(message)
+    if kind == "closed":
+        return ClientClosedError(message)
+    return HelpCrunchError(message)

@@ -1,0 +1,79 @@
+"""Types of what goes in and comes out, for type checkers and readers."""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Mapping, SupportsIndex, TypedDict, Union
+
+__all__ = ["Customer", "Tag", "TagSpec", "Tags", "CustomerId", "Location", "Device"]
+
+
+class Tag(TypedDict):
+    """A tag as HelpCrunch returns it."""
+
+    name: str
+    color: str
+
+
+class _TagSpecRequired(TypedDict):
+    name: str
+
+
+class TagSpec(_TagSpecRequired, total=False):
+    """A tag as you pass it: a name, and for ``add_tags`` an optional ``#rrggbb`` colour."""
+
+    color: str
+
+
+class Location(TypedDict, total=False):
+    regionCode: str | None
+    countryCode: str | None
+    city: str | None
+
+
+class Device(TypedDict, total=False):
+    id: int
+    ip: str | None
+    timezone: str | None
+    platform: str | None
+    userAgent: str | None
+
+
+class _CustomerRequired(TypedDict):
+    id: int
+
+
+class Customer(_CustomerRequired, total=False):
+    """A HelpCrunch customer, as the API sends it: every field kept, extra ones included.
+
+    ``firstSeen``/``lastSeen`` are UNIX timestamps (strings in newer responses, ints in older
+    ones); ``customData`` is an object in newer responses and a list of
+    ``{"property", "value"}`` in older ones.
+    """
+
+    name: str | None
+    email: str | None
+    userId: str | None
+    company: str | None
+    phone: str | None
+    firstSeen: str | int | None
+    lastSeen: str | int | None
+    location: Location | None
+    device: Device | None
+    unsubscribed: bool
+    blocked: bool
+    source: str | None
+    referer: str | None
+    lastPage: str | None
+    locale: str | None
+    createdFrom: str | None
+    integrationId: str | None
+    notes: str | None
+    tags: list[Tag]
+    customData: dict[str, Any] | list[dict[str, Any]] | None
+
+
+#: A customer id: an int (or numpy integer) or a string of digits, e.g. ``1568834``.
+CustomerId = Union[int, str, SupportsIndex]
+
+#: One tag name, one ``{"name": …}`` mapping, or an iterable of either.
+Tags = Union[str, TagSpec, Mapping[str, Any], Iterable[Union[str, TagSpec, Mapping[str, Any]]]]

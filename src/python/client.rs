@@ -1,0 +1,303 @@
+//! `helpcrunch._native.NativeClient`: the core client as Python sees it. The public `Client` and
+//! `AsyncClient` in `python/helpcrunch/_client.py` wrap it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyDict, PyTuple};
+
+use super::bridge::{block_on, catching_panics, into_awaitable};
+use super::convert;
+use super::errors::to_py_err;
+use crate::core::client::{
+    mask_key, AttemptEvent, Observer, Operation, DEFAULT_MAX_RESPONSE_BYTES,
+};
+use crate::core::validate::normalize_tags;
+use crate::core::{Client, ClientConfig, Customer, Error, TagUse};
+
+const DEBUG: u8 = 10;
+const INFO: u8 = 20;
+
+static LOGGER: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+
+fn logger(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
+    LOGGER
+        .get_or_try_init(py, || -> PyResult<Py<PyAny>> {
+            Ok(py
+                .import("logging")?
+                .call_method1("getLogger", ("helpcrunch",))?
+                .unbind())
+        })
+        .map(|l| l.bind(py))
+}
+
+/// Sends each attempt to the `helpcrunch` logger: DEBUG for every attempt, INFO for retries.
+/// Only made when the logger would print something, so a quiet logger costs nothing per request.
+struct LogObserver {
+    min_level: u8,
+}
+
+impl LogObserver {
+    fn for_current_level(py: Python<'_>) -> Option<Arc<dyn Observer>> {
+        let logger = logger(py).ok()?;
+        let enabled = |level: u8| {
+            logger
+                .call_method1("isEnabledFor", (level,))
+                .and_then(|r| r.is_truthy())
+                .unwrap_or(false)
+        };
+        let min_level = if enabled(DEBUG) {
+            DEBUG
+        } else if enabled(INFO) {
+            INFO
+        } else {
+            return None;
+        };
+        Some(Arc::new(LogObserver { min_level }))
+    }
+}
+
+impl Observer for LogObserver {
+    fn on_attempt(&self, ev: &AttemptEvent<'_>) {
+        let level = if ev.retry_in.is_some() { INFO } else { DEBUG };
+        if level < self.min_level {
+            return;
+        }
+        let outcome = match (ev.status, ev.error) {
+            (Some(status), _) => status.to_string(),
+            (None, Some(error)) => error.to_string(),
+            (None, None) => "no answer".to_string(),
+        };
+        let elapsed_ms = ev.elapsed.as_secs_f64() * 1000.0;
+        let mut message = format!(
+            "{} {} -> {} in {:.1} ms (attempt {})",
+            ev.method, ev.path, outcome, elapsed_ms, ev.attempt
+        );
+        if let Some(wait) = ev.retry_in {
+            message.push_str(&format!("; retrying in {:.2} s", wait.as_secs_f64()));
+        }
+        Python::attach(|py| {
+            let result = (|| -> PyResult<()> {
+                let extra = PyDict::new(py);
+                extra.set_item("method", ev.method)?;
+                extra.set_item("path", ev.path)?;
+                extra.set_item("status", ev.status)?;
+                extra.set_item("attempt", ev.attempt)?;
+                extra.set_item("elapsed_ms", elapsed_ms)?;
+                let kwargs = PyDict::new(py);
+                kwargs.set_item("extra", extra)?;
+                logger(py)?.call_method("log", (level, message), Some(&kwargs))?;
+                Ok(())
+            })();
+            // A broken log handler must not break the request.
+            if let Err(e) = result {
+                e.print(py);
+            }
+        });
+    }
+}
+
+/// The result of a call, converted to a dict (or raised) once the GIL is held.
+pub struct CallOutcome(Result<Customer, Error>);
+
+impl<'py> IntoPyObject<'py> for CallOutcome {
+    type Target = PyAny;
+    type Output = Bound<'py, PyAny>;
+    type Error = PyErr;
+
+    fn into_pyobject(self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        match self.0 {
+            Ok(customer) => Ok(convert::object_to_py(py, &customer.fields)?.into_any()),
+            Err(err) => Err(to_py_err(py, err)),
+        }
+    }
+}
+
+#[pyclass(frozen, module = "helpcrunch._native")]
+pub struct NativeClient {
+    core: Client,
+}
+
+impl NativeClient {
+    fn operation(
+        &self,
+        kind: TagUse,
+        customer_id: &Bound<'_, PyAny>,
+        tags: &Bound<'_, PyAny>,
+    ) -> Result<Operation, Error> {
+        let id = convert::customer_id(customer_id)?;
+        let tags = normalize_tags(convert::tags(tags, kind)?, kind)?;
+        Ok(match kind {
+            TagUse::Add => Operation::AddTags(id, tags),
+            TagUse::Remove => Operation::RemoveTags(id, tags),
+        })
+    }
+
+    fn run_blocking(&self, py: Python<'_>, op: Result<Operation, Error>) -> PyResult<Py<PyAny>> {
+        let op = op.map_err(|e| to_py_err(py, e))?;
+        let observer = LogObserver::for_current_level(py);
+        let core = self.core.clone();
+        let outcome = block_on(py, async move { core.call(op, observer).await })?;
+        Ok(CallOutcome(outcome).into_pyobject(py)?.unbind())
+    }
+
+    fn run_async<'py>(
+        &self,
+        py: Python<'py>,
+        op: Result<Operation, Error>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let op = op.map_err(|e| to_py_err(py, e))?;
+        let observer = LogObserver::for_current_level(py);
+        let core = self.core.clone();
+        into_awaitable(py, async move {
+            CallOutcome(catching_panics(async move { core.call(op, observer).await }).await)
+        })
+    }
+}
+
+#[pymethods]
+impl NativeClient {
+    #[new]
+    #[pyo3(signature = (api_key, base_url, timeout, max_retries, rate_limit, allow_insecure_http=false, max_response_bytes=DEFAULT_MAX_RESPONSE_BYTES))]
+    fn new(
+        py: Python<'_>,
+        api_key: String,
+        base_url: String,
+        timeout: f64,
+        max_retries: u32,
+        rate_limit: Option<f64>,
+        allow_insecure_http: bool,
+        max_response_bytes: usize,
+    ) -> PyResult<Self> {
+        if !(timeout.is_finite() && timeout > 0.0) {
+            return Err(to_py_err(
+                py,
+                Error::Configuration(format!(
+                    "timeout must be a positive number of seconds, got {timeout}"
+                )),
+            ));
+        }
+        let config = ClientConfig {
+            api_key,
+            base_url,
+            timeout: Duration::from_secs_f64(timeout),
+            max_retries,
+            rate_limit,
+            allow_insecure_http,
+            max_response_bytes,
+        };
+        let core = Client::new(config).map_err(|e| to_py_err(py, e))?;
+        Ok(NativeClient { core })
+    }
+
+    fn remove_tags(
+        &self,
+        py: Python<'_>,
+        customer_id: &Bound<'_, PyAny>,
+        tags: &Bound<'_, PyAny>,
+    ) -> PyResult<Py<PyAny>> {
+        self.run_blocking(py, self.operation(TagUse::Remove, customer_id, tags))
+    }
+
+    fn add_tags(
+        &self,
+        py: Python<'_>,
+        customer_id: &Bound<'_, PyAny>,
+        tags: &Bound<'_, PyAny>,
+    ) -> PyResult<Py<PyAny>> {
+        self.run_blocking(py, self.operation(TagUse::Add, customer_id, tags))
+    }
+
+    fn get_customer(&self, py: Python<'_>, customer_id: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        let op = convert::customer_id(customer_id).map(Operation::GetCustomer);
+        self.run_blocking(py, op)
+    }
+
+    fn remove_tags_async<'py>(
+        &self,
+        py: Python<'py>,
+        customer_id: &Bound<'py, PyAny>,
+        tags: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        self.run_async(py, self.operation(TagUse::Remove, customer_id, tags))
+    }
+
+    fn add_tags_async<'py>(
+        &self,
+        py: Python<'py>,
+        customer_id: &Bound<'py, PyAny>,
+        tags: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        self.run_async(py, self.operation(TagUse::Add, customer_id, tags))
+    }
+
+    fn get_customer_async<'py>(
+        &self,
+        py: Python<'py>,
+        customer_id: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let op = convert::customer_id(customer_id).map(Operation::GetCustomer);
+        self.run_async(py, op)
+    }
+
+    fn close(&self) {
+        self.core.close();
+    }
+
+    #[getter]
+    fn closed(&self) -> bool {
+        self.core.is_closed()
+    }
+
+    /// The settings, without the key (for repr and for rebuilding elsewhere).
+    fn settings<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let c = self.core.config();
+        let d = PyDict::new(py);
+        d.set_item("base_url", self.core.base_url())?;
+        d.set_item("timeout", c.timeout.as_secs_f64())?;
+        d.set_item("max_retries", c.max_retries)?;
+        d.set_item("rate_limit", c.rate_limit)?;
+        d.set_item("allow_insecure_http", c.allow_insecure_http)?;
+        d.set_item("max_response_bytes", c.max_response_bytes)?;
+        Ok(d)
+    }
+
+    #[getter]
+    fn masked_api_key(&self) -> String {
+        mask_key(&self.core.config().api_key)
+    }
+
+    /// Pickling carries the key (the receiving process must be able to call HelpCrunch) and the
+    /// settings; connections and the limiter's state are rebuilt there.
+    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyTuple>> {
+        let py = slf.py();
+        let this = slf.get();
+        let c = this.core.config();
+        let args = (
+            c.api_key.clone(),
+            c.base_url.clone(),
+            c.timeout.as_secs_f64(),
+            c.max_retries,
+            c.rate_limit,
+            c.allow_insecure_http,
+            c.max_response_bytes,
+        );
+        PyTuple::new(
+            py,
+            [
+                slf.get_type().into_any(),
+                args.into_pyobject(py)?.into_any(),
+            ],
+        )
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "NativeClient(base_url={:?}, api_key={})",
+            self.core.base_url(),
+            mask_key(&self.core.config().api_key)
+        )
+    }
+}

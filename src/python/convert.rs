@@ -1,0 +1,249 @@
+//! Python values in (customer ids, tags) and JSON out (the customer as plain dicts and lists).
+
+use pyo3::prelude::*;
+use pyo3::types::{
+    PyBool, PyByteArray, PyBytes, PyDict, PyFloat, PyInt, PyList, PyMapping, PyString,
+};
+use serde_json::{Map, Value};
+
+use crate::core::{CustomerId, Error, TagInput, TagUse};
+
+fn type_name(obj: &Bound<'_, PyAny>) -> String {
+    obj.get_type()
+        .name()
+        .map(|n| n.to_string())
+        .unwrap_or_else(|_| "object".to_string())
+}
+
+/// A positive int (or anything with `__index__`, such as a numpy integer) or a string of ASCII
+/// digits. Not a bool, not a float (even 5.0: an id is never a measurement).
+pub fn customer_id(obj: &Bound<'_, PyAny>) -> Result<CustomerId, Error> {
+    if obj.is_instance_of::<PyBool>() {
+        return Err(Error::type_error(
+            "customer_id must be an int or a string of digits, not bool",
+        ));
+    }
+    if let Ok(text) = obj.cast::<PyString>() {
+        let text = text
+            .to_str()
+            .map_err(|_| Error::value_error("customer_id is not valid text (lone surrogates)"))?;
+        return CustomerId::parse(text);
+    }
+    if obj.is_instance_of::<PyFloat>() {
+        return Err(Error::type_error(
+            "customer_id must be an int or a string of digits, not float",
+        ));
+    }
+    let index = if obj.is_instance_of::<PyInt>() {
+        obj.clone()
+    } else {
+        // numpy and pandas integers are not `int` but implement `__index__`, as an integer must.
+        match obj
+            .py()
+            .import("operator")
+            .and_then(|op| op.call_method1("index", (obj,)))
+        {
+            Ok(index) => index,
+            Err(_) => {
+                return Err(Error::type_error(format!(
+                    "customer_id must be an int or a string of digits, not {}",
+                    type_name(obj)
+                )))
+            }
+        }
+    };
+    match index.extract::<u64>() {
+        Ok(id) => CustomerId::new(id),
+        Err(_) if index.lt(0).unwrap_or(false) => Err(Error::value_error(format!(
+            "customer_id must be a positive integer, got {}",
+            index.str().map(|s| s.to_string()).unwrap_or_default()
+        ))),
+        Err(_) => Err(Error::value_error(
+            "customer_id is too large to be a HelpCrunch id",
+        )),
+    }
+}
+
+fn tag_name(obj: &Bound<'_, PyAny>, position: Option<usize>) -> Result<String, Error> {
+    let text = obj.cast::<PyString>().map_err(|_| {
+        Error::type_error(format!(
+            "{} name must be a str, not {}",
+            where_(position),
+            type_name(obj)
+        ))
+    })?;
+    text.to_str().map(str::to_owned).map_err(|_| {
+        Error::value_error(format!(
+            "{} name is not valid text (lone surrogates)",
+            where_(position)
+        ))
+    })
+}
+
+fn where_(position: Option<usize>) -> String {
+    match position {
+        Some(i) => format!("tags[{i}]"),
+        None => "the tag".to_string(),
+    }
+}
+
+/// A `{"name": …, "color": …}` mapping. For tagging, keys other than those two are refused (a
+/// misspelt "colour" must not be dropped silently); for untagging only the name matters, so a
+/// customer's own `tags` list can be passed back as it came.
+fn tag_from_mapping(
+    mapping: &Bound<'_, PyAny>,
+    position: Option<usize>,
+    tag_use: TagUse,
+) -> Result<TagInput, Error> {
+    let py_err = |_| {
+        Error::type_error(format!(
+            "{} is a mapping that cannot be read",
+            where_(position)
+        ))
+    };
+    let mapping = mapping
+        .cast::<PyMapping>()
+        .map_err(|_| Error::type_error(format!("{} is not a mapping", where_(position))))?;
+    let name = match mapping.get_item("name") {
+        Ok(name) => tag_name(&name, position)?,
+        Err(_) => {
+            return Err(Error::value_error(format!(
+                "{} has no 'name'; a tag is a name or {{\"name\": …}}",
+                where_(position)
+            )))
+        }
+    };
+    let color = match mapping.get_item("color") {
+        Ok(color) if color.is_none() => None,
+        Ok(color) => Some(
+            color
+                .cast::<PyString>()
+                .map_err(|_| {
+                    Error::type_error(format!(
+                        "{} color must be a str like '#c57de0', not {}",
+                        where_(position),
+                        type_name(&color)
+                    ))
+                })?
+                .to_string(),
+        ),
+        Err(_) => None,
+    };
+    if tag_use == TagUse::Add {
+        for key in mapping.keys().map_err(py_err)?.iter() {
+            let known = key
+                .extract::<String>()
+                .map(|k| k == "name" || k == "color")
+                .unwrap_or(false);
+            if !known {
+                return Err(Error::value_error(format!(
+                    "{} has an unknown key {}; a tag has 'name' and an optional 'color'",
+                    where_(position),
+                    key.repr().map(|r| r.to_string()).unwrap_or_default()
+                )));
+            }
+        }
+    }
+    Ok(TagInput {
+        name,
+        color,
+        position,
+    })
+}
+
+fn is_mapping(obj: &Bound<'_, PyAny>) -> bool {
+    obj.is_instance_of::<PyDict>() || obj.cast::<PyMapping>().is_ok()
+}
+
+/// A tag name (one tag: a str is never split into characters), a single `{"name": …}` mapping,
+/// or an iterable of either.
+pub fn tags(obj: &Bound<'_, PyAny>, tag_use: TagUse) -> Result<Vec<TagInput>, Error> {
+    const WHAT: &str = "tags must be a tag name or a list of names / {\"name\": …} mappings";
+    if obj.is_instance_of::<PyString>() {
+        return Ok(vec![TagInput {
+            name: tag_name(obj, None)?,
+            color: None,
+            position: None,
+        }]);
+    }
+    if obj.is_instance_of::<PyBytes>() || obj.is_instance_of::<PyByteArray>() {
+        return Err(Error::type_error(format!(
+            "{WHAT}, not {} (decode it to str first)",
+            type_name(obj)
+        )));
+    }
+    if obj.is_none() {
+        return Err(Error::type_error(format!("{WHAT}, not None")));
+    }
+    if is_mapping(obj) {
+        return Ok(vec![tag_from_mapping(obj, None, tag_use)?]);
+    }
+    let iter = obj
+        .try_iter()
+        .map_err(|_| Error::type_error(format!("{WHAT}, not {}", type_name(obj))))?;
+    let mut out = Vec::new();
+    for (i, item) in iter.enumerate() {
+        let item = item.map_err(|e| {
+            Error::type_error(format!("iterating over tags failed at tags[{i}]: {e}"))
+        })?;
+        if item.is_instance_of::<PyString>() {
+            out.push(TagInput {
+                name: tag_name(&item, Some(i))?,
+                color: None,
+                position: Some(i),
+            });
+        } else if is_mapping(&item) {
+            out.push(tag_from_mapping(&item, Some(i), tag_use)?);
+        } else {
+            return Err(Error::type_error(format!(
+                "tags[{i}] must be a tag name (str) or a mapping with 'name', not {}",
+                type_name(&item)
+            )));
+        }
+    }
+    Ok(out)
+}
+
+/// JSON to plain Python values, every field kept as sent (order too); integers of any size stay
+/// exact ints.
+pub fn json_to_py<'py>(py: Python<'py>, value: &Value) -> PyResult<Bound<'py, PyAny>> {
+    Ok(match value {
+        Value::Null => py.None().into_bound(py),
+        Value::Bool(b) => PyBool::new(py, *b).to_owned().into_any(),
+        Value::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                i.into_pyobject(py)?.into_any()
+            } else if let Some(u) = n.as_u64() {
+                u.into_pyobject(py)?.into_any()
+            } else {
+                let text = n.as_str();
+                if text.bytes().all(|b| b.is_ascii_digit() || b == b'-') {
+                    // An integer past 64 bits: Python's int takes it exactly.
+                    py.get_type::<PyInt>().call1((text,))?
+                } else {
+                    PyFloat::new(py, n.as_f64().unwrap_or(f64::NAN)).into_any()
+                }
+            }
+        }
+        Value::String(s) => PyString::new(py, s).into_any(),
+        Value::Array(items) => {
+            let list = PyList::empty(py);
+            for item in items {
+                list.append(json_to_py(py, item)?)?;
+            }
+            list.into_any()
+        }
+        Value::Object(map) => object_to_py(py, map)?.into_any(),
+    })
+}
+
+pub fn object_to_py<'py>(
+    py: Python<'py>,
+    map: &Map<String, Value>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let dict = PyDict::new(py);
+    for (key, value) in map {
+        dict.set_item(key, json_to_py(py, value)?)?;
+    }
+    Ok(dict)
+}

@@ -1,0 +1,15 @@
+//! The thin pyo3 layer: converts Python values to core types and back, runs core futures with
+//! the GIL released, and maps core errors onto the Python exception classes.
+
+mod bridge;
+mod client;
+mod convert;
+mod errors;
+
+use pyo3::prelude::*;
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<client::NativeClient>()?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}
