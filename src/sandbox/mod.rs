@@ -1,1 +1,255 @@
-//! The sandbox: a fake HelpCrunch (being written).
+//! The sandbox: a fake HelpCrunch v1 API on a real HTTP/1.1 socket, for tests and benchmarks.
+//!
+//! It serves, under `/v1`, the calls this project makes (get, create, list and search
+//! customers; tag and untag a customer) with HelpCrunch's bodies, error format, auth and an
+//! optional strict rate limit, keeps customers in memory, logs requests, and injects faults
+//! on demand ([`Sandbox::fail_next`]). Nothing here knows about Python.
+//!
+//! Where HelpCrunch's docs are silent the sandbox picks one documented-compatible answer; the
+//! choices are listed on [`Sandbox`].
+
+mod data;
+mod errors;
+mod faults;
+mod limit;
+mod log;
+mod routes;
+mod search;
+mod server;
+mod state;
+
+#[cfg(test)]
+mod tests;
+
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+use tokio::sync::watch;
+
+pub use faults::{Fault, FaultMatch};
+pub use log::RequestRecord;
+
+use faults::FaultQueue;
+use limit::RateLimiter;
+use log::RequestLog;
+use state::Store;
+
+/// Requests kept in the log by default: enough to inspect any test, bounded for benchmarks.
+pub const DEFAULT_LOG_CAPACITY: usize = 100_000;
+
+/// A path outside `/v1` that answers 200 `{"status":"ok"}` to any method, without auth,
+/// faults, rate limiting or logging: for readiness checks that must not disturb a test.
+pub const HEALTH_PATH: &str = "/__sandbox/health";
+
+/// How to start a [`Sandbox`]. Build it with [`SandboxConfig::new`] and override fields:
+/// `SandboxConfig { rate_limit: Some(120), ..SandboxConfig::new("key") }`.
+#[derive(Debug, Clone)]
+pub struct SandboxConfig {
+    /// Requests must carry `Authorization: Bearer <api_key>`, exactly.
+    pub api_key: String,
+    /// Requests per minute, strict sliding window over the whole server. None: unlimited.
+    /// Costs 16 bytes per request admitted in the last minute: keep it None for benchmarks.
+    pub rate_limit: Option<u32>,
+    /// The customers to start with. None: the demo set (HelpCrunch's example customer and
+    /// nine more, ids 542335..=542344). A customer without an integer `id` gets one after
+    /// the largest given id.
+    pub customers: Option<Vec<Map<String, Value>>>,
+    pub host: IpAddr,
+    /// 0 picks a free port.
+    pub port: u16,
+    /// How many of the most recent requests [`Sandbox::requests`] keeps.
+    pub log_capacity: usize,
+}
+
+impl SandboxConfig {
+    pub fn new(api_key: impl Into<String>) -> Self {
+        SandboxConfig {
+            api_key: api_key.into(),
+            rate_limit: None,
+            customers: None,
+            host: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            port: 0,
+            log_capacity: DEFAULT_LOG_CAPACITY,
+        }
+    }
+}
+
+/// What the server's tasks share. The handle ([`Sandbox`]) holds it too, but the tasks never
+/// hold the handle, so dropping the last handle can shut them down.
+struct Shared {
+    api_key: String,
+    /// `Bearer <api_key>`, compared byte for byte against the Authorization header.
+    expected_auth: Box<[u8]>,
+    store: Store,
+    limiter: Option<RateLimiter>,
+    faults: FaultQueue,
+    log: RequestLog,
+    connections: AtomicU64,
+}
+
+/// A running fake HelpCrunch. Cheap to clone; the server stops when [`Sandbox::shutdown`] is
+/// called or the last clone is dropped.
+///
+/// Behaviour where HelpCrunch's docs are silent:
+/// - auth is checked before routing, so an unknown path without a key is a 401;
+/// - the rate limit is checked before auth; every request it admits counts, whatever its
+///   status (a 401 too); injected `Status`, `NotJson` and `DropConnection` faults stand in
+///   front of the API and neither count nor touch customers;
+/// - tags are account-wide: the first use of a name fixes its colour (given, or `#c377e0`);
+///   tagging with a known name keeps the known colour;
+/// - `404 entity_not_found` has the single-element body HelpCrunch shows for it; every other
+///   error starts with `{"code":"invalid_request","message":"Invalid request"}`;
+/// - search filters combine with `comparison` (`AND` by default); list and search sort by
+///   `sort` (`customers.<field>`, default `customers.id`) and `order` (`asc` by default);
+///   `limit` defaults to 100;
+/// - `POST /v1/customers` ignores a given `id`; missing documented fields are null (`tags`
+///   `[]`, `customData` `{}`, `unsubscribed`/`blocked` false).
+#[derive(Clone)]
+pub struct Sandbox {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    base_url: String,
+    shutdown: watch::Sender<bool>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.shutdown.send_replace(true);
+    }
+}
+
+impl Sandbox {
+    /// Binds now (so the port is known and errors surface here) and serves on `rt`, which
+    /// must be driven by someone: a multi-thread runtime, or a current-thread one inside
+    /// `block_on`. Callable from any thread, inside a runtime or not.
+    pub fn start(config: SandboxConfig, rt: &tokio::runtime::Handle) -> io::Result<Sandbox> {
+        let customers = config.customers.unwrap_or_else(data::demo_customers);
+        let store = Store::new(customers)?;
+        let shared = Arc::new(Shared {
+            expected_auth: format!("Bearer {}", config.api_key)
+                .into_bytes()
+                .into_boxed_slice(),
+            api_key: config.api_key,
+            store,
+            limiter: config.rate_limit.map(RateLimiter::per_minute),
+            faults: FaultQueue::default(),
+            log: RequestLog::new(config.log_capacity),
+            connections: AtomicU64::new(0),
+        });
+        let listener = {
+            // Registering the socket with tokio's reactor needs the runtime's context.
+            let _guard = rt.enter();
+            server::bind(SocketAddr::new(config.host, config.port))?
+        };
+        let addr = listener.local_addr()?;
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        rt.spawn(server::accept_loop(listener, shared.clone(), shutdown_rx));
+        let host = match addr.ip() {
+            IpAddr::V6(ip) => format!("[{ip}]"),
+            IpAddr::V4(ip) => ip.to_string(),
+        };
+        Ok(Sandbox {
+            inner: Arc::new(Inner {
+                shared,
+                addr,
+                base_url: format!("http://{host}:{}/v1", addr.port()),
+                shutdown,
+            }),
+        })
+    }
+
+    /// `http://127.0.0.1:PORT/v1`, the base URL to give a client.
+    pub fn base_url(&self) -> String {
+        self.inner.base_url.clone()
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.inner.addr
+    }
+
+    pub fn api_key(&self) -> &str {
+        &self.inner.shared.api_key
+    }
+
+    /// The customer as the API would return it now.
+    pub fn customer(&self, id: u64) -> Option<Map<String, Value>> {
+        self.inner.shared.store.get(id).map(|e| e.map.clone())
+    }
+
+    /// Every customer, ordered by id.
+    pub fn customers(&self) -> Vec<Map<String, Value>> {
+        self.inner.shared.store.all()
+    }
+
+    /// The most recent requests (up to the log's capacity), oldest first. Requests to
+    /// [`HEALTH_PATH`] are not logged; a dropped connection has status 0.
+    pub fn requests(&self) -> Vec<RequestRecord> {
+        self.inner.shared.log.records()
+    }
+
+    /// Requests logged since start or the last [`Sandbox::clear_requests`], including those
+    /// the bounded log no longer holds.
+    pub fn request_count(&self) -> u64 {
+        self.inner.shared.log.total()
+    }
+
+    /// Of [`Sandbox::request_count`], how many were answered with `status` (0: dropped).
+    pub fn status_count(&self, status: u16) -> u64 {
+        self.inner.shared.log.status_count(status)
+    }
+
+    /// Empties the log and zeroes the request counters.
+    pub fn clear_requests(&self) {
+        self.inner.shared.log.clear();
+    }
+
+    /// TCP connections accepted since start.
+    pub fn connection_count(&self) -> u64 {
+        self.inner.shared.connections.load(Ordering::Relaxed)
+    }
+
+    /// The next `times` requests (any but [`HEALTH_PATH`]) get `fault`. Faults queue in
+    /// call order: `fail_next(a, 2); fail_next(b, 1)` gives a, a, b.
+    pub fn fail_next(&self, fault: Fault, times: u32) {
+        self.inner
+            .shared
+            .faults
+            .push(fault, times, FaultMatch::default());
+    }
+
+    /// Like [`Sandbox::fail_next`], for requests that `matcher` accepts only; others pass
+    /// by it to later faults or to the API.
+    pub fn fail_next_matching(&self, fault: Fault, times: u32, matcher: FaultMatch) {
+        self.inner.shared.faults.push(fault, times, matcher);
+    }
+
+    /// Faults still to be served, counting each of their `times`.
+    pub fn pending_faults(&self) -> u64 {
+        self.inner.shared.faults.pending()
+    }
+
+    pub fn clear_faults(&self) {
+        self.inner.shared.faults.clear();
+    }
+
+    /// Stops accepting and closes every connection at once, in-flight requests included.
+    /// The listening socket closes as soon as the runtime next runs the accept task.
+    pub fn shutdown(&self) {
+        self.inner.shutdown.send_replace(true);
+    }
+}
+
+impl std::fmt::Debug for Sandbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sandbox")
+            .field("base_url", &self.inner.base_url)
+            .finish_non_exhaustive()
+    }
+}

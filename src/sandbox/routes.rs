@@ -1,0 +1,406 @@
+//! The API itself: rate limit, auth, routing, validation and the handlers. Synchronous: by
+//! the time a request gets here its body has been read, so nothing here can hold a lock
+//! across an await.
+
+use bytes::Bytes;
+use hyper::header::AUTHORIZATION;
+use hyper::http::request::Parts;
+use hyper::{Method, StatusCode};
+use serde_json::{Map, Value};
+
+use super::errors::{
+    validation_body, Invalid, CUSTOMER_NOT_FOUND, INVALID_JSON, METHOD_NOT_ALLOWED, NOT_BLANK,
+    PAYLOAD_TOO_LARGE, ROUTE_NOT_FOUND, TOO_MANY_REQUESTS, TYPE_ARRAY, TYPE_NUMERIC, TYPE_OBJECT,
+    TYPE_STRING, UNAUTHORIZED,
+};
+use super::search::{is_blank, page_body, parse_list_query, parse_search};
+use super::state::{Customer, TagRequest};
+use super::Shared;
+
+/// An answer, always JSON.
+#[derive(Debug)]
+pub(super) struct Reply {
+    pub status: StatusCode,
+    pub body: Bytes,
+    /// For 405s.
+    pub allow: Option<&'static str>,
+}
+
+impl Reply {
+    fn new(status: StatusCode, body: Bytes) -> Reply {
+        Reply {
+            status,
+            body,
+            allow: None,
+        }
+    }
+
+    fn fixed(status: StatusCode, body: &'static str) -> Reply {
+        Reply::new(status, Bytes::from_static(body.as_bytes()))
+    }
+
+    fn invalid(problems: &[Invalid]) -> Reply {
+        Reply::new(StatusCode::BAD_REQUEST, validation_body(problems))
+    }
+
+    fn not_found() -> Reply {
+        Reply::fixed(StatusCode::NOT_FOUND, CUSTOMER_NOT_FOUND)
+    }
+
+    fn method_not_allowed(allow: &'static str) -> Reply {
+        Reply {
+            allow: Some(allow),
+            ..Reply::fixed(StatusCode::METHOD_NOT_ALLOWED, METHOD_NOT_ALLOWED)
+        }
+    }
+}
+
+/// The request body was larger than the server reads.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct TooLarge;
+
+pub(super) fn handle(shared: &Shared, parts: &Parts, body: Result<&[u8], TooLarge>) -> Reply {
+    if let Some(limiter) = &shared.limiter {
+        if !limiter.try_acquire() {
+            return Reply::fixed(StatusCode::TOO_MANY_REQUESTS, TOO_MANY_REQUESTS);
+        }
+    }
+    let authorized = parts
+        .headers
+        .get(AUTHORIZATION)
+        .is_some_and(|v| v.as_bytes() == &*shared.expected_auth);
+    if !authorized {
+        return Reply::fixed(StatusCode::UNAUTHORIZED, UNAUTHORIZED);
+    }
+    let Some(route) = Route::parse(parts.uri.path()) else {
+        return Reply::fixed(StatusCode::NOT_FOUND, ROUTE_NOT_FOUND);
+    };
+    let method = &parts.method;
+    let allowed = match route {
+        Route::Customers => matches!(*method, Method::GET | Method::POST),
+        Route::Search => *method == Method::POST,
+        Route::Customer(_) => *method == Method::GET,
+        Route::Tags(_) => matches!(*method, Method::PUT | Method::DELETE),
+    };
+    if !allowed {
+        return Reply::method_not_allowed(route.allow());
+    }
+    let Ok(body) = body else {
+        return Reply::fixed(StatusCode::PAYLOAD_TOO_LARGE, PAYLOAD_TOO_LARGE);
+    };
+    match route {
+        Route::Customers if *method == Method::GET => list(shared, parts.uri.query()),
+        Route::Customers => create(shared, body),
+        Route::Search => search(shared, body),
+        Route::Customer(id) => get(shared, id),
+        Route::Tags(id) => tag(shared, id, *method == Method::PUT, body),
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Route<'a> {
+    Customers,
+    Search,
+    /// The raw id segment: validated by the handler, so a bad one gets HelpCrunch's 400.
+    Customer(&'a str),
+    Tags(&'a str),
+}
+
+impl<'a> Route<'a> {
+    fn parse(path: &'a str) -> Option<Route<'a>> {
+        let rest = path.strip_prefix("/v1/")?;
+        let mut parts = rest.split('/');
+        let route = match (parts.next()?, parts.next(), parts.next()) {
+            ("customers", None, None) => Route::Customers,
+            ("customers", Some("search"), None) => Route::Search,
+            ("customers", Some(""), None) => return None,
+            ("customers", Some(id), None) => Route::Customer(id),
+            ("customers", Some(id), Some("tags")) => Route::Tags(id),
+            _ => return None,
+        };
+        parts.next().is_none().then_some(route)
+    }
+
+    fn allow(self) -> &'static str {
+        match self {
+            Route::Customers => "GET, POST",
+            Route::Search => "POST",
+            Route::Customer(_) => "GET",
+            Route::Tags(_) => "PUT, DELETE",
+        }
+    }
+}
+
+/// Ok(None): numeric but beyond any id, so no customer has it.
+fn parse_id(raw: &str) -> Result<Option<u64>, Invalid> {
+    if raw.is_empty() || !raw.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(Invalid::new("customer", TYPE_NUMERIC));
+    }
+    Ok(raw.parse().ok())
+}
+
+fn get(shared: &Shared, raw_id: &str) -> Reply {
+    let id = match parse_id(raw_id) {
+        Ok(id) => id,
+        Err(problem) => return Reply::invalid(&[problem]),
+    };
+    match id.and_then(|id| shared.store.get(id)) {
+        Some(entry) => Reply::new(StatusCode::OK, entry.json.clone()),
+        None => Reply::not_found(),
+    }
+}
+
+fn tag(shared: &Shared, raw_id: &str, add: bool, body: &[u8]) -> Reply {
+    // Like HelpCrunch, report a bad id and a bad body together.
+    let mut problems = Vec::new();
+    let id = parse_id(raw_id)
+        .map_err(|p| problems.push(p))
+        .ok()
+        .flatten();
+    let tags = match parse_object(body) {
+        Ok(body) => parse_tag_list(body.get("tags"), "tags", add, &mut problems),
+        Err(p) => {
+            problems.push(p);
+            Vec::new()
+        }
+    };
+    if !problems.is_empty() {
+        return Reply::invalid(&problems);
+    }
+    let Some(id) = id else {
+        return Reply::not_found();
+    };
+    let entry = if add {
+        // Checked first so that tagging an unknown customer creates no account tags.
+        if shared.store.get(id).is_none() {
+            return Reply::not_found();
+        }
+        let tags = shared.store.resolve_tags(&tags);
+        shared.store.add_tags(id, &tags)
+    } else {
+        let names: Vec<String> = tags.into_iter().map(|t| t.name).collect();
+        shared.store.remove_tags(id, &names)
+    };
+    match entry {
+        Some(entry) => Reply::new(StatusCode::OK, entry.json.clone()),
+        None => Reply::not_found(),
+    }
+}
+
+fn list(shared: &Shared, query: Option<&str>) -> Reply {
+    match parse_list_query(query) {
+        Ok(q) => {
+            let (page, total) = q.run(&shared.store);
+            Reply::new(StatusCode::OK, page_body(&page, total))
+        }
+        Err(problems) => Reply::invalid(&problems),
+    }
+}
+
+fn search(shared: &Shared, body: &[u8]) -> Reply {
+    let body = match parse_object(body) {
+        Ok(body) => body,
+        Err(problem) => return Reply::invalid(&[problem]),
+    };
+    match parse_search(&body) {
+        Ok(q) => {
+            let (page, total) = q.run(&shared.store);
+            Reply::new(StatusCode::OK, page_body(&page, total))
+        }
+        Err(problems) => Reply::invalid(&problems),
+    }
+}
+
+/// Documented customer fields, in HelpCrunch's order, with what a new customer has when the
+/// request leaves them out. `id` comes first, from the store.
+const NEW_CUSTOMER: &str = r#"{"name":null,"email":null,"userId":null,"company":null,
+"phone":null,"firstSeen":null,"lastSeen":null,"location":null,"device":null,
+"unsubscribed":false,"blocked":false,"source":null,"referer":null,"lastPage":null,
+"locale":null,"createdFrom":null,"integrationId":null,"notes":null,"tags":[],
+"customData":{}}"#;
+
+/// Fields a new customer may only have as a string or null.
+const STRING_FIELDS: [&str; 6] = ["name", "email", "userId", "company", "phone", "notes"];
+
+fn create(shared: &Shared, body: &[u8]) -> Reply {
+    let given = match parse_object(body) {
+        Ok(given) => given,
+        Err(problem) => return Reply::invalid(&[problem]),
+    };
+    let mut problems = Vec::new();
+    for field in STRING_FIELDS {
+        if given
+            .get(field)
+            .is_some_and(|v| !v.is_string() && !v.is_null())
+        {
+            problems.push(Invalid::new(field, TYPE_STRING));
+        }
+    }
+    let tags = match given.get("tags") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(v) => parse_tag_list(Some(v), "tags", true, &mut problems),
+    };
+    if !problems.is_empty() {
+        return Reply::invalid(&problems);
+    }
+    let mut customer: Customer = serde_json::from_str(NEW_CUSTOMER).expect("valid literal");
+    for (key, value) in given {
+        // Known keys keep their place in the template; unknown ones follow, in order.
+        if key != "id" && key != "tags" {
+            customer.insert(key, value);
+        }
+    }
+    let tags = shared.store.resolve_tags(&tags);
+    customer.insert(
+        "tags".into(),
+        Value::Array(
+            tags.into_iter()
+                .map(|(name, color)| serde_json::json!({"name": name, "color": color}))
+                .collect(),
+        ),
+    );
+    let entry = shared.store.create(customer);
+    Reply::new(StatusCode::CREATED, entry.json.clone())
+}
+
+/// A JSON object body; an empty body counts as `{}`.
+fn parse_object(body: &[u8]) -> Result<Map<String, Value>, Invalid> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Map::new());
+    }
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(Invalid::new("body", TYPE_OBJECT)),
+        Err(_) => Err(Invalid::new("body", INVALID_JSON)),
+    }
+}
+
+/// `[{"name":"Lead","color":"#c57de0"}, …]`; `color` is checked only where it is used.
+fn parse_tag_list(
+    value: Option<&Value>,
+    code: &str,
+    with_color: bool,
+    problems: &mut Vec<Invalid>,
+) -> Vec<TagRequest> {
+    let items = match value {
+        Some(Value::Array(items)) if !items.is_empty() => items,
+        None | Some(Value::Null) | Some(Value::Array(_)) => {
+            problems.push(Invalid::new(code, NOT_BLANK));
+            return Vec::new();
+        }
+        Some(_) => {
+            problems.push(Invalid::new(code, TYPE_ARRAY));
+            return Vec::new();
+        }
+    };
+    let mut tags = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        let Some(item) = item.as_object() else {
+            problems.push(Invalid::new(format!("{code}[{i}]"), TYPE_OBJECT));
+            continue;
+        };
+        let name = match item.get("name") {
+            Some(Value::String(s)) if !is_blank(s) => Some(s.clone()),
+            None | Some(Value::Null) | Some(Value::String(_)) => {
+                problems.push(Invalid::new(format!("{code}[{i}].name"), NOT_BLANK));
+                None
+            }
+            Some(_) => {
+                problems.push(Invalid::new(format!("{code}[{i}].name"), TYPE_STRING));
+                None
+            }
+        };
+        let color = match item.get("color") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) if !is_blank(s) => Some(s.clone()),
+            Some(Value::String(_)) => None, // "" means "no colour": the default applies
+            Some(_) if with_color => {
+                problems.push(Invalid::new(format!("{code}[{i}].color"), TYPE_STRING));
+                None
+            }
+            Some(_) => None,
+        };
+        if let Some(name) = name {
+            tags.push(TagRequest { name, color });
+        }
+    }
+    tags
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_parse_strictly() {
+        assert_eq!(Route::parse("/v1/customers"), Some(Route::Customers));
+        assert_eq!(Route::parse("/v1/customers/search"), Some(Route::Search));
+        assert_eq!(
+            Route::parse("/v1/customers/12"),
+            Some(Route::Customer("12"))
+        );
+        assert_eq!(Route::parse("/v1/customers/x/tags"), Some(Route::Tags("x")));
+        assert_eq!(Route::parse("/v1/customers//tags"), Some(Route::Tags("")));
+        for bad in [
+            "/v1",
+            "/v1/",
+            "/customers",
+            "/v2/customers",
+            "/v1/customers/",
+            "/v1/customers/1/tags/",
+            "/v1/customers/1/notes",
+            "/v1/chats",
+        ] {
+            assert_eq!(Route::parse(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn ids_must_be_digits() {
+        assert_eq!(parse_id("542335"), Ok(Some(542335)));
+        assert_eq!(parse_id("99999999999999999999999"), Ok(None));
+        for bad in ["", "abc", "-1", "+1", "1.0", " 1", "1e3"] {
+            assert_eq!(parse_id(bad), Err(Invalid::new("customer", TYPE_NUMERIC)));
+        }
+    }
+
+    #[test]
+    fn tag_lists_report_every_problem_by_path() {
+        let mut problems = Vec::new();
+        let value = serde_json::json!([{"name": "ok", "color": "#fff"}, {"name": ""}, 3,
+            {"name": 5, "color": 7}, {"color": "#000"}]);
+        let tags = parse_tag_list(Some(&value), "tags", true, &mut problems);
+        assert_eq!(
+            tags,
+            [TagRequest {
+                name: "ok".into(),
+                color: Some("#fff".into())
+            }]
+        );
+        let codes: Vec<_> = problems
+            .iter()
+            .map(|p| (p.code.as_str(), p.message))
+            .collect();
+        assert_eq!(
+            codes,
+            [
+                ("tags[1].name", NOT_BLANK),
+                ("tags[2]", TYPE_OBJECT),
+                ("tags[3].name", TYPE_STRING),
+                ("tags[3].color", TYPE_STRING),
+                ("tags[4].name", NOT_BLANK),
+            ]
+        );
+        problems.clear();
+        parse_tag_list(Some(&serde_json::json!([])), "tags", false, &mut problems);
+        parse_tag_list(None, "tags", false, &mut problems);
+        parse_tag_list(
+            Some(&serde_json::json!("Lead")),
+            "tags",
+            false,
+            &mut problems,
+        );
+        let codes: Vec<_> = problems.iter().map(|p| p.message).collect();
+        assert_eq!(codes, [NOT_BLANK, NOT_BLANK, TYPE_ARRAY]);
+    }
+}
