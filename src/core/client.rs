@@ -217,8 +217,10 @@ fn check_base_url(raw: &str, allow_insecure_http: bool) -> Result<(String, bool)
 
 impl Client {
     /// Check the settings and build the client. Nothing is sent.
-    pub fn new(config: ClientConfig) -> Result<Self> {
-        if config.api_key.trim().is_empty() {
+    pub fn new(mut config: ClientConfig) -> Result<Self> {
+        // Keys pasted from a file or a web page often bring a newline or spaces along.
+        config.api_key = config.api_key.trim().to_string();
+        if config.api_key.is_empty() {
             return Err(Error::Configuration(
                 "no API key: set the HELPCRUNCH_API_KEY environment variable or pass api_key=… \
                  (HelpCrunch: Settings → Developers → REST API)"
@@ -238,14 +240,19 @@ impl Client {
                 )));
             }
         }
-        let mut auth =
-            HeaderValue::from_str(&format!("Bearer {}", config.api_key)).map_err(|_| {
-                Error::Configuration(
-                "api_key has characters that cannot go in an HTTP header (a newline or a non-ASCII \
-                 character?); copy it again from HelpCrunch"
+        // HelpCrunch keys are printable ASCII; anything else (a non-breaking space picked up by
+        // copy and paste) could only earn a 401 later, so it is refused now.
+        let printable = |c: char| c.is_ascii_graphic() || c == ' ';
+        let header = Some(&config.api_key)
+            .filter(|key| key.chars().all(printable))
+            .and_then(|key| HeaderValue::from_str(&format!("Bearer {key}")).ok());
+        let mut auth = header.ok_or_else(|| {
+            Error::Configuration(
+                "api_key has characters that cannot be part of a HelpCrunch key (a newline, a \
+                 non-ASCII character?); copy it again from HelpCrunch"
                     .into(),
             )
-            })?;
+        })?;
         auth.set_sensitive(true);
         let mut headers = HeaderMap::new();
         headers.insert(AUTHORIZATION, auth);
@@ -361,13 +368,13 @@ impl Client {
             let outcome = self.attempt(&pool.http, method, &url, body.as_ref()).await;
             let elapsed = started.elapsed();
             let failure = match outcome {
-                Ok(fields) => {
+                Ok((status, fields)) => {
                     if let Some(obs) = &observer {
                         obs.on_attempt(&AttemptEvent {
                             method,
                             path: &path,
                             attempt,
-                            status: Some(200),
+                            status: Some(status),
                             error: None,
                             elapsed,
                             retry_in: None,
@@ -416,7 +423,7 @@ impl Client {
         method: &'static str,
         url: &str,
         body: Option<&Vec<u8>>,
-    ) -> std::result::Result<Map<String, Value>, Failure> {
+    ) -> std::result::Result<(u16, Map<String, Value>), Failure> {
         let method = Method::from_bytes(method.as_bytes()).expect("static method names are valid");
         let mut request = http
             .request(method, url)
@@ -431,11 +438,13 @@ impl Client {
         let status = response.status().as_u16();
         let bytes = read_capped(&mut response, self.settings.config.max_response_bytes).await?;
         if (200..300).contains(&status) {
-            return parse_customer(&bytes).map_err(|message| Failure::InvalidBody {
-                status,
-                message,
-                body: bytes,
-            });
+            return parse_customer(&bytes)
+                .map(|fields| (status, fields))
+                .map_err(|message| Failure::InvalidBody {
+                    status,
+                    message,
+                    body: bytes,
+                });
         }
         let headers = response
             .headers()
@@ -455,20 +464,29 @@ impl Client {
     }
 }
 
-/// Read the body, refusing to hold more than `cap` bytes of it.
+/// Read the body, never holding more than `cap` bytes of it. A success body over the cap is
+/// refused (it cannot be a customer); an error body is cut at the cap, so the status still
+/// decides what happens (a proxy's large 503 page is still a retryable 503).
 async fn read_capped(
     response: &mut reqwest::Response,
     cap: usize,
 ) -> std::result::Result<Vec<u8>, Failure> {
     let status = response.status().as_u16();
+    let success = (200..300).contains(&status);
     let too_large = || Failure::TooLarge { status, cap };
-    if response.content_length().is_some_and(|n| n > cap as u64) {
+    if success && response.content_length().is_some_and(|n| n > cap as u64) {
         return Err(too_large());
     }
-    let mut bytes = Vec::with_capacity(response.content_length().unwrap_or(0) as usize);
+    let expected = response.content_length().unwrap_or(0).min(cap as u64) as usize;
+    let mut bytes = Vec::with_capacity(expected);
     while let Some(chunk) = response.chunk().await.map_err(Failure::Transport)? {
         if bytes.len() + chunk.len() > cap {
-            return Err(too_large());
+            if success {
+                return Err(too_large());
+            }
+            // The rest is dropped unread; the connection is not reused.
+            bytes.extend_from_slice(&chunk[..cap - bytes.len()]);
+            break;
         }
         bytes.extend_from_slice(&chunk);
     }

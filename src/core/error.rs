@@ -151,7 +151,9 @@ impl fmt::Display for StatusError {
         write!(f, " from {} {}", self.method, self.path)?;
         let details = self.detail_messages();
         if !details.is_empty() {
-            write!(f, ": {}", details.join("; "))?;
+            // The server's words, kept to one line each: a message must not forge log lines.
+            let one_line: Vec<String> = details.iter().map(|m| excerpt(m, 300)).collect();
+            write!(f, ": {}", one_line.join("; "))?;
         } else if !self.body.trim().is_empty() {
             write!(f, ": {}", excerpt(&self.body, 120))?;
         }

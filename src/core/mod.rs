@@ -8,6 +8,9 @@ pub mod retry;
 pub mod runtime;
 pub mod validate;
 
+#[cfg(test)]
+mod tests;
+
 pub use client::{Client, ClientConfig, Customer};
 pub use error::{Error, ErrorDetail, InputErrorKind, Result, StatusError};
 pub use validate::{CustomerId, Tag, TagInput, TagUse};
