@@ -160,6 +160,7 @@ impl NativeClient {
 #[pymethods]
 impl NativeClient {
     #[new]
+    #[allow(clippy::too_many_arguments)] // mirrors the Python constructor's keywords
     #[pyo3(signature = (api_key, base_url, timeout, max_retries, rate_limit, allow_insecure_http=false, max_response_bytes=DEFAULT_MAX_RESPONSE_BYTES))]
     fn new(
         py: Python<'_>,

@@ -5,11 +5,13 @@ mod bridge;
 mod client;
 mod convert;
 mod errors;
+mod sandbox;
 
 use pyo3::prelude::*;
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<client::NativeClient>()?;
+    m.add_class::<sandbox::SandboxServer>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

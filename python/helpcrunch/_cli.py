@@ -1,0 +1,287 @@
+"""The ``helpcrunch`` command line: untag, tag and get customers, or serve the sandbox.
+
+Errors print one line on stderr and exit with a code per kind (see ``EXIT_CODES``); the API key
+is read from ``HELPCRUNCH_API_KEY`` or ``--api-key-file``, never from a plain argument that would
+land in shell history.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import re
+import signal
+import sys
+import threading
+from collections.abc import Iterator, Sequence
+from typing import Any, NoReturn
+
+from ._client import Client
+from ._exceptions import (
+    APIConnectionError,
+    APIError,
+    AuthenticationError,
+    ConfigurationError,
+    HelpCrunchError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+)
+from ._types import TagSpec
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_AUTH = 3
+EXIT_NOT_FOUND = 4
+EXIT_RATE_LIMITED = 5
+EXIT_API_ERROR = 6
+EXIT_CONNECTION = 7
+EXIT_INTERRUPTED = 130
+
+EXIT_CODES = f"""exit codes:
+  {EXIT_OK}    success
+  {EXIT_USAGE}    usage: bad arguments, bad input, or no API key
+  {EXIT_AUTH}    authentication: the key was refused (401/403)
+  {EXIT_NOT_FOUND}    not found: no such customer (404)
+  {EXIT_RATE_LIMITED}    rate limited (429) after retries
+  {EXIT_API_ERROR}    any other error answer from HelpCrunch
+  {EXIT_CONNECTION}    connection: HelpCrunch could not be reached, or timed out
+  {EXIT_INTERRUPTED}  interrupted (Ctrl-C)"""
+
+_COLOR = re.compile(r"#(?:[0-9a-fA-F]{6}|[0-9a-fA-F]{3})")
+
+
+def _exit_code(err: BaseException) -> int:
+    if isinstance(err, (AuthenticationError, PermissionDeniedError)):
+        return EXIT_AUTH
+    if isinstance(err, NotFoundError):
+        return EXIT_NOT_FOUND
+    if isinstance(err, RateLimitError):
+        return EXIT_RATE_LIMITED
+    if isinstance(err, APIConnectionError):
+        return EXIT_CONNECTION
+    if isinstance(err, APIError):
+        return EXIT_API_ERROR
+    if isinstance(err, (ConfigurationError, ValueError, TypeError)):
+        return EXIT_USAGE
+    return EXIT_ERROR
+
+
+def _tag_spec(text: str) -> TagSpec:
+    """``Lead`` or ``Lead:#c57de0``; a name may itself contain ':' unless what follows the last
+    one is a colour."""
+    name, sep, color = text.rpartition(":")
+    if sep and _COLOR.fullmatch(color):
+        return {"name": name, "color": color}
+    return {"name": text}
+
+
+def _read_key_file(path: str) -> str:
+    try:
+        if path == "-":
+            return sys.stdin.readline().strip()
+        with open(path, encoding="utf-8") as f:
+            return f.read().strip()
+    except OSError as e:
+        raise ConfigurationError(f"cannot read --api-key-file {path!r}: {e.strerror}") from None
+
+
+@contextlib.contextmanager
+def _client(args: argparse.Namespace) -> Iterator[Client]:
+    if args.sandbox:
+        from .sandbox import Sandbox
+
+        with Sandbox() as sandbox, sandbox.client(timeout=args.timeout) as client:
+            yield client
+        return
+    api_key = _read_key_file(args.api_key_file) if args.api_key_file else None
+    with Client(api_key=api_key, base_url=args.base_url, timeout=args.timeout) as client:
+        yield client
+
+
+def _print_json(value: Any) -> None:
+    json.dump(value, sys.stdout, indent=2, ensure_ascii=False)
+    sys.stdout.write("\n")
+
+
+def _cmd_untag(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        _print_json(client.remove_tags(args.customer_id, args.tags))
+    return EXIT_OK
+
+
+def _cmd_tag(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        _print_json(client.add_tags(args.customer_id, [_tag_spec(t) for t in args.tags]))
+    return EXIT_OK
+
+
+def _cmd_get(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        _print_json(client.get_customer(args.customer_id))
+    return EXIT_OK
+
+
+def _cmd_sandbox(args: argparse.Namespace) -> int:
+    from .sandbox import Sandbox
+
+    with Sandbox(port=args.port, rate_limit=args.rate_limit, api_key=args.key) as sandbox:
+        print(f"HelpCrunch sandbox serving at {sandbox.base_url}", flush=True)
+        print(f"export HELPCRUNCH_BASE_URL={sandbox.base_url}", flush=True)
+        print(f"export HELPCRUNCH_API_KEY={sandbox.api_key}", flush=True)
+        print("Press Ctrl-C to stop.", file=sys.stderr, flush=True)
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        # Event.wait with a timeout keeps the main thread responsive to Ctrl-C.
+        while not stop.wait(0.5):
+            pass
+    return EXIT_OK
+
+
+class _RefuseKeyArgument(argparse.Action):
+    """``--api-key`` exists only to say no, without echoing the value that was typed."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs="?", **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: Any) -> None:
+        parser.error(
+            "--api-key is not accepted: a key on the command line lands in shell history. "
+            "Set HELPCRUNCH_API_KEY or use --api-key-file FILE."
+        )
+
+
+class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # No prefix matching: "--api-key SECRET" must never be taken for "--api-key-file".
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
+    def error(self, message: str) -> NoReturn:
+        prefix = "unrecognized arguments: "
+        if message.startswith(prefix):
+            # Show the stray options, not their values: one may be a key typed by mistake.
+            shown = [
+                word.split("=", 1)[0] if word.startswith("-") else "…"
+                for word in message[len(prefix) :].split()
+            ]
+            message = prefix + " ".join(shown)
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    conn = common.add_argument_group("connection")
+    conn.add_argument(
+        "--sandbox",
+        action="store_true",
+        help="run against a fresh in-process sandbox (a fake HelpCrunch): no key, no network",
+    )
+    conn.add_argument(
+        "--api-key-file",
+        metavar="FILE",
+        help="read the API key from FILE ('-' for stdin) instead of $HELPCRUNCH_API_KEY",
+    )
+    conn.add_argument("--api-key", action=_RefuseKeyArgument, help=argparse.SUPPRESS)
+    conn.add_argument(
+        "--base-url",
+        metavar="URL",
+        help="API base URL (default: $HELPCRUNCH_BASE_URL or https://api.helpcrunch.com/v1)",
+    )
+    conn.add_argument(
+        "--timeout", type=float, default=30.0, metavar="SECONDS", help="per attempt (default 30)"
+    )
+
+    parser = _Parser(
+        prog="helpcrunch",
+        description="Manage HelpCrunch customer tags. The API key comes from $HELPCRUNCH_API_KEY "
+        "or --api-key-file.",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+
+    def command(name: str, summary: str, example: str) -> argparse.ArgumentParser:
+        return sub.add_parser(
+            name,
+            parents=[common],
+            help=summary,
+            description=summary,
+            epilog=f"example:\n  {example}\n\n{EXIT_CODES}",
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+
+    untag = command(
+        "untag",
+        "Remove tags from a customer and print the customer as JSON.",
+        "helpcrunch untag 542335 Lead --sandbox",
+    )
+    untag.add_argument("customer_id", metavar="CUSTOMER_ID", help="HelpCrunch's numeric id")
+    untag.add_argument("tags", metavar="TAG", nargs="+", help="tag name(s) to remove")
+    untag.set_defaults(run=_cmd_untag)
+
+    tag = command(
+        "tag",
+        "Add tags to a customer (unknown tags are created) and print the customer as JSON.",
+        "helpcrunch tag 542335 Churned 'Trial:#c57de0' --sandbox",
+    )
+    tag.add_argument("customer_id", metavar="CUSTOMER_ID", help="HelpCrunch's numeric id")
+    tag.add_argument(
+        "tags", metavar="TAG[:COLOR]", nargs="+", help="tag name(s), each with an optional #colour"
+    )
+    tag.set_defaults(run=_cmd_tag)
+
+    get = command(
+        "get", "Print a customer as JSON.", "helpcrunch get 542335 --sandbox"
+    )
+    get.add_argument("customer_id", metavar="CUSTOMER_ID", help="HelpCrunch's numeric id")
+    get.set_defaults(run=_cmd_get)
+
+    sandbox = sub.add_parser(
+        "sandbox",
+        help="serve a fake HelpCrunch on this machine until Ctrl-C",
+        description="Serve the sandbox (a fake HelpCrunch with demo customers) on 127.0.0.1 "
+        "until Ctrl-C, and print the URL and key to use with it.",
+        epilog="example:\n  helpcrunch sandbox --port 8765 --rate-limit 120\n"
+        "  # then, in another shell, the two printed export lines, and:\n"
+        "  helpcrunch untag 542335 Lead",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sandbox.add_argument("--port", type=int, default=0, help="port (default: a free one)")
+    sandbox.add_argument(
+        "--rate-limit",
+        type=int,
+        default=None,
+        metavar="N",
+        help="answer 429 past N requests a minute (default: no limit)",
+    )
+    sandbox.add_argument(
+        "--key", default="sandbox-key", help="the API key it accepts (default: sandbox-key)"
+    )
+    sandbox.set_defaults(run=_cmd_sandbox)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.run(args))
+    except KeyboardInterrupt:
+        print("helpcrunch: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except (HelpCrunchError, ValueError, TypeError) as err:
+        print(f"helpcrunch: error: {err}", file=sys.stderr)
+        return _exit_code(err)
+    except BrokenPipeError:
+        # `helpcrunch get 1 | head`: the reader left; that is not an error of ours.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,218 @@
+"""The sandbox: a fake HelpCrunch on this machine, for trying the package and testing pipelines
+without a network or an account (as moto is for AWS and stripe-mock for Stripe).
+
+>>> from helpcrunch.sandbox import Sandbox
+>>> with Sandbox() as sb, sb.client() as client:
+...     client.remove_tags(542335, "Lead")["tags"]
+[{'name': 'vip', 'color': '#ff0000'}]
+
+It is a real HTTP server on 127.0.0.1 (written in Rust, running on the package's runtime) that
+answers the v1 calls this package makes, with HelpCrunch's status codes and error bodies.
+Customers live in memory. Started without ``customers`` it holds a demo set whose first
+customer is the one from HelpCrunch's docs: 542335, "John Doe", tagged "vip" and "Lead".
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from types import TracebackType
+from typing import Any, NamedTuple
+
+from ._client import AsyncClient, Client
+from ._native import SandboxServer
+
+__all__ = ["Sandbox", "SandboxRequest", "DEMO_CUSTOMER_ID"]
+
+#: The first demo customer: HelpCrunch's own example, tagged "vip" and "Lead".
+DEMO_CUSTOMER_ID = 542335
+
+
+class SandboxRequest(NamedTuple):
+    """A request the sandbox received. ``status`` is 0 for a connection it dropped."""
+
+    method: str
+    path: str
+    status: int
+
+
+class Sandbox:
+    """A fake HelpCrunch serving on ``base_url`` until :meth:`close` (or the end of ``with``).
+
+    - ``customers``: the starting customers (dicts as the API returns them; those without an
+      ``id`` get one), or None for the demo set.
+    - ``api_key``: the key it accepts (``Authorization: Bearer <key>``); others get 401.
+    - ``rate_limit``: answer 429 past this many requests in any 60 s, as HelpCrunch does at 120.
+    - ``port``: 0 picks a free one.
+    """
+
+    def __init__(
+        self,
+        customers: Iterable[Mapping[str, Any]] | None = None,
+        api_key: str = "sandbox-key",
+        rate_limit: int | None = None,
+        *,
+        port: int = 0,
+        host: str = "127.0.0.1",
+        log_capacity: int = 100_000,
+    ) -> None:
+        customers_json = None if customers is None else json.dumps([dict(c) for c in customers])
+        self._server = SandboxServer(api_key, rate_limit, customers_json, host, port, log_capacity)
+        self._closed = False
+
+    @property
+    def base_url(self) -> str:
+        """``http://127.0.0.1:PORT/v1``: pass it as a client's ``base_url``."""
+        return self._server.base_url
+
+    @property
+    def api_key(self) -> str:
+        return self._server.api_key
+
+    @property
+    def port(self) -> int:
+        return self._server.port
+
+    def client(self, **settings: Any) -> Client:
+        """A :class:`~helpcrunch.Client` for this sandbox (rate limit off unless given)."""
+        settings.setdefault("rate_limit", None)
+        return Client(api_key=self.api_key, base_url=self.base_url, **settings)
+
+    def async_client(self, **settings: Any) -> AsyncClient:
+        """An :class:`~helpcrunch.AsyncClient` for this sandbox (rate limit off unless given)."""
+        settings.setdefault("rate_limit", None)
+        return AsyncClient(api_key=self.api_key, base_url=self.base_url, **settings)
+
+    def customer(self, customer_id: int) -> dict[str, Any]:
+        """The customer's current state. Raises ``KeyError`` for an unknown id."""
+        found = self._server.customer(customer_id)
+        if found is None:
+            raise KeyError(f"the sandbox has no customer {customer_id}")
+        return found
+
+    def customers(self) -> list[dict[str, Any]]:
+        """Every customer, ordered by id."""
+        return self._server.customers()
+
+    @property
+    def requests(self) -> list[SandboxRequest]:
+        """What it received (the most recent ``log_capacity``), oldest first."""
+        return [SandboxRequest(*r) for r in self._server.requests()]
+
+    @property
+    def request_count(self) -> int:
+        """All requests since start or :meth:`clear_requests`, beyond the log's capacity too."""
+        return self._server.request_count()
+
+    def status_count(self, status: int) -> int:
+        """How many requests were answered with ``status`` (0: dropped)."""
+        return self._server.status_count(status)
+
+    @property
+    def connection_count(self) -> int:
+        """TCP connections accepted since start."""
+        return self._server.connection_count()
+
+    def clear_requests(self) -> None:
+        self._server.clear_requests()
+
+    # Fault injection. Each queues a fault for the next ``times`` requests (optionally only those
+    # with ``method`` and a path starting with ``path``, e.g. "/v1/customers/542335"); faults are
+    # served in the order they were queued.
+
+    def fail_next(
+        self,
+        status: int,
+        times: int = 1,
+        retry_after: float | str | None = None,
+        body: str | bytes | None = None,
+        *,
+        content_type: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        method: str | None = None,
+        path: str | None = None,
+    ) -> None:
+        """Answer ``status``. Without ``body``, HelpCrunch's JSON error body for that status;
+        with one (e.g. a proxy's HTML page), those bytes. ``retry_after`` sets ``Retry-After``
+        (seconds, or any text such as an HTTP date)."""
+        raw = body.encode() if isinstance(body, str) else body
+        if raw is not None and content_type is None:
+            content_type = "text/html" if raw.lstrip().startswith(b"<") else "text/plain"
+        self._server.fail_next(
+            "status",
+            times,
+            status=status,
+            retry_after=None if retry_after is None else _retry_after_text(retry_after),
+            body=raw,
+            content_type=content_type,
+            headers=list((headers or {}).items()),
+            method=method,
+            path_prefix=path,
+        )
+
+    def delay_next(
+        self, seconds: float, times: int = 1, *, method: str | None = None, path: str | None = None
+    ) -> None:
+        """Answer normally, ``seconds`` late (other requests are not held up)."""
+        self._server.fail_next(
+            "latency", times, seconds=seconds, method=method, path_prefix=path
+        )
+
+    def drop_next(
+        self,
+        times: int = 1,
+        *,
+        after_processing: bool = False,
+        method: str | None = None,
+        path: str | None = None,
+    ) -> None:
+        """Close the connection without answering; with ``after_processing`` the change is made
+        first (the client cannot tell whether it took effect)."""
+        kind = "drop_after" if after_processing else "drop"
+        self._server.fail_next(kind, times, method=method, path_prefix=path)
+
+    def not_json_next(
+        self, times: int = 1, *, method: str | None = None, path: str | None = None
+    ) -> None:
+        """Answer 200 with a body that is not JSON."""
+        self._server.fail_next("not_json", times, method=method, path_prefix=path)
+
+    def truncate_next(
+        self, times: int = 1, *, method: str | None = None, path: str | None = None
+    ) -> None:
+        """Send the headers and half the body, then close the connection."""
+        self._server.fail_next("truncated", times, method=method, path_prefix=path)
+
+    @property
+    def pending_faults(self) -> int:
+        return self._server.pending_faults()
+
+    def clear_faults(self) -> None:
+        self._server.clear_faults()
+
+    def close(self) -> None:
+        """Stop serving. Open connections are closed."""
+        if not self._closed:
+            self._closed = True
+            self._server.shutdown()
+
+    def __enter__(self) -> Sandbox:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "serving"
+        return f"Sandbox(base_url={self.base_url!r}, {state})"
+
+
+def _retry_after_text(value: float | str) -> str:
+    if isinstance(value, str):
+        return value
+    return f"{value:g}"

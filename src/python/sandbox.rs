@@ -1,0 +1,193 @@
+//! `helpcrunch._native.SandboxServer`: the Rust sandbox as Python sees it. The public
+//! `helpcrunch.sandbox.Sandbox` wraps it.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use pyo3::exceptions::{PyOSError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::PyList;
+use serde_json::{Map, Value};
+
+use super::convert::{json_to_py, object_to_py};
+use crate::core::runtime;
+use crate::sandbox::{Fault, FaultMatch, Sandbox, SandboxConfig};
+
+#[pyclass(frozen, module = "helpcrunch._native")]
+pub struct SandboxServer {
+    inner: Sandbox,
+}
+
+fn parse_customers(json: &str) -> PyResult<Vec<Map<String, Value>>> {
+    let value: Value = serde_json::from_str(json)
+        .map_err(|e| PyValueError::new_err(format!("customers are not JSON-serialisable: {e}")))?;
+    let Value::Array(items) = value else {
+        return Err(PyValueError::new_err("customers must be a list of dicts"));
+    };
+    items
+        .into_iter()
+        .enumerate()
+        .map(|(i, item)| match item {
+            Value::Object(map) => Ok(map),
+            _ => Err(PyValueError::new_err(format!(
+                "customers[{i}] is not a dict"
+            ))),
+        })
+        .collect()
+}
+
+#[pymethods]
+impl SandboxServer {
+    #[new]
+    #[pyo3(signature = (api_key, rate_limit=None, customers_json=None, host="127.0.0.1", port=0, log_capacity=crate::sandbox::DEFAULT_LOG_CAPACITY))]
+    fn new(
+        api_key: String,
+        rate_limit: Option<u32>,
+        customers_json: Option<&str>,
+        host: &str,
+        port: u16,
+        log_capacity: usize,
+    ) -> PyResult<Self> {
+        let host: IpAddr = host.parse().map_err(|_| {
+            PyValueError::new_err(format!("host must be an IP address, got {host:?}"))
+        })?;
+        let config = SandboxConfig {
+            api_key,
+            rate_limit,
+            customers: customers_json.map(parse_customers).transpose()?,
+            host,
+            port,
+            log_capacity,
+        };
+        let inner = Sandbox::start(config, &runtime::handle())
+            .map_err(|e| PyOSError::new_err(format!("cannot start the sandbox: {e}")))?;
+        Ok(SandboxServer { inner })
+    }
+
+    #[getter]
+    fn base_url(&self) -> String {
+        self.inner.base_url()
+    }
+
+    #[getter]
+    fn api_key(&self) -> &str {
+        self.inner.api_key()
+    }
+
+    #[getter]
+    fn port(&self) -> u16 {
+        self.inner.addr().port()
+    }
+
+    fn customer<'py>(&self, py: Python<'py>, id: u64) -> PyResult<Option<Bound<'py, PyAny>>> {
+        self.inner
+            .customer(id)
+            .map(|c| object_to_py(py, &c).map(Bound::into_any))
+            .transpose()
+    }
+
+    fn customers<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let all = Value::Array(
+            self.inner
+                .customers()
+                .into_iter()
+                .map(Value::Object)
+                .collect(),
+        );
+        json_to_py(py, &all)
+    }
+
+    /// `(method, path, status)` of the most recent requests, oldest first.
+    fn requests<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let records = self.inner.requests();
+        PyList::new(
+            py,
+            records.into_iter().map(|r| (r.method, r.path, r.status)),
+        )
+    }
+
+    fn request_count(&self) -> u64 {
+        self.inner.request_count()
+    }
+
+    fn status_count(&self, status: u16) -> u64 {
+        self.inner.status_count(status)
+    }
+
+    fn connection_count(&self) -> u64 {
+        self.inner.connection_count()
+    }
+
+    fn clear_requests(&self) {
+        self.inner.clear_requests();
+    }
+
+    fn pending_faults(&self) -> u64 {
+        self.inner.pending_faults()
+    }
+
+    fn clear_faults(&self) {
+        self.inner.clear_faults();
+    }
+
+    /// Queue a fault. `kind` is one of status, latency, drop, drop_after, not_json, truncated.
+    #[pyo3(signature = (kind, times, status=500, retry_after=None, body=None, content_type=None, headers=Vec::new(), seconds=0.0, method=None, path_prefix=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn fail_next(
+        &self,
+        kind: &str,
+        times: u32,
+        status: u16,
+        retry_after: Option<String>,
+        body: Option<Vec<u8>>,
+        content_type: Option<String>,
+        headers: Vec<(String, String)>,
+        seconds: f64,
+        method: Option<String>,
+        path_prefix: Option<String>,
+    ) -> PyResult<()> {
+        let fault = match kind {
+            "status" => Fault::Status {
+                status,
+                retry_after,
+                body,
+                content_type,
+                headers,
+            },
+            "latency" => {
+                if !(seconds.is_finite() && seconds >= 0.0) {
+                    return Err(PyValueError::new_err(
+                        "latency must be a non-negative number of seconds",
+                    ));
+                }
+                Fault::Latency(Duration::from_secs_f64(seconds))
+            }
+            "drop" => Fault::DropConnection,
+            "drop_after" => Fault::DropAfterProcessing,
+            "not_json" => Fault::NotJson,
+            "truncated" => Fault::Truncated,
+            other => {
+                return Err(PyValueError::new_err(format!(
+                    "unknown fault kind {other:?}"
+                )))
+            }
+        };
+        self.inner.fail_next_matching(
+            fault,
+            times,
+            FaultMatch {
+                method,
+                path_prefix,
+            },
+        );
+        Ok(())
+    }
+
+    fn shutdown(&self) {
+        self.inner.shutdown();
+    }
+
+    fn __repr__(&self) -> String {
+        format!("SandboxServer(base_url={:?})", self.inner.base_url())
+    }
+}
