@@ -14,6 +14,7 @@ import os
 import threading
 
 from . import _logs
+from ._bulk import BulkReport, BulkResult
 from ._client import DEFAULT_BASE_URL, AsyncClient, Client
 from ._exceptions import (
     APIConnectionError,
@@ -23,6 +24,8 @@ from ._exceptions import (
     APITimeoutError,
     AuthenticationError,
     BadRequestError,
+    BulkError,
+    BulkInterrupted,
     ClientClosedError,
     ConfigurationError,
     ConflictError,
@@ -32,6 +35,7 @@ from ._exceptions import (
     NotFoundError,
     PermissionDeniedError,
     RateLimitError,
+    RequestCancelledError,
     UnprocessableEntityError,
 )
 from ._native import __version__
@@ -48,6 +52,11 @@ __all__ = [
     "Client",
     "AsyncClient",
     "DEFAULT_BASE_URL",
+    "BulkResult",
+    "BulkReport",
+    "BulkError",
+    "BulkInterrupted",
+    "RequestCancelledError",
     "Customer",
     "CustomerId",
     "Tag",

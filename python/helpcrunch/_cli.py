@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import csv
 import json
 import os
 import re
 import signal
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NoReturn
 
 from ._client import Client
@@ -23,6 +24,7 @@ from ._exceptions import (
     APIConnectionError,
     APIError,
     AuthenticationError,
+    BulkInterrupted,
     ConfigurationError,
     HelpCrunchError,
     NotFoundError,
@@ -39,6 +41,7 @@ EXIT_NOT_FOUND = 4
 EXIT_RATE_LIMITED = 5
 EXIT_API_ERROR = 6
 EXIT_CONNECTION = 7
+EXIT_SOME_FAILED = 8
 EXIT_INTERRUPTED = 130
 
 EXIT_CODES = f"""exit codes:
@@ -49,6 +52,7 @@ EXIT_CODES = f"""exit codes:
   {EXIT_RATE_LIMITED}    rate limited (429) after retries
   {EXIT_API_ERROR}    any other error answer from HelpCrunch
   {EXIT_CONNECTION}    connection: HelpCrunch could not be reached, or timed out
+  {EXIT_SOME_FAILED}    --from-csv: some rows failed (each is listed on stderr)
   {EXIT_INTERRUPTED}  interrupted (Ctrl-C)"""
 
 _COLOR = re.compile(r"#(?:[0-9a-fA-F]{6}|[0-9a-fA-F]{3})")
@@ -107,13 +111,79 @@ def _print_json(value: Any) -> None:
     sys.stdout.write("\n")
 
 
+def _csv_rows(args: argparse.Namespace, parse_tag: Callable[[str], Any]) -> Iterator[Any]:
+    """Rows of the CSV as ``{"customer_id", "tags"}``, read lazily. A tags cell holds one or more
+    names separated by ``--tags-sep``."""
+    path = args.from_csv
+    with contextlib.ExitStack() as stack:
+        f = sys.stdin if path == "-" else stack.enter_context(open(path, newline="", encoding="utf-8"))
+        reader = csv.DictReader(f)
+        columns = reader.fieldnames or []
+        for column in (args.column_id, args.column_tags):
+            if column not in columns:
+                raise ValueError(
+                    f"{path}: no column {column!r} (columns: {', '.join(columns) or 'none'}); "
+                    "name yours with --column-id / --column-tags"
+                )
+        for row in reader:
+            cell = row[args.column_tags] or ""
+            tags = [parse_tag(t.strip()) for t in cell.split(args.tags_sep) if t.strip()]
+            yield {"customer_id": row[args.column_id], "tags": tags}
+
+
+def _run_csv(args: argparse.Namespace, kind: str) -> int:
+    parse_tag: Callable[[str], Any] = _tag_spec if kind == "add" else str
+    verb = "tagged" if kind == "add" else "untagged"
+    with _client(args) as client:
+        many = client.add_tags_many if kind == "add" else client.remove_tags_many
+        try:
+            report = many(
+                _csv_rows(args, parse_tag),
+                concurrency=args.concurrency,
+                progress=not args.no_progress,
+                checkpoint=args.checkpoint,
+            )
+        except BulkInterrupted as stopped:
+            report = stopped.report
+            print(f"helpcrunch: interrupted: {report!r}", file=sys.stderr)
+            return EXIT_INTERRUPTED
+    for failure in report.failures:
+        # Row numbers count the header as line 1, as a spreadsheet does.
+        print(
+            f"line {failure.index + 2} (customer {failure.customer_id}): {failure.error}",
+            file=sys.stderr,
+        )
+    skipped = f", {report.skipped} skipped as already done" if report.skipped else ""
+    print(
+        f"{verb} {report.succeeded - report.skipped} of {len(report)} customers; "
+        f"{report.failed} failed{skipped}",
+        file=sys.stderr,
+    )
+    return EXIT_SOME_FAILED if report.failed else EXIT_OK
+
+
+def _single(args: argparse.Namespace) -> None:
+    """Check that a single-customer command got its arguments (they are optional with
+    --from-csv only)."""
+    if args.from_csv is None and (args.customer_id is None or not args.tags):
+        raise _UsageError("give CUSTOMER_ID and at least one TAG, or --from-csv FILE")
+    if args.from_csv is not None and args.customer_id is not None:
+        raise _UsageError("give either CUSTOMER_ID and TAGs or --from-csv FILE, not both")
+
+
 def _cmd_untag(args: argparse.Namespace) -> int:
+    _single(args)
+    if args.from_csv is not None:
+        return _run_csv(args, "remove")
     with _client(args) as client:
         _print_json(client.remove_tags(args.customer_id, args.tags))
     return EXIT_OK
 
 
 def _cmd_tag(args: argparse.Namespace) -> int:
+    _single(args)
+    if args.from_csv is not None:
+        return _run_csv(args, "add")
     with _client(args) as client:
         _print_json(client.add_tags(args.customer_id, [_tag_spec(t) for t in args.tags]))
     return EXIT_OK
@@ -139,6 +209,10 @@ def _cmd_sandbox(args: argparse.Namespace) -> int:
         while not stop.wait(0.5):
             pass
     return EXIT_OK
+
+
+class _UsageError(Exception):
+    """Arguments that parse but do not fit together."""
 
 
 class _RefuseKeyArgument(argparse.Action):
@@ -171,6 +245,31 @@ class _Parser(argparse.ArgumentParser):
             message = prefix + " ".join(shown)
         self.print_usage(sys.stderr)
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def _bulk_options(parser: argparse.ArgumentParser) -> None:
+    bulk = parser.add_argument_group("many customers from a CSV file")
+    bulk.add_argument(
+        "--from-csv", metavar="FILE", help="read customer ids and tags from FILE ('-' for stdin)"
+    )
+    bulk.add_argument(
+        "--column-id", default="customer_id", metavar="C", help="id column (default customer_id)"
+    )
+    bulk.add_argument(
+        "--column-tags", default="tags", metavar="T", help="tags column (default tags)"
+    )
+    bulk.add_argument(
+        "--tags-sep", default=",", metavar="SEP", help="separator of names in a tags cell (,)"
+    )
+    bulk.add_argument(
+        "--concurrency", type=int, default=8, metavar="N", help="requests in flight (default 8)"
+    )
+    bulk.add_argument(
+        "--checkpoint",
+        metavar="FILE",
+        help="record each finished row in FILE (JSON lines); a rerun skips rows done",
+    )
+    bulk.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -218,22 +317,31 @@ def build_parser() -> argparse.ArgumentParser:
 
     untag = command(
         "untag",
-        "Remove tags from a customer and print the customer as JSON.",
-        "helpcrunch untag 542335 Lead --sandbox",
+        "Remove tags from a customer and print the customer as JSON; or, with --from-csv, "
+        "from every customer in a CSV file, with a progress bar and a summary.",
+        "helpcrunch untag 542335 Lead --sandbox\n"
+        "  helpcrunch untag --from-csv churned.csv --column-id id --column-tags tags",
     )
-    untag.add_argument("customer_id", metavar="CUSTOMER_ID", help="HelpCrunch's numeric id")
-    untag.add_argument("tags", metavar="TAG", nargs="+", help="tag name(s) to remove")
+    untag.add_argument(
+        "customer_id", metavar="CUSTOMER_ID", nargs="?", help="HelpCrunch's numeric id"
+    )
+    untag.add_argument("tags", metavar="TAG", nargs="*", help="tag name(s) to remove")
+    _bulk_options(untag)
     untag.set_defaults(run=_cmd_untag)
 
     tag = command(
         "tag",
-        "Add tags to a customer (unknown tags are created) and print the customer as JSON.",
+        "Add tags to a customer (unknown tags are created) and print the customer as JSON; or, "
+        "with --from-csv, to every customer in a CSV file.",
         "helpcrunch tag 542335 Churned 'Trial:#c57de0' --sandbox",
     )
-    tag.add_argument("customer_id", metavar="CUSTOMER_ID", help="HelpCrunch's numeric id")
     tag.add_argument(
-        "tags", metavar="TAG[:COLOR]", nargs="+", help="tag name(s), each with an optional #colour"
+        "customer_id", metavar="CUSTOMER_ID", nargs="?", help="HelpCrunch's numeric id"
     )
+    tag.add_argument(
+        "tags", metavar="TAG[:COLOR]", nargs="*", help="tag name(s), each with an optional #colour"
+    )
+    _bulk_options(tag)
     tag.set_defaults(run=_cmd_tag)
 
     get = command(
@@ -268,9 +376,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     try:
         return int(args.run(args))
+    except _UsageError as err:
+        parser.exit(EXIT_USAGE, f"{parser.prog} {args.command}: error: {err}\n")
     except KeyboardInterrupt:
         print("helpcrunch: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -4,11 +4,14 @@ call made through them. The work happens in the Rust core (``helpcrunch._native`
 from __future__ import annotations
 
 import os
+from collections.abc import AsyncIterator, Iterator
 from types import TracebackType
 from typing import Any, Callable, TypeVar
 
+from ._bulk import AsyncRun, BulkReport, BulkResult, OnError, SyncRun, acollect, collect
 from ._exceptions import ConfigurationError
 from ._native import NativeClient
+from ._progress import ProgressArg
 from ._types import Customer, CustomerId, Tags
 
 __all__ = ["Client", "AsyncClient", "DEFAULT_BASE_URL"]
@@ -62,6 +65,12 @@ def _native_client(
         bool(allow_insecure_http),
         max_response_bytes,
     )
+
+
+def _options(arguments: dict[str, Any]) -> dict[str, Any]:
+    """The bulk options among a method's arguments (its ``locals()``)."""
+    names = ("concurrency", "progress", "checkpoint", "id_column", "tags_column")
+    return {name: arguments[name] for name in names}
 
 
 class _BaseClient:
@@ -166,6 +175,75 @@ class Client(_BaseClient):
         """Fetch a customer (``GET /customers/{id}``)."""
         return self._native.get_customer(customer_id)  # type: ignore[return-value]
 
+    # Bulk: see the README's "Pipelines" section. ``items`` is an iterable of
+    # ``(customer_id, tags)`` pairs or of mappings with ``customer_id`` and ``tags`` (names set by
+    # ``id_column``/``tags_column``), or a pandas or polars DataFrame with those columns.
+
+    def remove_tags_many(
+        self,
+        items: Any,
+        *,
+        concurrency: int = 8,
+        progress: ProgressArg = False,
+        on_error: OnError = "collect",
+        checkpoint: str | os.PathLike[str] | None = None,
+        id_column: str = "customer_id",
+        tags_column: str = "tags",
+    ) -> BulkReport:
+        """Untag many customers, ``concurrency`` at a time at the client's rate limit, and return
+        a report of every item in input order.
+
+        - ``on_error="collect"`` keeps going and records failures; ``"raise"`` stops at the first
+          and raises :class:`~helpcrunch.BulkError` with the report attached.
+        - ``progress=True`` shows a tqdm bar; a callable gets ``(done, total, result)``.
+        - ``checkpoint="run.jsonl"`` appends each finished item; a rerun skips those done.
+        - Ctrl-C raises :class:`~helpcrunch.BulkInterrupted` with the report so far.
+        """
+        run = SyncRun(self._native, "remove", items, **_options(locals()))
+        return collect(run, on_error)
+
+    def add_tags_many(
+        self,
+        items: Any,
+        *,
+        concurrency: int = 8,
+        progress: ProgressArg = False,
+        on_error: OnError = "collect",
+        checkpoint: str | os.PathLike[str] | None = None,
+        id_column: str = "customer_id",
+        tags_column: str = "tags",
+    ) -> BulkReport:
+        """Tag many customers; see :meth:`remove_tags_many`."""
+        run = SyncRun(self._native, "add", items, **_options(locals()))
+        return collect(run, on_error)
+
+    def iter_remove_tags(
+        self,
+        items: Any,
+        *,
+        concurrency: int = 8,
+        progress: ProgressArg = False,
+        checkpoint: str | os.PathLike[str] | None = None,
+        id_column: str = "customer_id",
+        tags_column: str = "tags",
+    ) -> Iterator[BulkResult]:
+        """Untag many customers, yielding each result as it completes (completion order).
+        The input is read lazily; stopping early cancels what is in flight."""
+        return SyncRun(self._native, "remove", items, **_options(locals())).results()
+
+    def iter_add_tags(
+        self,
+        items: Any,
+        *,
+        concurrency: int = 8,
+        progress: ProgressArg = False,
+        checkpoint: str | os.PathLike[str] | None = None,
+        id_column: str = "customer_id",
+        tags_column: str = "tags",
+    ) -> Iterator[BulkResult]:
+        """Tag many customers, yielding each result as it completes."""
+        return SyncRun(self._native, "add", items, **_options(locals())).results()
+
     def close(self) -> None:
         """Stop taking calls and release the connection pool. Calls in flight finish."""
         self._native.close()
@@ -201,6 +279,63 @@ class AsyncClient(_BaseClient):
     async def get_customer(self, customer_id: CustomerId) -> Customer:
         """Fetch a customer; see :meth:`Client.get_customer`."""
         return await self._native.get_customer_async(customer_id)  # type: ignore[no-any-return]
+
+    async def remove_tags_many(
+        self,
+        items: Any,
+        *,
+        concurrency: int = 8,
+        progress: ProgressArg = False,
+        on_error: OnError = "collect",
+        checkpoint: str | os.PathLike[str] | None = None,
+        id_column: str = "customer_id",
+        tags_column: str = "tags",
+    ) -> BulkReport:
+        """Untag many customers; see :meth:`Client.remove_tags_many`. ``items`` may also be an
+        async iterable. Cancelling the task cancels the run."""
+        run = AsyncRun(self._native, "remove", items, **_options(locals()))
+        return await acollect(run, on_error)
+
+    async def add_tags_many(
+        self,
+        items: Any,
+        *,
+        concurrency: int = 8,
+        progress: ProgressArg = False,
+        on_error: OnError = "collect",
+        checkpoint: str | os.PathLike[str] | None = None,
+        id_column: str = "customer_id",
+        tags_column: str = "tags",
+    ) -> BulkReport:
+        """Tag many customers; see :meth:`Client.remove_tags_many`."""
+        run = AsyncRun(self._native, "add", items, **_options(locals()))
+        return await acollect(run, on_error)
+
+    def iter_remove_tags(
+        self,
+        items: Any,
+        *,
+        concurrency: int = 8,
+        progress: ProgressArg = False,
+        checkpoint: str | os.PathLike[str] | None = None,
+        id_column: str = "customer_id",
+        tags_column: str = "tags",
+    ) -> AsyncIterator[BulkResult]:
+        """``async for result in client.iter_remove_tags(items)``: each result as it completes."""
+        return AsyncRun(self._native, "remove", items, **_options(locals())).results()
+
+    def iter_add_tags(
+        self,
+        items: Any,
+        *,
+        concurrency: int = 8,
+        progress: ProgressArg = False,
+        checkpoint: str | os.PathLike[str] | None = None,
+        id_column: str = "customer_id",
+        tags_column: str = "tags",
+    ) -> AsyncIterator[BulkResult]:
+        """``async for result in client.iter_add_tags(items)``: each result as it completes."""
+        return AsyncRun(self._native, "add", items, **_options(locals())).results()
 
     def close(self) -> None:
         self._native.close()

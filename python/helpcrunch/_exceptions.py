@@ -5,6 +5,8 @@
     HelpCrunchError
     ├── ConfigurationError            no API key, a bad base_url, plain http to a remote host
     ├── ClientClosedError             the client was closed
+    ├── RequestCancelledError         a bulk item stopped before it finished
+    ├── BulkError                     a bulk run with on_error="raise" met a failure (.report)
     └── APIError
         ├── APIStatusError            any non-2xx answer
         │   ├── BadRequestError            400
@@ -31,6 +33,9 @@ __all__ = [
     "HelpCrunchError",
     "ConfigurationError",
     "ClientClosedError",
+    "RequestCancelledError",
+    "BulkError",
+    "BulkInterrupted",
     "APIError",
     "APIStatusError",
     "BadRequestError",
@@ -85,6 +90,33 @@ class ConfigurationError(HelpCrunchError, ValueError):
 
 class ClientClosedError(HelpCrunchError):
     """The client was closed before or during the call."""
+
+
+class RequestCancelledError(HelpCrunchError):
+    """A bulk run was stopped (Ctrl-C, a cancelled task, ``on_error="raise"``) before this item
+    finished. Whether HelpCrunch applied it is unknown; running the item again is safe."""
+
+
+class BulkError(HelpCrunchError):
+    """A bulk run with ``on_error="raise"`` stopped at a failed item. ``report`` holds every
+    item taken from the input so far (finished, failed or cancelled); ``__cause__`` is the
+    item's error."""
+
+    report: Any
+
+    def __init__(self, message: str, report: Any = None) -> None:
+        super().__init__(message)
+        self.report = report
+
+
+class BulkInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped a bulk run. ``report`` holds every item taken from the input so far, with
+    what finished kept and the rest marked cancelled. Being a ``KeyboardInterrupt``, it stops
+    the program unless caught."""
+
+    def __init__(self, report: Any) -> None:
+        super().__init__(f"interrupted: {report!r}")
+        self.report = report
 
 
 class APIError(HelpCrunchError):
@@ -217,4 +249,6 @@ def _from_native(kind: str, message: str, fields: dict[str, Any]) -> HelpCrunchE
         return ConfigurationError(message)
     if kind == "closed":
         return ClientClosedError(message)
+    if kind == "cancelled":
+        return RequestCancelledError(message)
     return HelpCrunchError(message)

@@ -58,6 +58,8 @@ pub enum Error {
     },
     /// The client was closed before or while this call ran.
     Closed,
+    /// A bulk run was stopped before this item finished.
+    Cancelled,
     /// A bug in this package (a panic caught at the boundary). Never expected.
     Internal(String),
 }
@@ -100,6 +102,7 @@ impl Error {
             Error::Timeout { .. } => "timeout",
             Error::ResponseValidation { .. } => "response_validation",
             Error::Closed => "closed",
+            Error::Cancelled => "cancelled",
             Error::Internal(_) => "internal",
         }
     }
@@ -214,6 +217,9 @@ impl fmt::Display for Error {
                 attempts_suffix(*attempts)
             ),
             Error::Closed => f.write_str("this client is closed; make a new one"),
+            Error::Cancelled => {
+                f.write_str("cancelled: the run was stopped before this item finished")
+            }
             Error::Internal(message) => write!(
                 f,
                 "internal error in helpcrunch (please report it): {message}"

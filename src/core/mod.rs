@@ -1,6 +1,7 @@
 //! The HelpCrunch client core: HTTP, validation, retries, rate limiting and errors.
 //! Nothing here knows about Python; `crate::python` is the thin layer that exposes it.
 
+pub mod bulk;
 pub mod client;
 pub mod error;
 pub mod rate_limit;

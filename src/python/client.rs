@@ -9,8 +9,10 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyTuple};
 
 use super::bridge::{block_on, catching_panics, into_awaitable};
+use super::bulk::NativeBulkRun;
 use super::convert;
 use super::errors::to_py_err;
+use crate::core::bulk::BulkRun;
 use crate::core::client::{
     mask_key, AttemptEvent, Observer, Operation, DEFAULT_MAX_RESPONSE_BYTES,
 };
@@ -241,6 +243,29 @@ impl NativeClient {
     ) -> PyResult<Bound<'py, PyAny>> {
         let op = convert::customer_id(customer_id).map(Operation::GetCustomer);
         self.run_async(py, op)
+    }
+
+    /// A bulk run of `kind` ("remove" or "add") on this client, `concurrency` at a time.
+    fn bulk(&self, py: Python<'_>, kind: &str, concurrency: usize) -> PyResult<NativeBulkRun> {
+        let kind = match kind {
+            "remove" => TagUse::Remove,
+            "add" => TagUse::Add,
+            other => {
+                return Err(pyo3::exceptions::PyValueError::new_err(format!(
+                    "unknown bulk kind {other:?}"
+                )))
+            }
+        };
+        if concurrency == 0 {
+            return Err(pyo3::exceptions::PyValueError::new_err(
+                "concurrency must be at least 1",
+            ));
+        }
+        let observer = LogObserver::for_current_level(py);
+        Ok(NativeBulkRun::new(
+            BulkRun::new(self.core.clone(), concurrency, observer),
+            kind,
+        ))
     }
 
     fn close(&self) {

@@ -30,6 +30,7 @@ fn build(py: Python<'_>, err: Error) -> PyResult<PyErr> {
         } => return Ok(PyValueError::new_err(message)),
         Error::Configuration(_) => "configuration",
         Error::Closed => "closed",
+        Error::Cancelled => "cancelled",
         Error::Internal(_) => "internal",
         Error::Connection { attempts, .. } => {
             fields.set_item("attempts", attempts)?;

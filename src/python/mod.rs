@@ -2,6 +2,7 @@
 //! the GIL released, and maps core errors onto the Python exception classes.
 
 mod bridge;
+mod bulk;
 mod client;
 mod convert;
 mod errors;
@@ -12,6 +13,7 @@ use pyo3::prelude::*;
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<client::NativeClient>()?;
     m.add_class::<sandbox::SandboxServer>()?;
+    m.add_class::<bulk::NativeBulkRun>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

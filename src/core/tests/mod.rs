@@ -11,6 +11,7 @@
 //! Every helper that unpacks an error also checks that the API key is not in its text.
 
 mod bodies;
+mod bulk;
 mod config;
 mod pacing;
 mod requests;

@@ -1,0 +1,118 @@
+//! Bulk runs: many calls on one client, at most `concurrency` at a time, each paced by the
+//! client's rate limiter, their outcomes collected in completion order.
+//!
+//! The caller feeds items one by one ([`BulkRun::submit`]) and takes finished ones in batches
+//! ([`BulkRun::next_batch`]), so a lazy source is read only as fast as the run can use it and
+//! memory stays flat. Every submitted item yields exactly one outcome, cancelled ones included.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, watch, Semaphore};
+
+use super::client::{Client, Observer, Operation};
+use super::error::{Error, Result};
+use super::runtime;
+use super::Customer;
+
+/// One finished item: its position in the input and what became of it.
+#[derive(Debug)]
+pub struct Finished {
+    pub index: u64,
+    pub outcome: Result<Customer>,
+}
+
+pub struct BulkRun {
+    client: Client,
+    observer: Option<Arc<dyn Observer>>,
+    slots: Arc<Semaphore>,
+    done_tx: mpsc::UnboundedSender<Finished>,
+    done_rx: tokio::sync::Mutex<mpsc::UnboundedReceiver<Finished>>,
+    cancel: watch::Sender<bool>,
+    /// Submitted and not yet handed back by `next_batch`.
+    outstanding: AtomicUsize,
+}
+
+impl BulkRun {
+    pub fn new(client: Client, concurrency: usize, observer: Option<Arc<dyn Observer>>) -> Self {
+        let (done_tx, done_rx) = mpsc::unbounded_channel();
+        BulkRun {
+            client,
+            observer,
+            slots: Arc::new(Semaphore::new(concurrency.max(1))),
+            done_tx,
+            done_rx: tokio::sync::Mutex::new(done_rx),
+            cancel: watch::channel(false).0,
+            outstanding: AtomicUsize::new(0),
+        }
+    }
+
+    /// Items submitted whose outcome has not been taken yet.
+    pub fn outstanding(&self) -> usize {
+        self.outstanding.load(Ordering::Acquire)
+    }
+
+    /// Start `op` as item `index`. It waits for a free slot (and the rate limiter) on the
+    /// runtime, not here: this returns at once.
+    pub fn submit(&self, index: u64, op: Operation) {
+        self.outstanding.fetch_add(1, Ordering::AcqRel);
+        let done = self.done_tx.clone();
+        if *self.cancel.borrow() {
+            let _ = done.send(Finished {
+                index,
+                outcome: Err(Error::Cancelled),
+            });
+            return;
+        }
+        let client = self.client.clone();
+        let observer = self.observer.clone();
+        let slots = self.slots.clone();
+        let mut cancel = self.cancel.subscribe();
+        runtime::handle().spawn(async move {
+            let work = async {
+                let _slot = slots.acquire_owned().await.map_err(|_| Error::Cancelled)?;
+                client.call(op, observer).await
+            };
+            let outcome = tokio::select! {
+                outcome = work => outcome,
+                _ = cancel.wait_for(|cancelled| *cancelled) => Err(Error::Cancelled),
+            };
+            // The receiver lives as long as the run; if the run is gone nobody is listening.
+            let _ = done.send(Finished { index, outcome });
+        });
+    }
+
+    /// Stop: queued and running items end as `Error::Cancelled` (their requests are dropped),
+    /// and so does anything submitted later.
+    pub fn cancel(&self) {
+        self.cancel.send_replace(true);
+    }
+
+    /// Wait for at least one outcome (none if nothing is outstanding), then take up to `max`
+    /// of those ready, in completion order.
+    pub async fn next_batch(&self, max: usize) -> Vec<Finished> {
+        let mut rx = self.done_rx.lock().await;
+        let mut batch = Vec::new();
+        if self.outstanding() == 0 {
+            return batch;
+        }
+        if let Some(first) = rx.recv().await {
+            batch.push(first);
+        }
+        while batch.len() < max.max(1) {
+            match rx.try_recv() {
+                Ok(item) => batch.push(item),
+                Err(_) => break,
+            }
+        }
+        self.outstanding.fetch_sub(batch.len(), Ordering::AcqRel);
+        batch
+    }
+}
+
+impl Drop for BulkRun {
+    fn drop(&mut self) {
+        // Nobody will collect what is still running: stop it.
+        self.cancel.send_replace(true);
+    }
+}

@@ -1,0 +1,125 @@
+//! `helpcrunch._native.NativeBulkRun`: a core bulk run as Python drives it. Python feeds items
+//! and takes finished ones in batches (one GIL hand-over per batch, not per item); the pure-Python
+//! side (`python/helpcrunch/_bulk.py`) handles inputs, progress, checkpoints and reports.
+
+use std::sync::Arc;
+
+use pyo3::prelude::*;
+use pyo3::types::{PyList, PyTuple};
+
+use super::bridge::{block_on, into_awaitable};
+use super::convert;
+use super::errors::to_py_err;
+use crate::core::bulk::{BulkRun, Finished};
+use crate::core::client::Operation;
+use crate::core::validate::normalize_tags;
+use crate::core::TagUse;
+
+/// Finished items as a list of `(index, customer | None, error | None, attempts)`.
+pub struct Batch(Vec<Finished>);
+
+impl<'py> IntoPyObject<'py> for Batch {
+    type Target = PyList;
+    type Output = Bound<'py, PyList>;
+    type Error = PyErr;
+
+    fn into_pyobject(self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let list = PyList::empty(py);
+        for finished in self.0 {
+            let row = match finished.outcome {
+                Ok(customer) => PyTuple::new(
+                    py,
+                    [
+                        finished.index.into_pyobject(py)?.into_any(),
+                        convert::object_to_py(py, &customer.fields)?.into_any(),
+                        py.None().into_bound(py),
+                        customer.attempts.into_pyobject(py)?.into_any(),
+                    ],
+                )?,
+                Err(err) => {
+                    let attempts = err.attempts();
+                    PyTuple::new(
+                        py,
+                        [
+                            finished.index.into_pyobject(py)?.into_any(),
+                            py.None().into_bound(py),
+                            to_py_err(py, err).into_value(py).into_bound(py).into_any(),
+                            attempts.into_pyobject(py)?.into_any(),
+                        ],
+                    )?
+                }
+            };
+            list.append(row)?;
+        }
+        Ok(list)
+    }
+}
+
+#[pyclass(frozen, module = "helpcrunch._native")]
+pub struct NativeBulkRun {
+    run: Arc<BulkRun>,
+    kind: TagUse,
+}
+
+impl NativeBulkRun {
+    pub fn new(run: BulkRun, kind: TagUse) -> Self {
+        NativeBulkRun {
+            run: Arc::new(run),
+            kind,
+        }
+    }
+}
+
+#[pymethods]
+impl NativeBulkRun {
+    /// Check and start item `index`. Bad input raises `TypeError`/`ValueError` and sends nothing.
+    fn submit(
+        &self,
+        py: Python<'_>,
+        index: u64,
+        customer_id: &Bound<'_, PyAny>,
+        tags: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        let op = (|| {
+            let id = convert::customer_id(customer_id)?;
+            let tags = normalize_tags(convert::tags(tags, self.kind)?, self.kind)?;
+            Ok(match self.kind {
+                TagUse::Add => Operation::AddTags(id, tags),
+                TagUse::Remove => Operation::RemoveTags(id, tags),
+            })
+        })()
+        .map_err(|e| to_py_err(py, e))?;
+        self.run.submit(index, op);
+        Ok(())
+    }
+
+    /// Wait (GIL released, Ctrl-C honoured) for finished items; `[]` once none is outstanding.
+    fn next_batch<'py>(&self, py: Python<'py>, max_items: usize) -> PyResult<Bound<'py, PyList>> {
+        let run = self.run.clone();
+        let finished = block_on(py, async move { Ok(run.next_batch(max_items).await) })?;
+        match finished {
+            Ok(batch) => Batch(batch).into_pyobject(py),
+            Err(e) => Err(to_py_err(py, e)),
+        }
+    }
+
+    /// `next_batch` as an awaitable for the running asyncio loop.
+    fn next_batch_async<'py>(
+        &self,
+        py: Python<'py>,
+        max_items: usize,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let run = self.run.clone();
+        into_awaitable(py, async move { Batch(run.next_batch(max_items).await) })
+    }
+
+    /// Stop the run: every outstanding item finishes as cancelled.
+    fn cancel(&self) {
+        self.run.cancel();
+    }
+
+    #[getter]
+    fn outstanding(&self) -> usize {
+        self.run.outstanding()
+    }
+}
