@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import threading
 
-from . import _logs
+from . import _aio, _logs
 from ._bulk import BulkReport, BulkResult
 from ._client import DEFAULT_BASE_URL, AsyncClient, Client
 from ._exceptions import (
@@ -42,43 +42,43 @@ from ._native import __version__
 from ._types import Customer, CustomerId, Tag, Tags, TagSpec
 
 __all__ = [
+    "DEFAULT_BASE_URL",
+    "APIConnectionError",
+    "APIError",
+    "APIResponseValidationError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AsyncClient",
+    "AuthenticationError",
+    "BadRequestError",
+    "BulkError",
+    "BulkInterrupted",
+    "BulkReport",
+    "BulkResult",
+    "Client",
+    "ClientClosedError",
+    "ConfigurationError",
+    "ConflictError",
+    "Customer",
+    "CustomerId",
+    "ErrorDetail",
+    "HelpCrunchError",
+    "InternalServerError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "RequestCancelledError",
+    "Tag",
+    "TagSpec",
+    "Tags",
+    "UnprocessableEntityError",
     "__version__",
-    "remove_tags",
-    "remove_tags_async",
     "add_tags",
     "add_tags_async",
     "get_customer",
     "get_customer_async",
-    "Client",
-    "AsyncClient",
-    "DEFAULT_BASE_URL",
-    "BulkResult",
-    "BulkReport",
-    "BulkError",
-    "BulkInterrupted",
-    "RequestCancelledError",
-    "Customer",
-    "CustomerId",
-    "Tag",
-    "TagSpec",
-    "Tags",
-    "ErrorDetail",
-    "HelpCrunchError",
-    "ConfigurationError",
-    "ClientClosedError",
-    "APIError",
-    "APIStatusError",
-    "BadRequestError",
-    "AuthenticationError",
-    "PermissionDeniedError",
-    "NotFoundError",
-    "ConflictError",
-    "UnprocessableEntityError",
-    "RateLimitError",
-    "InternalServerError",
-    "APIConnectionError",
-    "APITimeoutError",
-    "APIResponseValidationError",
+    "remove_tags",
+    "remove_tags_async",
 ]
 
 _logs.setup_from_env()
@@ -123,14 +123,14 @@ def get_customer(customer_id: CustomerId) -> Customer:
 
 async def remove_tags_async(customer_id: CustomerId, tags: Tags) -> Customer:
     """Awaitable :func:`remove_tags`."""
-    return await _default()._native.remove_tags_async(customer_id, tags)  # type: ignore[no-any-return]
+    return await _aio.call(_default()._native.remove_tags_async, customer_id, tags)  # type: ignore[no-any-return]
 
 
 async def add_tags_async(customer_id: CustomerId, tags: Tags) -> Customer:
     """Awaitable :func:`add_tags`."""
-    return await _default()._native.add_tags_async(customer_id, tags)  # type: ignore[no-any-return]
+    return await _aio.call(_default()._native.add_tags_async, customer_id, tags)  # type: ignore[no-any-return]
 
 
 async def get_customer_async(customer_id: CustomerId) -> Customer:
     """Awaitable :func:`get_customer`."""
-    return await _default()._native.get_customer_async(customer_id)  # type: ignore[no-any-return]
+    return await _aio.call(_default()._native.get_customer_async, customer_id)  # type: ignore[no-any-return]

@@ -12,16 +12,25 @@ from __future__ import annotations
 import json
 import operator
 import os
-from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator, Mapping
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterable,
+    Generator,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from dataclasses import dataclass
-from typing import IO, Any, Literal, Sequence, overload
+from typing import IO, Any, Literal, overload
 
+from . import _aio
 from ._exceptions import APIStatusError, BulkError, BulkInterrupted
 from ._native import NativeBulkRun, NativeClient
 from ._progress import Progress, ProgressArg
 from ._types import Customer
 
-__all__ = ["BulkResult", "BulkReport", "OnError"]
+__all__ = ["BulkReport", "BulkResult", "OnError"]
 
 OnError = Literal["collect", "raise"]
 
@@ -147,7 +156,8 @@ def _dataframe_rows(items: Any, id_column: str, tags_column: str) -> Iterator[An
         )
     if module == "pandas":
         return zip(items[id_column], items[tags_column], strict=True)
-    return items.select([id_column, tags_column]).iter_rows()
+    rows: Iterator[Any] = items.select([id_column, tags_column]).iter_rows()
+    return rows
 
 
 def _rows(items: Any, id_column: str, tags_column: str) -> Iterator[Any]:
@@ -225,7 +235,7 @@ class _Checkpoint:
                         self.done.add(entry["key"])
         except FileNotFoundError:
             pass
-        self._file: IO[str] = open(self.path, "a", encoding="utf-8")  # noqa: SIM115
+        self._file: IO[str] = open(self.path, "a", encoding="utf-8")
 
     def is_done(self, key: str | None) -> bool:
         return key is not None and key in self.done
@@ -237,10 +247,14 @@ class _Checkpoint:
             "kind": self.kind,
             "key": key,
             "index": result.index,
-            "customer_id": result.customer_id if isinstance(result.customer_id, (int, str)) else repr(result.customer_id),
+            "customer_id": result.customer_id
+            if isinstance(result.customer_id, (int, str))
+            else repr(result.customer_id),
             "ok": result.ok,
             "attempts": result.attempts,
-            "error": None if result.error is None else f"{type(result.error).__name__}: {result.error}",
+            "error": None
+            if result.error is None
+            else f"{type(result.error).__name__}: {result.error}",
         }
         self._file.write(json.dumps(entry, ensure_ascii=False) + "\n")
         self._file.flush()
@@ -362,7 +376,7 @@ class SyncRun(_Run):
         super().__init__(native, kind, items, **options)
         self._source = _rows(items, options["id_column"], options["tags_column"])
 
-    def results(self) -> Iterator[BulkResult]:
+    def results(self) -> Generator[BulkResult, None, None]:
         """Results in completion order; invalid rows as soon as they are read."""
         feeder, bar = self._feeder, self._bar
         exhausted = False
@@ -392,6 +406,7 @@ class SyncRun(_Run):
             bar.close()
             feeder.close()
 
+
 class AsyncRun(_Run):
     """A run for asyncio; ``items`` may also be an async iterable."""
 
@@ -404,7 +419,7 @@ class AsyncRun(_Run):
             else _rows(items, options["id_column"], options["tags_column"])
         )
 
-    async def results(self) -> AsyncIterator[BulkResult]:
+    async def results(self) -> AsyncGenerator[BulkResult, None]:
         feeder, bar = self._feeder, self._bar
         exhausted = False
         try:
@@ -423,7 +438,7 @@ class AsyncRun(_Run):
                     if exhausted:
                         return
                     continue
-                batch = await feeder.run.next_batch_async(feeder.window)
+                batch = await _aio.call(feeder.run.next_batch_async, feeder.window)
                 for result in feeder.finished(batch):
                     bar.update(result)
                     yield result

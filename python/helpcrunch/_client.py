@@ -4,17 +4,18 @@ call made through them. The work happens in the Rust core (``helpcrunch._native`
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from types import TracebackType
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
+from . import _aio
 from ._bulk import AsyncRun, BulkReport, BulkResult, OnError, SyncRun, acollect, collect
 from ._exceptions import ConfigurationError
 from ._native import NativeClient
 from ._progress import ProgressArg
 from ._types import Customer, CustomerId, Tags
 
-__all__ = ["Client", "AsyncClient", "DEFAULT_BASE_URL"]
+__all__ = ["DEFAULT_BASE_URL", "AsyncClient", "Client"]
 
 DEFAULT_BASE_URL = "https://api.helpcrunch.com/v1"
 DEFAULT_MAX_RESPONSE_BYTES = 10 * 1024 * 1024
@@ -270,15 +271,15 @@ class AsyncClient(_BaseClient):
 
     async def remove_tags(self, customer_id: CustomerId, tags: Tags) -> Customer:
         """Untag a customer; see :meth:`Client.remove_tags`."""
-        return await self._native.remove_tags_async(customer_id, tags)  # type: ignore[no-any-return]
+        return await _aio.call(self._native.remove_tags_async, customer_id, tags)  # type: ignore[no-any-return]
 
     async def add_tags(self, customer_id: CustomerId, tags: Tags) -> Customer:
         """Tag a customer; see :meth:`Client.add_tags`."""
-        return await self._native.add_tags_async(customer_id, tags)  # type: ignore[no-any-return]
+        return await _aio.call(self._native.add_tags_async, customer_id, tags)  # type: ignore[no-any-return]
 
     async def get_customer(self, customer_id: CustomerId) -> Customer:
         """Fetch a customer; see :meth:`Client.get_customer`."""
-        return await self._native.get_customer_async(customer_id)  # type: ignore[no-any-return]
+        return await _aio.call(self._native.get_customer_async, customer_id)  # type: ignore[no-any-return]
 
     async def remove_tags_many(
         self,

@@ -3,16 +3,18 @@
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
-use std::pin::Pin;
 use std::time::Duration;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use futures_util::FutureExt;
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
-use pyo3_async_runtimes::generic::{ContextExt, JoinError, Runtime};
-use pyo3_async_runtimes::TaskLocals;
+use pyo3::{intern, IntoPyObjectExt};
 use tokio::task::AbortHandle;
 
+use super::errors::to_py_err;
 use crate::core::{runtime, Error};
 
 /// How often a blocked call wakes to let Python run signal handlers (Ctrl-C).
@@ -88,74 +90,199 @@ where
     })
 }
 
-tokio::task_local! {
-    static TASK_LOCALS: std::cell::OnceCell<TaskLocals>;
+/// A completed task's value, turned into a Python object on the loop's thread.
+type MakeValue = Box<dyn for<'py> FnOnce(Python<'py>) -> PyResult<Bound<'py, PyAny>> + Send>;
+
+struct Completion {
+    future: Py<PyAny>,
+    value: MakeValue,
 }
 
-/// pyo3-async-runtimes, pointed at the package runtime (which is rebuilt after a fork; the
-/// crate's own global tokio runtime cannot be).
-pub struct PackageRuntime;
+/// Hands results from tokio tasks to one asyncio loop, many at a time.
+///
+/// A finished task queues its value and, if no wake-up is pending, writes one byte to a socket
+/// the loop watches (`loop.add_reader`); the loop then drains everything queued in one go,
+/// converting values and resolving futures on its own thread. So tokio threads never take the
+/// GIL, and one wake-up serves every result that finished meanwhile. Loops without
+/// `add_reader` (Windows' proactor) are woken with `call_soon_threadsafe` instead.
+#[pyclass(frozen, module = "helpcrunch._native")]
+pub struct LoopBridge {
+    inner: Arc<BridgeInner>,
+}
 
-pub struct PackageJoinError(tokio::task::JoinError);
+struct BridgeInner {
+    queue: Mutex<Vec<Completion>>,
+    wake_pending: AtomicBool,
+    #[cfg(unix)]
+    socket: (
+        std::os::unix::net::UnixStream,
+        std::os::unix::net::UnixStream,
+    ),
+    /// The fallback waker: `functools.partial(loop.call_soon_threadsafe, bridge.drain)`.
+    call_soon: Mutex<Option<Py<PyAny>>>,
+    woken_by_call_soon: AtomicBool,
+}
 
-impl JoinError for PackageJoinError {
-    fn is_panic(&self) -> bool {
-        self.0.is_panic()
+impl BridgeInner {
+    fn complete(&self, completion: Completion) {
+        self.queue
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(completion);
+        if !self.wake_pending.swap(true, Ordering::AcqRel) {
+            self.wake();
+        }
     }
-    fn into_panic(self) -> Box<dyn std::any::Any + Send + 'static> {
-        self.0.into_panic()
+
+    fn wake(&self) {
+        if self.woken_by_call_soon.load(Ordering::Acquire) {
+            // try_attach fails only while the interpreter shuts down: nobody is waiting then.
+            Python::try_attach(|py| {
+                let waker = self.call_soon.lock().unwrap_or_else(|e| e.into_inner());
+                if let Some(waker) = waker.as_ref() {
+                    if let Err(e) = waker.call0(py) {
+                        e.print(py);
+                    }
+                }
+            });
+            return;
+        }
+        #[cfg(unix)]
+        {
+            use std::io::Write;
+            // A full socket already holds a pending wake-up; a closed one has no listener.
+            let _ = (&self.socket.0).write(&[1]);
+        }
     }
 }
 
-type BoxedJoin = Pin<Box<dyn Future<Output = Result<(), PackageJoinError>> + Send>>;
-
-impl Runtime for PackageRuntime {
-    type JoinError = PackageJoinError;
-    type JoinHandle = BoxedJoin;
-
-    fn spawn<F>(fut: F) -> Self::JoinHandle
-    where
-        F: Future<Output = ()> + Send + 'static,
-    {
-        let handle = runtime::handle().spawn(fut);
-        Box::pin(handle.map(|r| r.map_err(PackageJoinError)))
+#[pymethods]
+impl LoopBridge {
+    #[new]
+    fn new() -> PyResult<Self> {
+        #[cfg(unix)]
+        let socket = {
+            let (write, read) = std::os::unix::net::UnixStream::pair()?;
+            write.set_nonblocking(true)?;
+            read.set_nonblocking(true)?;
+            (write, read)
+        };
+        Ok(LoopBridge {
+            inner: Arc::new(BridgeInner {
+                queue: Mutex::new(Vec::new()),
+                wake_pending: AtomicBool::new(false),
+                #[cfg(unix)]
+                socket,
+                call_soon: Mutex::new(None),
+                woken_by_call_soon: AtomicBool::new(false),
+            }),
+        })
     }
 
-    fn spawn_blocking<F>(f: F) -> Self::JoinHandle
-    where
-        F: FnOnce() + Send + 'static,
-    {
-        let handle = runtime::handle().spawn_blocking(f);
-        Box::pin(handle.map(|r| r.map_err(PackageJoinError)))
+    /// The socket to pass to `loop.add_reader`, or None where there is none.
+    fn fileno(&self) -> Option<i64> {
+        #[cfg(unix)]
+        {
+            use std::os::fd::AsRawFd;
+            Some(i64::from(self.inner.socket.1.as_raw_fd()))
+        }
+        #[cfg(not(unix))]
+        None
+    }
+
+    /// Use `waker()` (e.g. `partial(loop.call_soon_threadsafe, bridge.drain)`) to wake the loop.
+    fn wake_with(&self, waker: Py<PyAny>) {
+        *self
+            .inner
+            .call_soon
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some(waker);
+        self.inner.woken_by_call_soon.store(true, Ordering::Release);
+    }
+
+    /// Resolve the futures of everything finished so far. Runs on the loop's thread.
+    fn drain(&self, py: Python<'_>) {
+        self.inner.wake_pending.store(false, Ordering::Release);
+        #[cfg(unix)]
+        {
+            use std::io::Read;
+            let mut buf = [0u8; 256];
+            while matches!((&self.inner.socket.1).read(&mut buf), Ok(n) if n > 0) {}
+        }
+        let ready =
+            std::mem::take(&mut *self.inner.queue.lock().unwrap_or_else(|e| e.into_inner()));
+        for Completion { future, value } in ready {
+            let future = future.bind(py);
+            // A cancelled future wants no result (its task was aborted, or lost the race).
+            if future
+                .call_method0(intern!(py, "cancelled"))
+                .and_then(|c| c.is_truthy())
+                .unwrap_or(true)
+            {
+                continue;
+            }
+            let outcome = match value(py) {
+                Ok(v) => future.call_method1(intern!(py, "set_result"), (v,)),
+                Err(e) => future.call_method1(intern!(py, "set_exception"), (e.into_value(py),)),
+            };
+            if let Err(e) = outcome {
+                e.print(py);
+            }
+        }
+    }
+
+    fn __traverse__(&self, visit: pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
+        if let Some(waker) = &*self
+            .inner
+            .call_soon
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+        {
+            visit.call(waker)?;
+        }
+        Ok(())
+    }
+
+    fn __clear__(&self) {
+        self.inner
+            .call_soon
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
     }
 }
 
-impl ContextExt for PackageRuntime {
-    fn scope<F, R>(locals: TaskLocals, fut: F) -> Pin<Box<dyn Future<Output = R> + Send>>
-    where
-        F: Future<Output = R> + Send + 'static,
-    {
-        let cell = std::cell::OnceCell::new();
-        let _ = cell.set(locals);
-        Box::pin(TASK_LOCALS.scope(cell, fut))
-    }
+/// The running task of an awaitable call; `cancel()` drops it, and with it the request.
+#[pyclass(frozen, module = "helpcrunch._native")]
+pub struct TaskHandle(AbortHandle);
 
-    fn get_task_locals() -> Option<TaskLocals> {
-        TASK_LOCALS
-            .try_with(|c| c.get().cloned())
-            .unwrap_or_default()
+#[pymethods]
+impl TaskHandle {
+    fn cancel(&self) {
+        self.0.abort();
     }
 }
 
-/// An awaitable for the running asyncio loop. Cancelling it drops the future (and the request).
-pub fn into_awaitable<'py, T>(
-    py: Python<'py>,
+/// Run `fut` on the package runtime and resolve the asyncio `future` with its value through
+/// `bridge`. A panic inside becomes a `HelpCrunchError`.
+pub fn spawn_for_loop<T>(
+    bridge: &LoopBridge,
+    future: Py<PyAny>,
     fut: impl Future<Output = T> + Send + 'static,
-) -> PyResult<Bound<'py, PyAny>>
+) -> TaskHandle
 where
-    T: for<'a> IntoPyObject<'a> + Send + 'static,
+    T: for<'py> IntoPyObject<'py, Error = PyErr> + Send + 'static,
 {
-    pyo3_async_runtimes::generic::future_into_py::<PackageRuntime, _, T>(py, async move {
-        Ok(fut.await)
-    })
+    let inner = bridge.inner.clone();
+    let task = runtime::handle().spawn(async move {
+        let value: MakeValue = match AssertUnwindSafe(fut).catch_unwind().await {
+            Ok(value) => Box::new(move |py| value.into_bound_py_any(py)),
+            Err(payload) => {
+                let message = panic_message(&*payload);
+                Box::new(move |py| Err(to_py_err(py, Error::Internal(message))))
+            }
+        };
+        inner.complete(Completion { future, value });
+    });
+    TaskHandle(task.abort_handle())
 }

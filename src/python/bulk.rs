@@ -7,7 +7,7 @@ use std::sync::Arc;
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyTuple};
 
-use super::bridge::{block_on, into_awaitable};
+use super::bridge::{block_on, spawn_for_loop, LoopBridge, TaskHandle};
 use super::convert;
 use super::errors::to_py_err;
 use crate::core::bulk::{BulkRun, Finished};
@@ -103,14 +103,17 @@ impl NativeBulkRun {
         }
     }
 
-    /// `next_batch` as an awaitable for the running asyncio loop.
-    fn next_batch_async<'py>(
+    /// `next_batch` for asyncio: `future` (of the loop whose `bridge` this is) gets the batch.
+    fn next_batch_async(
         &self,
-        py: Python<'py>,
         max_items: usize,
-    ) -> PyResult<Bound<'py, PyAny>> {
+        bridge: &Bound<'_, LoopBridge>,
+        future: Py<PyAny>,
+    ) -> TaskHandle {
         let run = self.run.clone();
-        into_awaitable(py, async move { Batch(run.next_batch(max_items).await) })
+        spawn_for_loop(bridge.get(), future, async move {
+            Batch(run.next_batch(max_items).await)
+        })
     }
 
     /// Stop the run: every outstanding item finishes as cancelled.

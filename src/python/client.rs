@@ -8,7 +8,7 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyTuple};
 
-use super::bridge::{block_on, catching_panics, into_awaitable};
+use super::bridge::{block_on, spawn_for_loop, LoopBridge, TaskHandle};
 use super::bulk::NativeBulkRun;
 use super::convert;
 use super::errors::to_py_err;
@@ -80,7 +80,8 @@ impl Observer for LogObserver {
         if let Some(wait) = ev.retry_in {
             message.push_str(&format!("; retrying in {:.2} s", wait.as_secs_f64()));
         }
-        Python::attach(|py| {
+        // try_attach: a request finishing while the interpreter shuts down logs nothing.
+        Python::try_attach(|py| {
             let result = (|| -> PyResult<()> {
                 let extra = PyDict::new(py);
                 extra.set_item("method", ev.method)?;
@@ -145,17 +146,19 @@ impl NativeClient {
         Ok(CallOutcome(outcome).into_pyobject(py)?.unbind())
     }
 
-    fn run_async<'py>(
+    fn run_async(
         &self,
-        py: Python<'py>,
+        py: Python<'_>,
         op: Result<Operation, Error>,
-    ) -> PyResult<Bound<'py, PyAny>> {
+        bridge: &LoopBridge,
+        future: Py<PyAny>,
+    ) -> PyResult<TaskHandle> {
         let op = op.map_err(|e| to_py_err(py, e))?;
         let observer = LogObserver::for_current_level(py);
         let core = self.core.clone();
-        into_awaitable(py, async move {
-            CallOutcome(catching_panics(async move { core.call(op, observer).await }).await)
-        })
+        Ok(spawn_for_loop(bridge, future, async move {
+            CallOutcome(core.call(op, observer).await)
+        }))
     }
 }
 
@@ -218,31 +221,49 @@ impl NativeClient {
         self.run_blocking(py, op)
     }
 
-    fn remove_tags_async<'py>(
+    /// Start the call; `future` (of the running loop, whose `bridge` this is) gets the result.
+    fn remove_tags_async(
         &self,
-        py: Python<'py>,
-        customer_id: &Bound<'py, PyAny>,
-        tags: &Bound<'py, PyAny>,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        self.run_async(py, self.operation(TagUse::Remove, customer_id, tags))
+        py: Python<'_>,
+        customer_id: &Bound<'_, PyAny>,
+        tags: &Bound<'_, PyAny>,
+        bridge: &Bound<'_, LoopBridge>,
+        future: Py<PyAny>,
+    ) -> PyResult<TaskHandle> {
+        self.run_async(
+            py,
+            self.operation(TagUse::Remove, customer_id, tags),
+            bridge.get(),
+            future,
+        )
     }
 
-    fn add_tags_async<'py>(
+    /// Start the call; `future` (of the running loop, whose `bridge` this is) gets the result.
+    fn add_tags_async(
         &self,
-        py: Python<'py>,
-        customer_id: &Bound<'py, PyAny>,
-        tags: &Bound<'py, PyAny>,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        self.run_async(py, self.operation(TagUse::Add, customer_id, tags))
+        py: Python<'_>,
+        customer_id: &Bound<'_, PyAny>,
+        tags: &Bound<'_, PyAny>,
+        bridge: &Bound<'_, LoopBridge>,
+        future: Py<PyAny>,
+    ) -> PyResult<TaskHandle> {
+        self.run_async(
+            py,
+            self.operation(TagUse::Add, customer_id, tags),
+            bridge.get(),
+            future,
+        )
     }
 
-    fn get_customer_async<'py>(
+    fn get_customer_async(
         &self,
-        py: Python<'py>,
-        customer_id: &Bound<'py, PyAny>,
-    ) -> PyResult<Bound<'py, PyAny>> {
+        py: Python<'_>,
+        customer_id: &Bound<'_, PyAny>,
+        bridge: &Bound<'_, LoopBridge>,
+        future: Py<PyAny>,
+    ) -> PyResult<TaskHandle> {
         let op = convert::customer_id(customer_id).map(Operation::GetCustomer);
-        self.run_async(py, op)
+        self.run_async(py, op, bridge.get(), future)
     }
 
     /// A bulk run of `kind` ("remove" or "add") on this client, `concurrency` at a time.
