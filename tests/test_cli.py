@@ -18,7 +18,9 @@ from helpcrunch.sandbox import DEMO_CUSTOMER_ID, Sandbox
 KEY = "cli-secret-key-0123456789"
 
 
-def run(*args: str, env: dict[str, str] | None = None, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+def run(
+    *args: str, env: dict[str, str] | None = None, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("HELPCRUNCH_")}
     full_env.update(env or {})
     return subprocess.run(
@@ -51,7 +53,12 @@ def test_untag_on_the_sandbox_prints_the_customer_without_the_tag() -> None:
 
 def test_the_console_script_is_installed() -> None:
     exe = Path(sys.executable).with_name("helpcrunch")
-    result = subprocess.run([str(exe), "get", str(DEMO_CUSTOMER_ID), "--sandbox"], capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [str(exe), "get", str(DEMO_CUSTOMER_ID), "--sandbox"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["name"] == "John Doe"
 
@@ -75,7 +82,10 @@ def test_api_key_file_and_stdin(sb: Sandbox, tmp_path: Path) -> None:
     key_file.write_text(KEY + "\n")
     base = ["--base-url", sb.base_url]
     assert run("get", str(DEMO_CUSTOMER_ID), "--api-key-file", str(key_file), *base).returncode == 0
-    assert run("get", str(DEMO_CUSTOMER_ID), "--api-key-file", "-", *base, stdin=KEY + "\n").returncode == 0
+    assert (
+        run("get", str(DEMO_CUSTOMER_ID), "--api-key-file", "-", *base, stdin=KEY + "\n").returncode
+        == 0
+    )
 
 
 @pytest.mark.parametrize(
@@ -127,7 +137,9 @@ def test_other_api_error_exits_6(sb: Sandbox) -> None:
 def test_connection_error_exits_7() -> None:
     with Sandbox() as sb:
         url = sb.base_url
-    result = run("get", "1", "--timeout", "2", env={"HELPCRUNCH_API_KEY": KEY, "HELPCRUNCH_BASE_URL": url})
+    result = run(
+        "get", "1", "--timeout", "2", env={"HELPCRUNCH_API_KEY": KEY, "HELPCRUNCH_BASE_URL": url}
+    )
     assert result.returncode == 7, result.stderr
     assert "Traceback" not in result.stderr
 

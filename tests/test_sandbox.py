@@ -25,7 +25,9 @@ def raw(
     sb: Sandbox, method: str, path: str, body: Any = None, key: str | None = None
 ) -> tuple[int, dict[str, str], bytes]:
     """A request with urllib, so the sandbox is checked independently of our client."""
-    data = None if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
+    data = (
+        None if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
+    )
     base = sb.base_url.removesuffix("/v1")
     req = urllib.request.Request(base + path, data=data, method=method)
     req.add_header("Authorization", f"Bearer {sb.api_key if key is None else key}")
@@ -51,9 +53,7 @@ def test_untag_over_http_returns_the_customer_without_the_tag(sb: Sandbox) -> No
         customer = client.remove_tags(DEMO_CUSTOMER_ID, ["Lead"])
     assert customer["tags"] == [{"name": "vip", "color": "#ff0000"}]
     assert sb.customer(DEMO_CUSTOMER_ID)["tags"] == customer["tags"]
-    assert sb.requests == [
-        SandboxRequest("DELETE", f"/v1/customers/{DEMO_CUSTOMER_ID}/tags", 200)
-    ]
+    assert sb.requests == [SandboxRequest("DELETE", f"/v1/customers/{DEMO_CUSTOMER_ID}/tags", 200)]
 
 
 def test_untagging_a_missing_tag_is_a_no_op(sb: Sandbox) -> None:

@@ -116,7 +116,11 @@ def _csv_rows(args: argparse.Namespace, parse_tag: Callable[[str], Any]) -> Iter
     names separated by ``--tags-sep``."""
     path = args.from_csv
     with contextlib.ExitStack() as stack:
-        f = sys.stdin if path == "-" else stack.enter_context(open(path, newline="", encoding="utf-8"))
+        f = (
+            sys.stdin
+            if path == "-"
+            else stack.enter_context(open(path, newline="", encoding="utf-8"))
+        )
         reader = csv.DictReader(f)
         columns = reader.fieldnames or []
         for column in (args.column_id, args.column_tags):
@@ -273,7 +277,7 @@ def _bulk_options(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    common = _Parser(add_help=False)
     conn = common.add_argument_group("connection")
     conn.add_argument(
         "--sandbox",
@@ -344,9 +348,7 @@ def build_parser() -> argparse.ArgumentParser:
     _bulk_options(tag)
     tag.set_defaults(run=_cmd_tag)
 
-    get = command(
-        "get", "Print a customer as JSON.", "helpcrunch get 542335 --sandbox"
-    )
+    get = command("get", "Print a customer as JSON.", "helpcrunch get 542335 --sandbox")
     get.add_argument("customer_id", metavar="CUSTOMER_ID", help="HelpCrunch's numeric id")
     get.set_defaults(run=_cmd_get)
 

@@ -30,26 +30,26 @@ from __future__ import annotations
 from typing import Any, TypedDict
 
 __all__ = [
-    "HelpCrunchError",
-    "ConfigurationError",
-    "ClientClosedError",
-    "RequestCancelledError",
+    "APIConnectionError",
+    "APIError",
+    "APIResponseValidationError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "BadRequestError",
     "BulkError",
     "BulkInterrupted",
-    "APIError",
-    "APIStatusError",
-    "BadRequestError",
-    "AuthenticationError",
-    "PermissionDeniedError",
-    "NotFoundError",
+    "ClientClosedError",
+    "ConfigurationError",
     "ConflictError",
-    "UnprocessableEntityError",
-    "RateLimitError",
-    "InternalServerError",
-    "APIConnectionError",
-    "APITimeoutError",
-    "APIResponseValidationError",
     "ErrorDetail",
+    "HelpCrunchError",
+    "InternalServerError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "RequestCancelledError",
+    "UnprocessableEntityError",
 ]
 
 
@@ -211,7 +211,9 @@ class APIResponseValidationError(APIError):
     status_code: int
     body: str
 
-    def __init__(self, message: str, *, status_code: int, body: str = "", attempts: int = 1) -> None:
+    def __init__(
+        self, message: str, *, status_code: int, body: str = "", attempts: int = 1
+    ) -> None:
         super().__init__(message, attempts=attempts)
         self.status_code = status_code
         self.body = body

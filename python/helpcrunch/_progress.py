@@ -11,7 +11,7 @@ if TYPE_CHECKING:
 
 #: ``True`` for a tqdm bar, ``False``/``None`` for none, or ``callback(done, total, result)``
 #: called after each item (``total`` is None for an input of unknown length).
-ProgressArg = Union[bool, None, Callable[[int, Union[int, None], "BulkResult"], Any]]
+ProgressArg = Union[bool, None, Callable[[int, int | None, "BulkResult"], Any]]  # noqa: UP007 (a string in it)
 
 _VERB = {"remove": "untagging", "add": "tagging"}
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping, SupportsIndex, TypedDict, Union
+from collections.abc import Iterable, Mapping
+from typing import Any, SupportsIndex, TypedDict
 
-__all__ = ["Customer", "Tag", "TagSpec", "Tags", "CustomerId", "Location", "Device"]
+__all__ = ["Customer", "CustomerId", "Device", "Location", "Tag", "TagSpec", "Tags"]
 
 
 class Tag(TypedDict):
@@ -73,7 +74,7 @@ class Customer(_CustomerRequired, total=False):
 
 
 #: A customer id: an int (or numpy integer) or a string of digits, e.g. ``1568834``.
-CustomerId = Union[int, str, SupportsIndex]
+CustomerId = int | str | SupportsIndex
 
 #: One tag name, one ``{"name": …}`` mapping, or an iterable of either.
-Tags = Union[str, TagSpec, Mapping[str, Any], Iterable[Union[str, TagSpec, Mapping[str, Any]]]]
+Tags = str | TagSpec | Mapping[str, Any] | Iterable[str | TagSpec | Mapping[str, Any]]

@@ -22,7 +22,7 @@ from typing import Any, NamedTuple
 from ._client import AsyncClient, Client
 from ._native import SandboxServer
 
-__all__ = ["Sandbox", "SandboxRequest", "DEMO_CUSTOMER_ID"]
+__all__ = ["DEMO_CUSTOMER_ID", "Sandbox", "SandboxRequest"]
 
 #: The first demo customer: HelpCrunch's own example, tagged "vip" and "Lead".
 DEMO_CUSTOMER_ID = 542335
@@ -154,9 +154,7 @@ class Sandbox:
         self, seconds: float, times: int = 1, *, method: str | None = None, path: str | None = None
     ) -> None:
         """Answer normally, ``seconds`` late (other requests are not held up)."""
-        self._server.fail_next(
-            "latency", times, seconds=seconds, method=method, path_prefix=path
-        )
+        self._server.fail_next("latency", times, seconds=seconds, method=method, path_prefix=path)
 
     def drop_next(
         self,
