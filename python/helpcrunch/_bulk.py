@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import operator
 import os
+from collections import deque
 from collections.abc import (
     AsyncGenerator,
     AsyncIterable,
@@ -25,7 +26,7 @@ from dataclasses import dataclass
 from typing import IO, Any, Literal, overload
 
 from . import _aio
-from ._exceptions import APIStatusError, BulkError, BulkInterrupted
+from ._exceptions import APIStatusError, BulkError, BulkInterrupted, RequestCancelledError
 from ._native import NativeBulkRun, NativeClient
 from ._progress import Progress, ProgressArg
 from ._types import Customer
@@ -80,6 +81,19 @@ class BulkResult:
         }
 
 
+_ROW_COLUMNS = (
+    "index",
+    "customer_id",
+    "ok",
+    "skipped",
+    "attempts",
+    "status_code",
+    "error_type",
+    "error",
+    "tags",
+)
+
+
 class BulkReport(Sequence[BulkResult]):
     """Every item's result, in input order: ``len``, iteration and indexing work as on a list."""
 
@@ -120,7 +134,7 @@ class BulkReport(Sequence[BulkResult]):
         """A pandas DataFrame, one row per item (see :meth:`BulkResult.as_row`)."""
         import pandas as pd
 
-        return pd.DataFrame([r.as_row() for r in self._results])
+        return pd.DataFrame([r.as_row() for r in self._results], columns=list(_ROW_COLUMNS))
 
     def to_polars(self) -> Any:
         """A polars DataFrame, one row per item (see :meth:`BulkResult.as_row`)."""
@@ -130,6 +144,8 @@ class BulkReport(Sequence[BulkResult]):
         for row in rows:
             # Ids as given may mix ints and strings; polars wants one type per column.
             row["customer_id"] = str(row["customer_id"])
+        if not rows:
+            return pl.DataFrame({name: [] for name in _ROW_COLUMNS})
         return pl.DataFrame(rows, infer_schema_length=None)
 
     def __repr__(self) -> str:
@@ -224,11 +240,12 @@ class _Checkpoint:
         self.path = os.fspath(path)
         self.kind = kind
         self.done: set[str] = set()
+        last_line = ""
         try:
             with open(self.path, encoding="utf-8") as f:
-                for line in f:
+                for last_line in f:
                     try:
-                        entry = json.loads(line)
+                        entry = json.loads(last_line)
                     except ValueError:
                         continue  # a line cut short by a kill: that item just runs again
                     if entry.get("ok") and entry.get("kind") == kind and "key" in entry:
@@ -236,6 +253,9 @@ class _Checkpoint:
         except FileNotFoundError:
             pass
         self._file: IO[str] = open(self.path, "a", encoding="utf-8")
+        if last_line and not last_line.endswith("\n"):
+            # A run killed mid-write left a cut line; the next record must not join it.
+            self._file.write("\n")
 
     def is_done(self, key: str | None) -> bool:
         return key is not None and key in self.done
@@ -263,81 +283,17 @@ class _Checkpoint:
         self._file.close()
 
 
-# --- the run -----------------------------------------------------------------------------------
-
-
-class _Feeder:
-    """Reads the input and keeps the run fed; shared by the sync and async drivers."""
-
-    def __init__(
-        self,
-        native: NativeClient,
-        kind: str,
-        concurrency: int,
-        checkpoint: str | os.PathLike[str] | None,
-        id_column: str,
-        tags_column: str,
-    ) -> None:
-        if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
-            raise ValueError(f"concurrency must be a positive int, got {concurrency!r}")
-        self.run: NativeBulkRun = native.bulk(kind, concurrency)
-        self.window = concurrency * _WINDOW_PER_SLOT
-        self.id_column = id_column
-        self.tags_column = tags_column
-        self.checkpoint = None if checkpoint is None else _Checkpoint(checkpoint, kind)
-        # index -> (customer_id, tags, checkpoint key) of items sent and not yet finished
-        self.pending: dict[int, tuple[Any, Any, str | None]] = {}
-        self.next_index = 0
-
-    def offer(self, row: Any) -> BulkResult | None:
-        """Take one input row: start it, or return its result at once (an invalid row, or one
-        a checkpoint shows done)."""
-        index = self.next_index
-        self.next_index += 1
-        try:
-            customer_id, tags = _split_row(row, self.id_column, self.tags_column)
-        except (TypeError, ValueError) as e:
-            return self._finish_now(index, row, None, e, None)
-        key = _item_key(customer_id, tags) if self.checkpoint else None
-        if self.checkpoint is not None and self.checkpoint.is_done(key):
-            result = BulkResult(index, customer_id, tags, True, None, None, 0, skipped=True)
-            return result
-        try:
-            self.run.submit(index, customer_id, tags)
-        except (TypeError, ValueError) as e:
-            return self._finish_now(index, customer_id, tags, e, key)
-        self.pending[index] = (customer_id, tags, key)
-        return None
-
-    def _finish_now(
-        self, index: int, customer_id: Any, tags: Any, error: BaseException, key: str | None
-    ) -> BulkResult:
-        result = BulkResult(index, customer_id, tags, False, None, error, 0)
-        if self.checkpoint is not None:
-            self.checkpoint.record(result, key)
-        return result
-
-    def finished(self, batch: list[tuple[int, Any, Any, int]]) -> list[BulkResult]:
-        results = []
-        for index, customer, error, attempts in batch:
-            customer_id, tags, key = self.pending.pop(index)
-            result = BulkResult(index, customer_id, tags, error is None, customer, error, attempts)
-            if self.checkpoint is not None:
-                self.checkpoint.record(result, key)
-            results.append(result)
-        return results
-
-    @property
-    def has_room(self) -> bool:
-        return len(self.pending) < self.window
-
-    def close(self) -> None:
-        if self.checkpoint is not None:
-            self.checkpoint.close()
+# --- the run ---------------------------------------------------------------------------------
+#
+# Bookkeeping that keeps every item accounted for, even when Ctrl-C lands between any two
+# bytecodes: an item stays in ``pending`` from just before it is sent until its result has been
+# handed over (appended to the caller's list, or yielded). Results wait in ``ready`` until then.
+# When a run stops, it waits until Rust has nothing outstanding, so whatever is still pending is
+# either in ``ready`` or lost its result to an interrupt, and is then reported as cancelled.
 
 
 class _Run:
-    """What a sync and an async run share: the feeder, the progress bar, and :meth:`stop`."""
+    """What a sync and an async run share: the input, the bookkeeping, progress, :meth:`stop`."""
 
     def __init__(
         self,
@@ -351,101 +307,200 @@ class _Run:
         id_column: str,
         tags_column: str,
     ) -> None:
-        self._feeder = _Feeder(native, kind, concurrency, checkpoint, id_column, tags_column)
+        if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+            raise ValueError(f"concurrency must be a positive int, got {concurrency!r}")
+        self._run: NativeBulkRun = native.bulk(kind, concurrency)
+        self._window = concurrency * _WINDOW_PER_SLOT
+        self._id_column = id_column
+        self._tags_column = tags_column
+        self._checkpoint = None if checkpoint is None else _Checkpoint(checkpoint, kind)
         self._bar = Progress.make(progress, _total(items), kind)
-        #: Items stopped by :meth:`stop`: cancelled, or finished but not yet streamed.
+        #: index -> (customer_id, tags, checkpoint key): sent, result not yet handed over.
+        self._pending: dict[int, tuple[Any, Any, str | None]] = {}
+        self._ready: deque[BulkResult] = deque()
+        self._next_index = 0
+        self._exhausted = False
+        #: What :meth:`stop` found: cancelled, or finished but not yet handed over.
         self.drained: list[BulkResult] = []
 
-    def stop(self) -> None:
-        """Cancel what is in flight; its results go to ``drained``. Cancelled items come back
-        at once, so this waits without awaiting (a task being cancelled may not await)."""
-        feeder = self._feeder
-        if not feeder.pending:
+    # reading the input
+
+    def _offer(self, row: Any) -> None:
+        """Take one input row: send it, or queue its result at once (an invalid row, or one a
+        checkpoint shows done)."""
+        index = self._next_index
+        self._next_index += 1
+        try:
+            customer_id, tags = _split_row(row, self._id_column, self._tags_column)
+        except (TypeError, ValueError) as e:
+            self._ready.append(self._refused(index, row, None, e, None))
             return
-        feeder.run.cancel()
-        while feeder.pending:
-            for result in feeder.finished(feeder.run.next_batch(feeder.window)):
-                self._bar.update(result)
-                self.drained.append(result)
+        key = _item_key(customer_id, tags) if self._checkpoint else None
+        if self._checkpoint is not None and self._checkpoint.is_done(key):
+            self._ready.append(BulkResult(index, customer_id, tags, True, None, None, 0, True))
+            return
+        self._pending[index] = (customer_id, tags, key)
+        try:
+            self._run.submit(index, customer_id, tags)
+        except (TypeError, ValueError) as e:
+            del self._pending[index]
+            self._ready.append(self._refused(index, customer_id, tags, e, key))
+
+    def _refused(
+        self, index: int, customer_id: Any, tags: Any, error: BaseException, key: str | None
+    ) -> BulkResult:
+        result = BulkResult(index, customer_id, tags, False, None, error, 0)
+        if self._checkpoint is not None:
+            self._checkpoint.record(result, key)
+        return result
+
+    @property
+    def _has_room(self) -> bool:
+        return len(self._pending) < self._window
+
+    # taking results
+
+    def _receive(self, batch: list[tuple[int, Any, Any, int]]) -> None:
+        for index, customer, error, attempts in batch:
+            customer_id, tags, key = self._pending[index]
+            result = BulkResult(index, customer_id, tags, error is None, customer, error, attempts)
+            if self._checkpoint is not None:
+                self._checkpoint.record(result, key)
+            self._ready.append(result)
+
+    def _handed_over(self, result: BulkResult) -> None:
+        """``result`` has reached the caller: forget it."""
+        self._ready.popleft()
+        self._pending.pop(result.index, None)
+        self._bar.update(result)
+
+    def _work_left(self) -> bool:
+        return bool(self._ready or self._pending or not self._exhausted)
+
+    def stop(self) -> None:
+        """Cancel what is in flight; every item not handed over goes to ``drained``. Cancelled
+        items come back at once, so this waits without awaiting (a task being cancelled may not
+        await again)."""
+        if self._run.outstanding:
+            self._run.cancel()
+            while self._run.outstanding:
+                self._receive(self._run.next_batch(self._window))
+        seen = {r.index for r in self._ready}
+        for index, (customer_id, tags, _) in self._pending.items():
+            if index not in seen:
+                # Its result was lost to an interrupt between Rust and here: whether it took
+                # effect is unknown, as for any cancelled item.
+                error = RequestCancelledError("interrupted before its result was recorded")
+                self._ready.append(BulkResult(index, customer_id, tags, False, None, error, 0))
+        while self._ready:
+            result = self._ready[0]
+            self.drained.append(result)
+            self._handed_over(result)
+
+    def _close(self) -> None:
+        self.stop()
+        self._bar.close()
+        if self._checkpoint is not None:
+            self._checkpoint.close()
 
 
 class SyncRun(_Run):
-    """A run for blocking code: :meth:`results` streams in completion order."""
+    """A run for blocking code."""
 
     def __init__(self, native: NativeClient, kind: str, items: Any, **options: Any) -> None:
-        super().__init__(native, kind, items, **options)
         self._source = _rows(items, options["id_column"], options["tags_column"])
+        super().__init__(native, kind, items, **options)
+
+    def _fill(self) -> None:
+        """Read input while there is room, then, if nothing is ready, wait for results."""
+        while not self._exhausted and self._has_room:
+            try:
+                row = next(self._source)
+            except StopIteration:
+                self._exhausted = True
+                break
+            self._offer(row)
+        if not self._ready and self._pending:
+            self._receive(self._run.next_batch(self._window))
 
     def results(self) -> Generator[BulkResult, None, None]:
-        """Results in completion order; invalid rows as soon as they are read."""
-        feeder, bar = self._feeder, self._bar
-        exhausted = False
+        """Results in completion order; invalid rows as soon as they are read. Stopping early
+        (Ctrl-C, break, an exception) cancels what runs; the checkpoint still gets what
+        finished."""
         try:
-            while True:
-                while not exhausted and feeder.has_room:
-                    try:
-                        row = next(self._source)
-                    except StopIteration:
-                        exhausted = True
-                        break
-                    ready = feeder.offer(row)
-                    if ready is not None:
-                        bar.update(ready)
-                        yield ready
-                if not feeder.pending:
-                    if exhausted:
-                        return
-                    continue
-                for result in feeder.finished(feeder.run.next_batch(feeder.window)):
-                    bar.update(result)
+            while self._work_left():
+                self._fill()
+                while self._ready:
+                    result = self._ready[0]
+                    self._handed_over(result)
                     yield result
         finally:
-            # Stopped early (Ctrl-C, break, an exception): what still runs is cancelled, and
-            # what finished meanwhile still reaches the checkpoint.
-            self.stop()
-            bar.close()
-            feeder.close()
+            self._close()
+
+    def collect(self, done: list[BulkResult], stop_at_failure: bool) -> BulkResult | None:
+        """Append every result to ``done`` (before forgetting it, so none can be lost); return
+        the first failure when ``stop_at_failure``."""
+        try:
+            while self._work_left():
+                self._fill()
+                while self._ready:
+                    result = self._ready[0]
+                    done.append(result)
+                    self._handed_over(result)
+                    if stop_at_failure and not result.ok:
+                        return result
+            return None
+        finally:
+            self._close()
 
 
 class AsyncRun(_Run):
     """A run for asyncio; ``items`` may also be an async iterable."""
 
     def __init__(self, native: NativeClient, kind: str, items: Any, **options: Any) -> None:
-        super().__init__(native, kind, items, **options)
         self._is_async = isinstance(items, AsyncIterable)
         self._source: Any = (
             aiter(items)
             if self._is_async
             else _rows(items, options["id_column"], options["tags_column"])
         )
+        super().__init__(native, kind, items, **options)
+
+    async def _fill(self) -> None:
+        while not self._exhausted and self._has_room:
+            try:
+                row = await anext(self._source) if self._is_async else next(self._source)
+            except (StopIteration, StopAsyncIteration):
+                self._exhausted = True
+                break
+            self._offer(row)
+        if not self._ready and self._pending:
+            self._receive(await _aio.call(self._run.next_batch_async, self._window))
 
     async def results(self) -> AsyncGenerator[BulkResult, None]:
-        feeder, bar = self._feeder, self._bar
-        exhausted = False
         try:
-            while True:
-                while not exhausted and feeder.has_room:
-                    try:
-                        row = await anext(self._source) if self._is_async else next(self._source)
-                    except (StopIteration, StopAsyncIteration):
-                        exhausted = True
-                        break
-                    ready = feeder.offer(row)
-                    if ready is not None:
-                        bar.update(ready)
-                        yield ready
-                if not feeder.pending:
-                    if exhausted:
-                        return
-                    continue
-                batch = await _aio.call(feeder.run.next_batch_async, feeder.window)
-                for result in feeder.finished(batch):
-                    bar.update(result)
+            while self._work_left():
+                await self._fill()
+                while self._ready:
+                    result = self._ready[0]
+                    self._handed_over(result)
                     yield result
         finally:
-            self.stop()
-            bar.close()
-            feeder.close()
+            self._close()
+
+    async def collect(self, done: list[BulkResult], stop_at_failure: bool) -> BulkResult | None:
+        try:
+            while self._work_left():
+                await self._fill()
+                while self._ready:
+                    result = self._ready[0]
+                    done.append(result)
+                    self._handed_over(result)
+                    if stop_at_failure and not result.ok:
+                        return result
+            return None
+        finally:
+            self._close()
 
 
 def _check_on_error(on_error: str) -> None:
@@ -453,12 +508,26 @@ def _check_on_error(on_error: str) -> None:
         raise ValueError(f"on_error must be 'collect' or 'raise', got {on_error!r}")
 
 
-def _stopped_at(first: BulkResult, done: list[BulkResult]) -> BulkError:
-    report = BulkReport(done)
+def _report(done: list[BulkResult], run: _Run) -> BulkReport:
+    """Everything taken from the input: what the caller got, then what the run drained (an
+    item can be in both if an interrupt landed just between; it counts once)."""
+    have = {r.index for r in done}
+    return BulkReport(done + [r for r in run.drained if r.index not in have])
+
+
+def _stopped_at(first: BulkResult, report: BulkReport) -> BulkError:
     return BulkError(
         f"item {first.index} (customer {first.customer_id!r}) failed: {first.error}; "
         f"stopped with {report.succeeded} succeeded and {report.failed} failed or cancelled "
         "(see .report)",
+        report,
+    )
+
+
+def _input_failed(error: Exception, report: BulkReport) -> BulkError:
+    return BulkError(
+        f"reading the input failed after {len(report)} items: {type(error).__name__}: {error} "
+        f"({report.succeeded} succeeded, {report.failed} failed or cancelled; see .report)",
         report,
     )
 
@@ -469,37 +538,27 @@ def collect(run: SyncRun, on_error: OnError) -> BulkReport:
     :class:`BulkInterrupted`, also with the report."""
     _check_on_error(on_error)
     done: list[BulkResult] = []
-    first_failure: BulkResult | None = None
-    results = run.results()
     try:
-        for result in results:
-            done.append(result)
-            if on_error == "raise" and not result.ok:
-                first_failure = result
-                break
+        first_failure = run.collect(done, stop_at_failure=on_error == "raise")
     except KeyboardInterrupt:
-        results.close()
-        raise BulkInterrupted(BulkReport(done + run.drained)) from None
-    results.close()  # after a break: cancels the rest into run.drained
+        raise BulkInterrupted(_report(done, run)) from None
+    except Exception as e:
+        # The input itself failed (a broken CSV, a database cursor gone): say so, with the
+        # report of what was done before.
+        raise _input_failed(e, _report(done, run)) from e
     if first_failure is not None:
-        raise _stopped_at(first_failure, done + run.drained) from first_failure.error
-    return BulkReport(done)
+        raise _stopped_at(first_failure, _report(done, run)) from first_failure.error
+    return _report(done, run)
 
 
 async def acollect(run: AsyncRun, on_error: OnError) -> BulkReport:
     """:func:`collect` for asyncio. Cancelling the task cancels the run."""
     _check_on_error(on_error)
     done: list[BulkResult] = []
-    first_failure: BulkResult | None = None
-    results = run.results()
     try:
-        async for result in results:
-            done.append(result)
-            if on_error == "raise" and not result.ok:
-                first_failure = result
-                break
-    finally:
-        await results.aclose()
+        first_failure = await run.collect(done, stop_at_failure=on_error == "raise")
+    except Exception as e:
+        raise _input_failed(e, _report(done, run)) from e
     if first_failure is not None:
-        raise _stopped_at(first_failure, done + run.drained) from first_failure.error
-    return BulkReport(done)
+        raise _stopped_at(first_failure, _report(done, run)) from first_failure.error
+    return _report(done, run)

@@ -19,11 +19,13 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NoReturn
 
+from ._bulk import BulkReport
 from ._client import Client
 from ._exceptions import (
     APIConnectionError,
     APIError,
     AuthenticationError,
+    BulkError,
     BulkInterrupted,
     ConfigurationError,
     HelpCrunchError,
@@ -111,11 +113,13 @@ def _print_json(value: Any) -> None:
     sys.stdout.write("\n")
 
 
-def _csv_rows(args: argparse.Namespace, parse_tag: Callable[[str], Any]) -> Iterator[Any]:
-    """Rows of the CSV as ``{"customer_id", "tags"}``, read lazily. A tags cell holds one or more
-    names separated by ``--tags-sep``."""
+def _csv_rows(
+    args: argparse.Namespace, stack: contextlib.ExitStack, parse_tag: Callable[[str], Any]
+) -> Iterator[Any]:
+    """Rows of the CSV as ``{"customer_id", "tags"}``. The header is checked now, before any
+    work starts; the rows are read lazily. A tags cell holds names separated by ``--tags-sep``."""
     path = args.from_csv
-    with contextlib.ExitStack() as stack:
+    try:
         f = (
             sys.stdin
             if path == "-"
@@ -123,34 +127,52 @@ def _csv_rows(args: argparse.Namespace, parse_tag: Callable[[str], Any]) -> Iter
         )
         reader = csv.DictReader(f)
         columns = reader.fieldnames or []
-        for column in (args.column_id, args.column_tags):
-            if column not in columns:
-                raise ValueError(
-                    f"{path}: no column {column!r} (columns: {', '.join(columns) or 'none'}); "
-                    "name yours with --column-id / --column-tags"
-                )
+    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        raise _UsageError(f"cannot read {path}: {e}") from None
+    for column in (args.column_id, args.column_tags):
+        if column not in columns:
+            raise _UsageError(
+                f"{path}: no column {column!r} (columns: {', '.join(columns) or 'none'}); "
+                "name yours with --column-id / --column-tags"
+            )
+
+    def rows() -> Iterator[Any]:
         for row in reader:
             cell = row[args.column_tags] or ""
             tags = [parse_tag(t.strip()) for t in cell.split(args.tags_sep) if t.strip()]
             yield {"customer_id": row[args.column_id], "tags": tags}
 
+    return rows()
+
 
 def _run_csv(args: argparse.Namespace, kind: str) -> int:
     parse_tag: Callable[[str], Any] = _tag_spec if kind == "add" else str
     verb = "tagged" if kind == "add" else "untagged"
-    with _client(args) as client:
+    with contextlib.ExitStack() as stack:
+        rows = _csv_rows(args, stack, parse_tag)
+        client = stack.enter_context(_client(args))
         many = client.add_tags_many if kind == "add" else client.remove_tags_many
         try:
             report = many(
-                _csv_rows(args, parse_tag),
+                rows,
                 concurrency=args.concurrency,
                 progress=not args.no_progress,
                 checkpoint=args.checkpoint,
             )
         except BulkInterrupted as stopped:
-            report = stopped.report
-            print(f"helpcrunch: interrupted: {report!r}", file=sys.stderr)
+            print(f"helpcrunch: interrupted: {stopped.report!r}", file=sys.stderr)
             return EXIT_INTERRUPTED
+        except BulkError as failed:
+            # The CSV broke partway (a malformed line): bad input, after a summary of what was
+            # done before it.
+            _summarize(failed.report, verb)
+            print(f"helpcrunch: error: {failed}", file=sys.stderr)
+            return EXIT_USAGE
+    _summarize(report, verb)
+    return EXIT_SOME_FAILED if report.failed else EXIT_OK
+
+
+def _summarize(report: BulkReport, verb: str) -> None:
     for failure in report.failures:
         # Row numbers count the header as line 1, as a spreadsheet does.
         print(
@@ -163,7 +185,6 @@ def _run_csv(args: argparse.Namespace, kind: str) -> int:
         f"{report.failed} failed{skipped}",
         file=sys.stderr,
     )
-    return EXIT_SOME_FAILED if report.failed else EXIT_OK
 
 
 def _single(args: argparse.Namespace) -> None:

@@ -50,7 +50,7 @@ class _TqdmProgress(Progress):
         super().__init__(total)
         from tqdm.auto import tqdm
 
-        self._bar = tqdm(total=total, desc=desc, unit="customer", dynamic_ncols=True)
+        self._bar = tqdm(total=total, desc=desc, unit=" customers", dynamic_ncols=True)
 
     def update(self, result: BulkResult) -> None:
         failed_before = self.failed

@@ -1,6 +1,8 @@
 //! Checks on what users pass in, done before anything is sent. Type questions (is it an int, a
 //! str, a mapping?) belong to the binding layer; the values themselves are judged here.
 
+use std::collections::HashMap;
+
 use super::error::{Error, Result};
 
 /// HelpCrunch's numeric customer id. Kept as a number so it can only ever be digits in a path.
@@ -104,6 +106,8 @@ pub fn normalize_tags(tags: Vec<TagInput>, tag_use: TagUse) -> Result<Vec<Tag>> 
         ));
     }
     let mut out: Vec<Tag> = Vec::with_capacity(tags.len());
+    // Position of each name in `out`, so a long list is checked in linear time.
+    let mut seen: HashMap<String, usize> = HashMap::with_capacity(tags.len());
     for tag in tags {
         if tag.name.trim().is_empty() {
             return Err(Error::value_error(format!(
@@ -125,11 +129,14 @@ pub fn normalize_tags(tags: Vec<TagInput>, tag_use: TagUse) -> Result<Vec<Tag>> 
                 Some(color)
             }
         };
-        match out.iter().find(|t| t.name == tag.name) {
-            None => out.push(Tag {
-                name: tag.name,
-                color,
-            }),
+        match seen.get(&tag.name).map(|&i| &out[i]) {
+            None => {
+                seen.insert(tag.name.clone(), out.len());
+                out.push(Tag {
+                    name: tag.name,
+                    color,
+                })
+            }
             Some(seen) if seen.color == color || color.is_none() => {}
             Some(seen) if seen.color.is_none() => {
                 return Err(Error::value_error(format!(

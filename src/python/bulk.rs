@@ -8,7 +8,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyList, PyTuple};
 
 use super::bridge::{block_on, spawn_for_loop, LoopBridge, TaskHandle};
-use super::convert;
+use super::convert::{self, Refused};
 use super::errors::to_py_err;
 use crate::core::bulk::{BulkRun, Finished};
 use crate::core::client::Operation;
@@ -80,7 +80,7 @@ impl NativeBulkRun {
         customer_id: &Bound<'_, PyAny>,
         tags: &Bound<'_, PyAny>,
     ) -> PyResult<()> {
-        let op = (|| {
+        let op = (|| -> Result<Operation, Refused> {
             let id = convert::customer_id(customer_id)?;
             let tags = normalize_tags(convert::tags(tags, self.kind)?, self.kind)?;
             Ok(match self.kind {
@@ -88,7 +88,7 @@ impl NativeBulkRun {
                 TagUse::Remove => Operation::RemoveTags(id, tags),
             })
         })()
-        .map_err(|e| to_py_err(py, e))?;
+        .map_err(|e| e.into_py_err(py))?;
         self.run.submit(index, op);
         Ok(())
     }

@@ -10,7 +10,7 @@ use pyo3::types::{PyDict, PyTuple};
 
 use super::bridge::{block_on, spawn_for_loop, LoopBridge, TaskHandle};
 use super::bulk::NativeBulkRun;
-use super::convert;
+use super::convert::{self, Refused};
 use super::errors::to_py_err;
 use crate::core::bulk::BulkRun;
 use crate::core::client::{
@@ -129,7 +129,7 @@ impl NativeClient {
         kind: TagUse,
         customer_id: &Bound<'_, PyAny>,
         tags: &Bound<'_, PyAny>,
-    ) -> Result<Operation, Error> {
+    ) -> Result<Operation, Refused> {
         let id = convert::customer_id(customer_id)?;
         let tags = normalize_tags(convert::tags(tags, kind)?, kind)?;
         Ok(match kind {
@@ -138,8 +138,8 @@ impl NativeClient {
         })
     }
 
-    fn run_blocking(&self, py: Python<'_>, op: Result<Operation, Error>) -> PyResult<Py<PyAny>> {
-        let op = op.map_err(|e| to_py_err(py, e))?;
+    fn run_blocking(&self, py: Python<'_>, op: Result<Operation, Refused>) -> PyResult<Py<PyAny>> {
+        let op = op.map_err(|e| e.into_py_err(py))?;
         let observer = LogObserver::for_current_level(py);
         let core = self.core.clone();
         let outcome = block_on(py, async move { core.call(op, observer).await })?;
@@ -149,11 +149,11 @@ impl NativeClient {
     fn run_async(
         &self,
         py: Python<'_>,
-        op: Result<Operation, Error>,
+        op: Result<Operation, Refused>,
         bridge: &LoopBridge,
         future: Py<PyAny>,
     ) -> PyResult<TaskHandle> {
-        let op = op.map_err(|e| to_py_err(py, e))?;
+        let op = op.map_err(|e| e.into_py_err(py))?;
         let observer = LogObserver::for_current_level(py);
         let core = self.core.clone();
         Ok(spawn_for_loop(bridge, future, async move {

@@ -6,7 +6,43 @@ use pyo3::types::{
 };
 use serde_json::{Map, Value};
 
+use pyo3::exceptions::{PyException, PyKeyError};
+
+use super::errors::to_py_err;
 use crate::core::{CustomerId, Error, TagInput, TagUse};
+
+/// Why an input was not taken: bad input (raised as `TypeError`/`ValueError`), or an exception
+/// that is nobody's input error, such as a `KeyboardInterrupt` while a generator of tags ran,
+/// which passes through untouched.
+pub enum Refused {
+    Input(Error),
+    Passthrough(PyErr),
+}
+
+impl From<Error> for Refused {
+    fn from(e: Error) -> Self {
+        Refused::Input(e)
+    }
+}
+
+impl Refused {
+    pub fn into_py_err(self, py: Python<'_>) -> PyErr {
+        match self {
+            Refused::Input(e) => to_py_err(py, e),
+            Refused::Passthrough(e) => e,
+        }
+    }
+}
+
+/// An exception the caller's object raised while being read: an `Exception` means the input is
+/// bad (described by `refuse`); a `BaseException` (Ctrl-C, SystemExit) is passed on.
+fn reading(py: Python<'_>, err: PyErr, refuse: impl FnOnce() -> Error) -> Refused {
+    if err.is_instance_of::<PyException>(py) {
+        Refused::Input(refuse())
+    } else {
+        Refused::Passthrough(err)
+    }
+}
 
 fn type_name(obj: &Bound<'_, PyAny>) -> String {
     obj.get_type()
@@ -17,22 +53,25 @@ fn type_name(obj: &Bound<'_, PyAny>) -> String {
 
 /// A positive int (or anything with `__index__`, such as a numpy integer) or a string of ASCII
 /// digits. Not a bool, not a float (even 5.0: an id is never a measurement).
-pub fn customer_id(obj: &Bound<'_, PyAny>) -> Result<CustomerId, Error> {
+pub fn customer_id(obj: &Bound<'_, PyAny>) -> Result<CustomerId, Refused> {
     if obj.is_instance_of::<PyBool>() {
         return Err(Error::type_error(
             "customer_id must be an int or a string of digits, not bool",
-        ));
+        )
+        .into());
     }
     if let Ok(text) = obj.cast::<PyString>() {
         let text = text
             .to_str()
             .map_err(|_| Error::value_error("customer_id is not valid text (lone surrogates)"))?;
-        return CustomerId::parse(text);
+        return Ok(CustomerId::parse(text)?);
     }
     if obj.is_instance_of::<PyFloat>() {
         return Err(Error::type_error(
-            "customer_id must be an int or a string of digits, not float",
-        ));
+            "customer_id must be an int or a string of digits, not float (a pandas id column \
+             with missing values turns float: drop them, or use .astype(\"Int64\"))",
+        )
+        .into());
     }
     let index = if obj.is_instance_of::<PyInt>() {
         obj.clone()
@@ -44,23 +83,24 @@ pub fn customer_id(obj: &Bound<'_, PyAny>) -> Result<CustomerId, Error> {
             .and_then(|op| op.call_method1("index", (obj,)))
         {
             Ok(index) => index,
-            Err(_) => {
-                return Err(Error::type_error(format!(
-                    "customer_id must be an int or a string of digits, not {}",
-                    type_name(obj)
-                )))
+            Err(e) => {
+                return Err(reading(obj.py(), e, || {
+                    Error::type_error(format!(
+                        "customer_id must be an int or a string of digits, not {}",
+                        type_name(obj)
+                    ))
+                }))
             }
         }
     };
     match index.extract::<u64>() {
-        Ok(id) => CustomerId::new(id),
+        Ok(id) => Ok(CustomerId::new(id)?),
         Err(_) if index.lt(0).unwrap_or(false) => Err(Error::value_error(format!(
             "customer_id must be a positive integer, got {}",
             index.str().map(|s| s.to_string()).unwrap_or_default()
-        ))),
-        Err(_) => Err(Error::value_error(
-            "customer_id is too large to be a HelpCrunch id",
-        )),
+        ))
+        .into()),
+        Err(_) => Err(Error::value_error("customer_id is too large to be a HelpCrunch id").into()),
     }
 }
 
@@ -94,8 +134,9 @@ fn tag_from_mapping(
     mapping: &Bound<'_, PyAny>,
     position: Option<usize>,
     tag_use: TagUse,
-) -> Result<TagInput, Error> {
-    let py_err = |_| {
+) -> Result<TagInput, Refused> {
+    let py = mapping.py();
+    let unreadable = || {
         Error::type_error(format!(
             "{} is a mapping that cannot be read",
             where_(position)
@@ -106,12 +147,14 @@ fn tag_from_mapping(
         .map_err(|_| Error::type_error(format!("{} is not a mapping", where_(position))))?;
     let name = match mapping.get_item("name") {
         Ok(name) => tag_name(&name, position)?,
-        Err(_) => {
+        Err(e) if e.is_instance_of::<PyKeyError>(py) => {
             return Err(Error::value_error(format!(
                 "{} has no 'name'; a tag is a name or {{\"name\": …}}",
                 where_(position)
-            )))
+            ))
+            .into())
         }
+        Err(e) => return Err(reading(py, e, unreadable)),
     };
     let color = match mapping.get_item("color") {
         Ok(color) if color.is_none() => None,
@@ -127,10 +170,12 @@ fn tag_from_mapping(
                 })?
                 .to_string(),
         ),
-        Err(_) => None,
+        Err(e) if e.is_instance_of::<PyKeyError>(py) => None,
+        Err(e) => return Err(reading(py, e, unreadable)),
     };
     if tag_use == TagUse::Add {
-        for key in mapping.keys().map_err(py_err)?.iter() {
+        let keys = mapping.keys().map_err(|e| reading(py, e, unreadable))?;
+        for key in keys.iter() {
             let known = key
                 .extract::<String>()
                 .map(|k| k == "name" || k == "color")
@@ -140,7 +185,8 @@ fn tag_from_mapping(
                     "{} has an unknown key {}; a tag has 'name' and an optional 'color'",
                     where_(position),
                     key.repr().map(|r| r.to_string()).unwrap_or_default()
-                )));
+                ))
+                .into());
             }
         }
     }
@@ -157,8 +203,9 @@ fn is_mapping(obj: &Bound<'_, PyAny>) -> bool {
 
 /// A tag name (one tag: a str is never split into characters), a single `{"name": …}` mapping,
 /// or an iterable of either.
-pub fn tags(obj: &Bound<'_, PyAny>, tag_use: TagUse) -> Result<Vec<TagInput>, Error> {
+pub fn tags(obj: &Bound<'_, PyAny>, tag_use: TagUse) -> Result<Vec<TagInput>, Refused> {
     const WHAT: &str = "tags must be a tag name or a list of names / {\"name\": …} mappings";
+    let py = obj.py();
     if obj.is_instance_of::<PyString>() {
         return Ok(vec![TagInput {
             name: tag_name(obj, None)?,
@@ -170,21 +217,27 @@ pub fn tags(obj: &Bound<'_, PyAny>, tag_use: TagUse) -> Result<Vec<TagInput>, Er
         return Err(Error::type_error(format!(
             "{WHAT}, not {} (decode it to str first)",
             type_name(obj)
-        )));
+        ))
+        .into());
     }
     if obj.is_none() {
-        return Err(Error::type_error(format!("{WHAT}, not None")));
+        return Err(Error::type_error(format!("{WHAT}, not None")).into());
     }
     if is_mapping(obj) {
         return Ok(vec![tag_from_mapping(obj, None, tag_use)?]);
     }
-    let iter = obj
-        .try_iter()
-        .map_err(|_| Error::type_error(format!("{WHAT}, not {}", type_name(obj))))?;
+    let iter = obj.try_iter().map_err(|e| {
+        reading(py, e, || {
+            Error::type_error(format!("{WHAT}, not {}", type_name(obj)))
+        })
+    })?;
     let mut out = Vec::new();
     for (i, item) in iter.enumerate() {
         let item = item.map_err(|e| {
-            Error::type_error(format!("iterating over tags failed at tags[{i}]: {e}"))
+            let text = e.to_string();
+            reading(py, e, || {
+                Error::type_error(format!("iterating over tags failed at tags[{i}]: {text}"))
+            })
         })?;
         if item.is_instance_of::<PyString>() {
             out.push(TagInput {
@@ -198,7 +251,8 @@ pub fn tags(obj: &Bound<'_, PyAny>, tag_use: TagUse) -> Result<Vec<TagInput>, Er
             return Err(Error::type_error(format!(
                 "tags[{i}] must be a tag name (str) or a mapping with 'name', not {}",
                 type_name(&item)
-            )));
+            ))
+            .into());
         }
     }
     Ok(out)
