@@ -69,25 +69,46 @@ where
     let handle = runtime::handle();
     let mut task = handle.spawn(catching_panics(fut));
     let _abort = AbortOnDrop(task.abort_handle());
+    // Only the main thread receives signals, so only it wakes up to look for them. Other
+    // threads never take the GIL while they wait, which also keeps a daemon thread from
+    // touching an interpreter that is shutting down.
+    let on_main_thread = is_main_thread(py);
     py.detach(|| {
         handle.block_on(async {
+            if !on_main_thread {
+                return Ok(joined(task.await));
+            }
             loop {
                 tokio::select! {
-                    joined = &mut task => {
-                        return Ok(joined.unwrap_or_else(|e| Err(Error::Internal(e.to_string()))));
-                    }
+                    result = &mut task => return Ok(joined(result)),
                     _ = tokio::time::sleep(SIGNAL_CHECK_INTERVAL) => {
-                        Python::attach(|py| -> PyResult<()> {
+                        Python::try_attach(|py| -> PyResult<()> {
                             // Running a statement gives the interpreter a chance to run pending
                             // signal handlers; check_signals covers the rest.
                             py.run(c"pass", None, None)?;
                             py.check_signals()
-                        })?;
+                        })
+                        .transpose()?;
                     }
                 }
             }
         })
     })
+}
+
+fn joined<T>(result: Result<Result<T, Error>, tokio::task::JoinError>) -> Result<T, Error> {
+    result.unwrap_or_else(|e| Err(Error::Internal(e.to_string())))
+}
+
+fn is_main_thread(py: Python<'_>) -> bool {
+    // Asked each time: after a fork from another thread, that thread is the child's main one.
+    let check = || -> PyResult<bool> {
+        let threading = py.import("threading")?;
+        let main = threading.call_method0("main_thread")?;
+        Ok(threading.call_method0("current_thread")?.is(&main))
+    };
+    // If threading cannot say, assume the main thread: checking signals is always safe there.
+    check().unwrap_or(true)
 }
 
 /// A completed task's value, turned into a Python object on the loop's thread.
@@ -202,13 +223,16 @@ impl LoopBridge {
 
     /// Resolve the futures of everything finished so far. Runs on the loop's thread.
     fn drain(&self, py: Python<'_>) {
-        self.inner.wake_pending.store(false, Ordering::Release);
+        // Order matters: empty the socket, then clear the flag, then take the queue. Clearing
+        // the flag first would let a task's wake-up byte be swallowed here while the flag stays
+        // set, and nothing would wake the loop again.
         #[cfg(unix)]
         {
             use std::io::Read;
             let mut buf = [0u8; 256];
             while matches!((&self.inner.socket.1).read(&mut buf), Ok(n) if n > 0) {}
         }
+        self.inner.wake_pending.store(false, Ordering::Release);
         let ready =
             std::mem::take(&mut *self.inner.queue.lock().unwrap_or_else(|e| e.into_inner()));
         for Completion { future, value } in ready {
