@@ -638,16 +638,27 @@ impl Failure {
                 status,
                 headers,
                 body,
-            } => Error::Status(Box::new(StatusError {
-                method,
-                path,
-                status,
-                errors: parse_error_details(&body),
-                body: lossy_excerpt(&body),
-                headers,
-                attempts,
-                retry_after,
-            })),
+            } => {
+                // What the server sent may echo the request, key included (a debugging proxy,
+                // a misconfigured gateway): errors carry it with the key blanked out.
+                let hide = |text: String| redact(text, &config.api_key);
+                Error::Status(Box::new(StatusError {
+                    method,
+                    path,
+                    status,
+                    errors: parse_error_details(&body)
+                        .into_iter()
+                        .map(|d| ErrorDetail {
+                            code: hide(d.code),
+                            message: hide(d.message),
+                        })
+                        .collect(),
+                    body: hide(lossy_excerpt(&body)),
+                    headers: headers.into_iter().map(|(k, v)| (k, hide(v))).collect(),
+                    attempts,
+                    retry_after,
+                }))
+            }
             Failure::InvalidBody {
                 status,
                 message,
@@ -655,7 +666,7 @@ impl Failure {
             } => Error::ResponseValidation {
                 status,
                 message,
-                body: lossy_excerpt(&body),
+                body: redact(lossy_excerpt(&body), &config.api_key),
                 attempts,
             },
             Failure::TooLarge { status, cap } => Error::ResponseValidation {
@@ -668,6 +679,14 @@ impl Failure {
             },
         }
     }
+}
+
+/// `text` with every occurrence of the API key replaced.
+fn redact(text: String, key: &str) -> String {
+    if key.is_empty() || !text.contains(key) {
+        return text;
+    }
+    text.replace(key, "[redacted]")
 }
 
 /// A transport error as one line: what failed and the root cause, never the URL's secrets

@@ -275,7 +275,9 @@ pub fn json_to_py<'py>(py: Python<'py>, value: &Value) -> PyResult<Bound<'py, Py
                     // An integer past 64 bits: Python's int takes it exactly.
                     py.get_type::<PyInt>().call1((text,))?
                 } else {
-                    PyFloat::new(py, n.as_f64().unwrap_or(f64::NAN)).into_any()
+                    // Parsed here rather than with as_f64, which refuses 1e999: Python's json
+                    // module gives inf for it, and so do we (with its sign).
+                    PyFloat::new(py, text.parse::<f64>().unwrap_or(f64::NAN)).into_any()
                 }
             }
         }
