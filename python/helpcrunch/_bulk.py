@@ -292,6 +292,14 @@ class _Checkpoint:
 # either in ``ready`` or lost its result to an interrupt, and is then reported as cancelled.
 
 
+class _InputFailed(Exception):
+    """The input itself raised (a broken CSV, a database cursor gone)."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
 class _Run:
     """What a sync and an async run share: the input, the bookkeeping, progress, :meth:`stop`."""
 
@@ -335,6 +343,13 @@ class _Run:
         except (TypeError, ValueError) as e:
             self._ready.append(self._refused(index, row, None, e, None))
             return
+        except Exception as e:
+            # A row that raises when read (its own __getitem__) is that row's failure, not the
+            # run's, reported like any other bad row.
+            error = TypeError(f"the row could not be read: {type(e).__name__}: {e}")
+            error.__cause__ = e
+            self._ready.append(self._refused(index, row, None, error, None))
+            return
         key = _item_key(customer_id, tags) if self._checkpoint else None
         if self._checkpoint is not None and self._checkpoint.is_done(key):
             self._ready.append(BulkResult(index, customer_id, tags, True, None, None, 0, True))
@@ -368,11 +383,12 @@ class _Run:
                 self._checkpoint.record(result, key)
             self._ready.append(result)
 
-    def _handed_over(self, result: BulkResult) -> None:
-        """``result`` has reached the caller: forget it."""
+    def _handed_over(self, result: BulkResult, *, count: bool = True) -> None:
+        """``result`` has reached the caller: forget it (and count it, unless the run stops)."""
         self._ready.popleft()
         self._pending.pop(result.index, None)
-        self._bar.update(result)
+        if count:
+            self._bar.update(result)
 
     def _work_left(self) -> bool:
         return bool(self._ready or self._pending or not self._exhausted)
@@ -395,13 +411,19 @@ class _Run:
         while self._ready:
             result = self._ready[0]
             self.drained.append(result)
-            self._handed_over(result)
+            # Not counted as progress: the run is stopping, and the progress callback may be
+            # what stopped it.
+            self._handed_over(result, count=False)
 
     def _close(self) -> None:
-        self.stop()
-        self._bar.close()
-        if self._checkpoint is not None:
-            self._checkpoint.close()
+        try:
+            self.stop()
+        finally:
+            try:
+                self._bar.close()
+            finally:
+                if self._checkpoint is not None:
+                    self._checkpoint.close()
 
 
 class SyncRun(_Run):
@@ -419,6 +441,8 @@ class SyncRun(_Run):
             except StopIteration:
                 self._exhausted = True
                 break
+            except Exception as e:
+                raise _InputFailed(e) from e
             self._offer(row)
         if not self._ready and self._pending:
             self._receive(self._run.next_batch(self._window))
@@ -434,6 +458,9 @@ class SyncRun(_Run):
                     result = self._ready[0]
                     self._handed_over(result)
                     yield result
+        except _InputFailed as e:
+            # A stream has no report to attach: the input's own error goes through.
+            raise e.error from None
         finally:
             self._close()
 
@@ -473,6 +500,8 @@ class AsyncRun(_Run):
             except (StopIteration, StopAsyncIteration):
                 self._exhausted = True
                 break
+            except Exception as e:
+                raise _InputFailed(e) from e
             self._offer(row)
         if not self._ready and self._pending:
             self._receive(await _aio.call(self._run.next_batch_async, self._window))
@@ -485,6 +514,8 @@ class AsyncRun(_Run):
                     result = self._ready[0]
                     self._handed_over(result)
                     yield result
+        except _InputFailed as e:
+            raise e.error from None
         finally:
             self._close()
 
@@ -524,7 +555,8 @@ def _stopped_at(first: BulkResult, report: BulkReport) -> BulkError:
     )
 
 
-def _input_failed(error: Exception, report: BulkReport) -> BulkError:
+def _input_failed(failure: _InputFailed, report: BulkReport) -> BulkError:
+    error = failure.error
     return BulkError(
         f"reading the input failed after {len(report)} items: {type(error).__name__}: {error} "
         f"({report.succeeded} succeeded, {report.failed} failed or cancelled; see .report)",
@@ -542,10 +574,9 @@ def collect(run: SyncRun, on_error: OnError) -> BulkReport:
         first_failure = run.collect(done, stop_at_failure=on_error == "raise")
     except KeyboardInterrupt:
         raise BulkInterrupted(_report(done, run)) from None
-    except Exception as e:
-        # The input itself failed (a broken CSV, a database cursor gone): say so, with the
-        # report of what was done before.
-        raise _input_failed(e, _report(done, run)) from e
+    except _InputFailed as e:
+        # Say so, with the report of what was done before.
+        raise _input_failed(e, _report(done, run)) from e.error
     if first_failure is not None:
         raise _stopped_at(first_failure, _report(done, run)) from first_failure.error
     return _report(done, run)
@@ -557,8 +588,8 @@ async def acollect(run: AsyncRun, on_error: OnError) -> BulkReport:
     done: list[BulkResult] = []
     try:
         first_failure = await run.collect(done, stop_at_failure=on_error == "raise")
-    except Exception as e:
-        raise _input_failed(e, _report(done, run)) from e
+    except _InputFailed as e:
+        raise _input_failed(e, _report(done, run)) from e.error
     if first_failure is not None:
         raise _stopped_at(first_failure, _report(done, run)) from first_failure.error
     return _report(done, run)
