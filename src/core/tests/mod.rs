@@ -7,6 +7,7 @@
 //! - `bodies`: 2xx bodies that are not a customer, oversized, cut off, slow or compressed.
 //! - `config`: building a client, keeping the key secret, closing.
 //! - `pacing`: the rate limiter and connection reuse, seen from the server.
+//! - `proptests`: property tests of the parsers (error bodies, headers, ids, tags): no panics.
 //!
 //! Every helper that unpacks an error also checks that the API key is not in its text.
 
@@ -14,6 +15,7 @@ mod bodies;
 mod bulk;
 mod config;
 mod pacing;
+mod proptests;
 mod requests;
 mod retries;
 mod server;
