@@ -154,12 +154,27 @@ struct Settings {
     loopback: bool,
 }
 
-/// The connection pool and limiter of one process. Rebuilt after `fork()`: the parent's
+/// The connection pools and limiter of one process. Rebuilt after `fork()`: the parent's
 /// connections and locks must not be used from the child.
+///
+/// A connection belongs to the runtime that opened it (its socket is registered there, and its
+/// driving task runs there), so each runtime gets a pool of its own: blocking calls use the
+/// current-thread one, async calls and bulk runs the multi-thread one.
 struct Pool {
     pid: u32,
-    http: reqwest::Client,
+    multi_thread: reqwest::Client,
+    current_thread: reqwest::Client,
     limiter: Option<Arc<RateLimiter>>,
+}
+
+impl Pool {
+    /// The HTTP client for the runtime this task runs on.
+    fn http(&self) -> &reqwest::Client {
+        match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+            Ok(tokio::runtime::RuntimeFlavor::CurrentThread) => &self.current_thread,
+            _ => &self.multi_thread,
+        }
+    }
 }
 
 /// A HelpCrunch client. Cheap to share: clone it or put it in an `Arc`; all clones share one
@@ -276,6 +291,18 @@ impl Client {
     }
 
     fn build_pool(settings: &Settings) -> Result<Pool> {
+        Ok(Pool {
+            pid: std::process::id(),
+            multi_thread: Self::build_http(settings)?,
+            current_thread: Self::build_http(settings)?,
+            limiter: settings
+                .config
+                .rate_limit
+                .map(|rate| Arc::new(RateLimiter::per_minute(rate))),
+        })
+    }
+
+    fn build_http(settings: &Settings) -> Result<reqwest::Client> {
         let mut builder = reqwest::Client::builder()
             // A redirect could carry the Authorization header to another host: never follow one.
             .redirect(reqwest::redirect::Policy::none())
@@ -286,17 +313,9 @@ impl Client {
             // A proxy from the environment must not capture traffic meant for this machine.
             builder = builder.no_proxy();
         }
-        let http = builder
+        builder
             .build()
-            .map_err(|e| Error::Configuration(format!("cannot build the HTTP client: {e}")))?;
-        Ok(Pool {
-            pid: std::process::id(),
-            http,
-            limiter: settings
-                .config
-                .rate_limit
-                .map(|rate| Arc::new(RateLimiter::per_minute(rate))),
-        })
+            .map_err(|e| Error::Configuration(format!("cannot build the HTTP client: {e}")))
     }
 
     pub fn config(&self) -> &ClientConfig {
@@ -365,7 +384,7 @@ impl Client {
                 return Err(Error::Closed);
             }
             let started = Instant::now();
-            let outcome = self.attempt(&pool.http, method, &url, body.as_ref()).await;
+            let outcome = self.attempt(pool.http(), method, &url, body.as_ref()).await;
             let elapsed = started.elapsed();
             let failure = match outcome {
                 Ok((status, fields)) => {

@@ -1,11 +1,17 @@
-//! The package's tokio runtime, one per process.
+//! The package's tokio runtimes, one of each per process:
 //!
-//! A runtime built before `fork()` is dead in the child: its worker threads were not copied.
-//! So the runtime is tagged with the pid that built it, and a process that finds someone
-//! else's pid builds its own. The old one is leaked on purpose: dropping it would try to join
-//! threads that do not exist in this process. No lock is involved, so a fork taken while
-//! another thread was here cannot leave the child blocked.
+//! - a multi-thread runtime for async calls, bulk runs and the sandbox ([`handle`]);
+//! - a current-thread runtime for blocking calls ([`block_on`]): the calling thread drives the
+//!   request itself, socket and timers included, with no hand-off to another thread, which
+//!   is what makes a sequential blocking call cost little more than the round trip.
+//!
+//! A runtime built before `fork()` is dead in the child: its threads were not copied. So each
+//! runtime is tagged with the pid that built it, and a process that finds someone else's pid
+//! builds its own. The old one is leaked on purpose: dropping it would try to join threads that
+//! do not exist in this process. No lock is involved, so a fork taken while another thread was
+//! here cannot leave the child blocked.
 
+use std::future::Future;
 use std::sync::atomic::{AtomicPtr, Ordering};
 use tokio::runtime::{Builder, Handle, Runtime};
 
@@ -14,9 +20,10 @@ struct Slot {
     runtime: Runtime,
 }
 
-static CURRENT: AtomicPtr<Slot> = AtomicPtr::new(std::ptr::null_mut());
+static MULTI_THREAD: AtomicPtr<Slot> = AtomicPtr::new(std::ptr::null_mut());
+static CURRENT_THREAD: AtomicPtr<Slot> = AtomicPtr::new(std::ptr::null_mut());
 
-fn build() -> Runtime {
+fn build_multi_thread() -> Runtime {
     let workers = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(2)
@@ -29,30 +36,49 @@ fn build() -> Runtime {
         .expect("building a tokio runtime only fails when the OS refuses threads")
 }
 
-/// The handle of this process's runtime, built on first use.
-pub fn handle() -> Handle {
+fn build_current_thread() -> Runtime {
+    Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("building a tokio runtime only fails when the OS refuses resources")
+}
+
+/// This process's runtime in `cell`, built on first use (and again after a fork).
+fn runtime(cell: &'static AtomicPtr<Slot>, build: fn() -> Runtime) -> &'static Runtime {
     let pid = std::process::id();
-    let current = CURRENT.load(Ordering::Acquire);
+    let current = cell.load(Ordering::Acquire);
     // SAFETY: slots are leaked, never freed, so a non-null pointer is always valid.
     if let Some(slot) = unsafe { current.as_ref() } {
         if slot.pid == pid {
-            return slot.runtime.handle().clone();
+            return &slot.runtime;
         }
     }
     let fresh = Box::into_raw(Box::new(Slot {
         pid,
         runtime: build(),
     }));
-    match CURRENT.compare_exchange(current, fresh, Ordering::AcqRel, Ordering::Acquire) {
+    match cell.compare_exchange(current, fresh, Ordering::AcqRel, Ordering::Acquire) {
         // SAFETY: `fresh` was just leaked and is now published; it is never freed.
-        Ok(_) => unsafe { (*fresh).runtime.handle().clone() },
+        Ok(_) => unsafe { &(*fresh).runtime },
         Err(winner) => {
-            // Another thread published first. Our runtime never ran anything: shut it down
-            // (in the background, so this works from any context) and use the winner's.
+            // Another thread published first. Ours never ran anything: shut it down (in the
+            // background, so this works from any context) and use the winner's.
             // SAFETY: `fresh` was never published, so we own it; `winner` is a leaked slot.
             let ours = unsafe { Box::from_raw(fresh) };
             ours.runtime.shutdown_background();
-            unsafe { (*winner).runtime.handle().clone() }
+            unsafe { &(*winner).runtime }
         }
     }
+}
+
+/// The handle of this process's multi-thread runtime.
+pub fn handle() -> Handle {
+    runtime(&MULTI_THREAD, build_multi_thread).handle().clone()
+}
+
+/// Run `fut` to completion on this thread, on the process's current-thread runtime. Several
+/// threads may do so at once: one of them drives the sockets and timers for all. Must not be
+/// called from inside a runtime (the caller checks).
+pub fn block_on<F: Future>(fut: F) -> F::Output {
+    runtime(&CURRENT_THREAD, build_current_thread).block_on(fut)
 }

@@ -20,14 +20,6 @@ use crate::core::{runtime, Error};
 /// How often a blocked call wakes to let Python run signal handlers (Ctrl-C).
 const SIGNAL_CHECK_INTERVAL: Duration = Duration::from_millis(50);
 
-struct AbortOnDrop(AbortHandle);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
 fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     if let Some(s) = payload.downcast_ref::<&str>() {
         (*s).to_string()
@@ -66,22 +58,24 @@ where
              use the async API there",
         ));
     }
-    let handle = runtime::handle();
-    let mut task = handle.spawn(catching_panics(fut));
-    let _abort = AbortOnDrop(task.abort_handle());
     // Only the main thread receives signals, so only it wakes up to look for them. Other
     // threads never take the GIL while they wait, which also keeps a daemon thread from
     // touching an interpreter that is shutting down.
     let on_main_thread = is_main_thread(py);
+    let fut = catching_panics(fut);
     py.detach(|| {
-        handle.block_on(async {
+        // The call runs right here, on this thread (see core::runtime): no hand-off.
+        runtime::block_on(async {
+            tokio::pin!(fut);
             if !on_main_thread {
-                return Ok(joined(task.await));
+                return Ok(fut.await);
             }
             loop {
                 tokio::select! {
-                    result = &mut task => return Ok(joined(result)),
+                    result = &mut fut => return Ok(result),
                     _ = tokio::time::sleep(SIGNAL_CHECK_INTERVAL) => {
+                        // An error (KeyboardInterrupt) returns, dropping the future: that
+                        // cancels the request.
                         Python::try_attach(|py| -> PyResult<()> {
                             // Running a statement gives the interpreter a chance to run pending
                             // signal handlers; check_signals covers the rest.
@@ -94,10 +88,6 @@ where
             }
         })
     })
-}
-
-fn joined<T>(result: Result<Result<T, Error>, tokio::task::JoinError>) -> Result<T, Error> {
-    result.unwrap_or_else(|e| Err(Error::Internal(e.to_string())))
 }
 
 fn is_main_thread(py: Python<'_>) -> bool {
