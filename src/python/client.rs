@@ -103,7 +103,7 @@ impl Observer for LogObserver {
 }
 
 /// The result of a call, converted to a dict (or raised) once the GIL is held.
-pub struct CallOutcome(Result<Customer, Error>);
+pub struct CallOutcome(pub Result<Customer, Error>);
 
 impl<'py> IntoPyObject<'py> for CallOutcome {
     type Target = PyAny;

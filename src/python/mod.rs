@@ -10,7 +10,36 @@ mod sandbox;
 
 use pyo3::prelude::*;
 
+/// For the test suite only: a panic inside a blocking call, which must surface as a
+/// `HelpCrunchError` (never a `PanicException`, never an abort).
+#[pyfunction]
+fn _panic_in_blocking_call(py: Python<'_>) -> PyResult<()> {
+    let outcome = bridge::block_on(py, async {
+        if std::hint::black_box(true) {
+            panic!("a panic the test suite asked for");
+        }
+        Ok(())
+    })?;
+    outcome.map_err(|e| errors::to_py_err(py, e))
+}
+
+/// For the test suite only: a panic inside an awaitable call.
+#[pyfunction]
+fn _panic_in_async_call(
+    bridge: &Bound<'_, bridge::LoopBridge>,
+    future: Py<PyAny>,
+) -> bridge::TaskHandle {
+    bridge::spawn_for_loop(bridge.get(), future, async {
+        if std::hint::black_box(true) {
+            panic!("a panic the test suite asked for");
+        }
+        client::CallOutcome(Err(crate::core::Error::Closed))
+    })
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(_panic_in_blocking_call, m)?)?;
+    m.add_function(wrap_pyfunction!(_panic_in_async_call, m)?)?;
     m.add_class::<client::NativeClient>()?;
     m.add_class::<sandbox::SandboxServer>()?;
     m.add_class::<bulk::NativeBulkRun>()?;
