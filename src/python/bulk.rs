@@ -8,11 +8,9 @@ use pyo3::prelude::*;
 use pyo3::types::{PyList, PyTuple};
 
 use super::bridge::{block_on, spawn_for_loop, LoopBridge, TaskHandle};
-use super::convert::{self, Refused};
+use super::convert;
 use super::errors::to_py_err;
 use crate::core::bulk::{BulkRun, Finished};
-use crate::core::client::Operation;
-use crate::core::validate::normalize_tags;
 use crate::core::TagUse;
 
 /// Finished items as a list of `(index, customer | None, error | None, attempts)`.
@@ -80,15 +78,8 @@ impl NativeBulkRun {
         customer_id: &Bound<'_, PyAny>,
         tags: &Bound<'_, PyAny>,
     ) -> PyResult<()> {
-        let op = (|| -> Result<Operation, Refused> {
-            let id = convert::customer_id(customer_id)?;
-            let tags = normalize_tags(convert::tags(tags, self.kind)?, self.kind)?;
-            Ok(match self.kind {
-                TagUse::Add => Operation::AddTags(id, tags),
-                TagUse::Remove => Operation::RemoveTags(id, tags),
-            })
-        })()
-        .map_err(|e| e.into_py_err(py))?;
+        let op =
+            convert::tag_operation(self.kind, customer_id, tags).map_err(|e| e.into_py_err(py))?;
         self.run.submit(index, op);
         Ok(())
     }

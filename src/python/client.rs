@@ -16,7 +16,6 @@ use crate::core::bulk::BulkRun;
 use crate::core::client::{
     mask_key, AttemptEvent, Observer, Operation, DEFAULT_MAX_RESPONSE_BYTES,
 };
-use crate::core::validate::normalize_tags;
 use crate::core::{Client, ClientConfig, Customer, Error, TagUse};
 
 const DEBUG: u8 = 10;
@@ -124,20 +123,6 @@ pub struct NativeClient {
 }
 
 impl NativeClient {
-    fn operation(
-        &self,
-        kind: TagUse,
-        customer_id: &Bound<'_, PyAny>,
-        tags: &Bound<'_, PyAny>,
-    ) -> Result<Operation, Refused> {
-        let id = convert::customer_id(customer_id)?;
-        let tags = normalize_tags(convert::tags(tags, kind)?, kind)?;
-        Ok(match kind {
-            TagUse::Add => Operation::AddTags(id, tags),
-            TagUse::Remove => Operation::RemoveTags(id, tags),
-        })
-    }
-
     fn run_blocking(&self, py: Python<'_>, op: Result<Operation, Refused>) -> PyResult<Py<PyAny>> {
         let op = op.map_err(|e| e.into_py_err(py))?;
         let observer = LogObserver::for_current_level(py);
@@ -204,7 +189,10 @@ impl NativeClient {
         customer_id: &Bound<'_, PyAny>,
         tags: &Bound<'_, PyAny>,
     ) -> PyResult<Py<PyAny>> {
-        self.run_blocking(py, self.operation(TagUse::Remove, customer_id, tags))
+        self.run_blocking(
+            py,
+            convert::tag_operation(TagUse::Remove, customer_id, tags),
+        )
     }
 
     fn add_tags(
@@ -213,7 +201,7 @@ impl NativeClient {
         customer_id: &Bound<'_, PyAny>,
         tags: &Bound<'_, PyAny>,
     ) -> PyResult<Py<PyAny>> {
-        self.run_blocking(py, self.operation(TagUse::Add, customer_id, tags))
+        self.run_blocking(py, convert::tag_operation(TagUse::Add, customer_id, tags))
     }
 
     fn get_customer(&self, py: Python<'_>, customer_id: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
@@ -232,7 +220,7 @@ impl NativeClient {
     ) -> PyResult<TaskHandle> {
         self.run_async(
             py,
-            self.operation(TagUse::Remove, customer_id, tags),
+            convert::tag_operation(TagUse::Remove, customer_id, tags),
             bridge.get(),
             future,
         )
@@ -249,7 +237,7 @@ impl NativeClient {
     ) -> PyResult<TaskHandle> {
         self.run_async(
             py,
-            self.operation(TagUse::Add, customer_id, tags),
+            convert::tag_operation(TagUse::Add, customer_id, tags),
             bridge.get(),
             future,
         )

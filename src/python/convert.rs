@@ -9,6 +9,8 @@ use serde_json::{Map, Value};
 use pyo3::exceptions::{PyException, PyKeyError};
 
 use super::errors::to_py_err;
+use crate::core::client::Operation;
+use crate::core::validate::normalize_tags;
 use crate::core::{CustomerId, Error, TagInput, TagUse};
 
 /// Why an input was not taken: bad input (raised as `TypeError`/`ValueError`), or an exception
@@ -256,6 +258,21 @@ pub fn tags(obj: &Bound<'_, PyAny>, tag_use: TagUse) -> Result<Vec<TagInput>, Re
         }
     }
     Ok(out)
+}
+
+/// The tagging or untagging call for these Python arguments, checked: ids and tags converted
+/// and normalized, nothing sent.
+pub fn tag_operation(
+    kind: TagUse,
+    customer_id: &Bound<'_, PyAny>,
+    tags: &Bound<'_, PyAny>,
+) -> Result<Operation, Refused> {
+    let id = self::customer_id(customer_id)?;
+    let tags = normalize_tags(self::tags(tags, kind)?, kind)?;
+    Ok(match kind {
+        TagUse::Add => Operation::AddTags(id, tags),
+        TagUse::Remove => Operation::RemoveTags(id, tags),
+    })
 }
 
 /// JSON to plain Python values, every field kept as sent (order too); integers of any size stay
