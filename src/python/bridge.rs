@@ -42,11 +42,21 @@ where
         .map(|r| r.unwrap_or_else(|payload| Err(Error::Internal(panic_message(&*payload)))))
 }
 
+/// How a blocked thread waits for its future.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Wait {
+    /// One HTTP call: look for the answer without sleeping first (`runtime::block_on_polling`).
+    PollFirst,
+    /// Anything else (a bulk run's next batch, while the runtime's own threads work): sleep.
+    Sleep,
+}
+
 /// Run `fut` to completion on the package runtime while this thread waits without the GIL.
 /// Every `SIGNAL_CHECK_INTERVAL` it lets Python handle signals; a `KeyboardInterrupt` (or any
 /// exception a handler raises) drops the task, which cancels the request.
 pub fn block_on<T>(
     py: Python<'_>,
+    wait: Wait,
     fut: impl Future<Output = Result<T, Error>> + Send + 'static,
 ) -> PyResult<Result<T, Error>>
 where
@@ -65,7 +75,7 @@ where
     let fut = catching_panics(fut);
     py.detach(|| {
         // The call runs right here, on this thread (see core::runtime): no hand-off.
-        runtime::block_on(async {
+        let run = async {
             tokio::pin!(fut);
             if !on_main_thread {
                 return Ok(fut.await);
@@ -86,7 +96,11 @@ where
                     }
                 }
             }
-        })
+        };
+        match wait {
+            Wait::PollFirst => runtime::block_on_polling(run),
+            Wait::Sleep => runtime::block_on(run),
+        }
     })
 }
 

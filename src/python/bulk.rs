@@ -7,7 +7,7 @@ use std::sync::Arc;
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyTuple};
 
-use super::bridge::{block_on, spawn_for_loop, LoopBridge, TaskHandle};
+use super::bridge::{block_on, spawn_for_loop, LoopBridge, TaskHandle, Wait};
 use super::convert;
 use super::errors::to_py_err;
 use crate::core::bulk::{BulkRun, Finished};
@@ -87,7 +87,9 @@ impl NativeBulkRun {
     /// Wait (GIL released, Ctrl-C honoured) for finished items; `[]` once none is outstanding.
     fn next_batch<'py>(&self, py: Python<'py>, max_items: usize) -> PyResult<Bound<'py, PyList>> {
         let run = self.run.clone();
-        let finished = block_on(py, async move { Ok(run.next_batch(max_items).await) })?;
+        let finished = block_on(py, Wait::Sleep, async move {
+            Ok(run.next_batch(max_items).await)
+        })?;
         match finished {
             Ok(batch) => Batch(batch).into_pyobject(py),
             Err(e) => Err(to_py_err(py, e)),

@@ -8,7 +8,7 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyTuple};
 
-use super::bridge::{block_on, spawn_for_loop, LoopBridge, TaskHandle};
+use super::bridge::{block_on, spawn_for_loop, LoopBridge, TaskHandle, Wait};
 use super::bulk::NativeBulkRun;
 use super::convert::{self, Refused};
 use super::errors::to_py_err;
@@ -127,7 +127,11 @@ impl NativeClient {
         let op = op.map_err(|e| e.into_py_err(py))?;
         let observer = LogObserver::for_current_level(py);
         let core = self.core.clone();
-        let outcome = block_on(py, async move { core.call(op, observer).await })?;
+        let outcome = block_on(
+            py,
+            Wait::PollFirst,
+            async move { core.call(op, observer).await },
+        )?;
         Ok(CallOutcome(outcome).into_pyobject(py)?.unbind())
     }
 

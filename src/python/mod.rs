@@ -19,7 +19,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// `HelpCrunchError` (never a `PanicException`, never an abort).
 #[pyfunction]
 fn _panic_in_blocking_call(py: Python<'_>) -> PyResult<()> {
-    let outcome = bridge::block_on(py, async {
+    let outcome = bridge::block_on(py, bridge::Wait::PollFirst, async {
         if std::hint::black_box(true) {
             panic!("a panic the test suite asked for");
         }

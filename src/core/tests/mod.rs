@@ -7,6 +7,8 @@
 //! - `bodies`: 2xx bodies that are not a customer, oversized, cut off, slow or compressed.
 //! - `config`: building a client, keeping the key secret, closing.
 //! - `pacing`: the rate limiter and connection reuse, seen from the server.
+//! - `runtime`: blocking calls that poll for a fast answer before sleeping, and stop when it
+//!   does not pay.
 //! - `proptests`: property tests of the parsers (error bodies, headers, ids, tags): no panics.
 //!
 //! Every helper that unpacks an error also checks that the API key is not in its text.
@@ -18,6 +20,7 @@ mod pacing;
 mod proptests;
 mod requests;
 mod retries;
+mod runtime;
 mod server;
 mod statuses;
 
