@@ -85,12 +85,17 @@ def test_untag_from_csv_changes_the_customers_of_the_server_it_is_pointed_at(
 
 
 def test_tag_from_csv_creates_tags_with_their_colours(sandbox: Sandbox, tmp_path: Path) -> None:
-    csv = write_csv(tmp_path / "rows.csv", "customer_id,tags\n542338,Trial:#c57de0\n542343,Trial\n")
+    # Two tag names: a tag's colour is the account's, set by whichever row creates it first, and
+    # the rows run concurrently.
+    csv = write_csv(
+        tmp_path / "rows.csv", "customer_id,tags\n542338,Trial:#c57de0\n542343,Churned\n"
+    )
     result = helpcrunch_cli("tag", "--from-csv", csv, env=child_env(sandbox))
     assert result.returncode == 0, result.stderr
     assert "tagged 2 of 2 customers" in result.stderr
     assert sandbox.customer(542338)["tags"] == [{"name": "Trial", "color": "#c57de0"}]
-    assert tag_names(sandbox, 542343) == ["Trial"]
+    # No colour given: HelpCrunch's default for a new tag.
+    assert sandbox.customer(542343)["tags"] == [{"name": "Churned", "color": "#c377e0"}]
 
 
 def test_checkpoint_lets_a_rerun_skip_the_rows_done(sandbox: Sandbox, tmp_path: Path) -> None:
