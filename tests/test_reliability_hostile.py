@@ -134,6 +134,10 @@ CASES: dict[str, Case] = {
     ),
     "invalid UTF-8": Case(reply(200, b'{"id": 1, "name": "\xff\xfe\xc3"}'), NOT_A_CUSTOMER),
     "a lone surrogate escape": Case(reply(200, '{"id": 1, "name": "\\ud800"}'), NOT_A_CUSTOMER),
+    # Valid JSON, but past the 4,300 digits Python's int takes from text (json.loads refuses it).
+    "an integer of 5,000 digits": Case(
+        reply(200, '{"id": 1, "n": ' + "7" * 5000 + "}"), NOT_A_CUSTOMER, "Python values"
+    ),
     "50 MB body with Content-Length": Case(
         stream_body(50 * 2**20, declare_length=True), NOT_A_CUSTOMER, "max_response_bytes"
     ),
@@ -342,6 +346,13 @@ def test_a_customer_with_odd_but_valid_json_comes_back_whole(
     assert customer["tiny"] == 5e-324
     assert customer["dup"] == 2
     assert customer[""] == "empty key"
+
+
+def test_an_integer_of_4300_digits_comes_back_exact(server: HostileServer) -> None:
+    digits = "7" * 4300
+    server.serve(reply(200, '{"id": 1, "n": ' + digits + "}"))
+    customer = call_one_way("sync", server)
+    assert customer["n"] == int(digits)
 
 
 def test_a_number_beyond_float_range_comes_back_as_infinity(server: HostileServer) -> None:

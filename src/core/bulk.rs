@@ -47,6 +47,10 @@ impl BulkRun {
         }
     }
 
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
     /// Items submitted whose outcome has not been taken yet.
     pub fn outstanding(&self) -> usize {
         self.outstanding.load(Ordering::Acquire)

@@ -77,11 +77,23 @@ pub fn mask_key(key: &str) -> String {
     }
 }
 
-/// The customer as HelpCrunch sent it, every field kept, plus how many attempts it took.
+/// The customer as HelpCrunch sent it: the body, checked to be one JSON object but not parsed,
+/// so each caller builds only the values it needs (the Python layer goes straight to Python
+/// objects); plus the status and how many attempts it took.
 #[derive(Debug, Clone)]
 pub struct Customer {
-    pub fields: Map<String, Value>,
+    pub body: Vec<u8>,
+    pub status: u16,
     pub attempts: u32,
+}
+
+impl Customer {
+    /// Every field, in order, numbers exact. An error only for the few bodies the check lets
+    /// through and `serde_json::Value` refuses (an object key that is serde_json's private
+    /// number marker).
+    pub fn fields(&self) -> std::result::Result<Map<String, Value>, String> {
+        parse_customer(&self.body)
+    }
 }
 
 /// One HTTP call the client knows how to make.
@@ -327,6 +339,20 @@ impl Client {
         &self.settings.base_url
     }
 
+    /// The error for a customer its caller could not use after all: the same
+    /// `ResponseValidation` as for any unusable 2xx body, the body in it with the key blanked
+    /// out. (The Python layer's parser refuses a few valid bodies, such as an integer of more
+    /// than 4,300 digits, which Python's `int` would refuse as well.)
+    pub fn unusable_body(&self, customer: &Customer, message: String) -> Error {
+        unusable_body_error(
+            customer.status,
+            message,
+            &customer.body,
+            customer.attempts,
+            &self.settings.config,
+        )
+    }
+
     /// Stop taking new calls and let the pool go. Calls already running finish on their own.
     pub fn close(&self) {
         self.closed.store(true, Ordering::Release);
@@ -387,7 +413,7 @@ impl Client {
             let outcome = self.attempt(pool.http(), method, &url, body.as_ref()).await;
             let elapsed = started.elapsed();
             let failure = match outcome {
-                Ok((status, fields)) => {
+                Ok((status, body)) => {
                     if let Some(obs) = &observer {
                         obs.on_attempt(&AttemptEvent {
                             method,
@@ -400,7 +426,8 @@ impl Client {
                         });
                     }
                     return Ok(Customer {
-                        fields,
+                        body,
+                        status,
                         attempts: attempt,
                     });
                 }
@@ -442,7 +469,7 @@ impl Client {
         method: &'static str,
         url: &str,
         body: Option<&Vec<u8>>,
-    ) -> std::result::Result<(u16, Map<String, Value>), Failure> {
+    ) -> std::result::Result<(u16, Vec<u8>), Failure> {
         let method = Method::from_bytes(method.as_bytes()).expect("static method names are valid");
         let mut request = http
             .request(method, url)
@@ -457,13 +484,14 @@ impl Client {
         let status = response.status().as_u16();
         let bytes = read_capped(&mut response, self.settings.config.max_response_bytes).await?;
         if (200..300).contains(&status) {
-            return parse_customer(&bytes)
-                .map(|fields| (status, fields))
-                .map_err(|message| Failure::InvalidBody {
+            return match check_customer(&bytes) {
+                Ok(()) => Ok((status, bytes)),
+                Err(message) => Err(Failure::InvalidBody {
                     status,
                     message,
                     body: bytes,
-                });
+                }),
+            };
         }
         let headers = response
             .headers()
@@ -512,10 +540,104 @@ async fn read_capped(
     Ok(bytes)
 }
 
-/// A 2xx body must be one JSON object: the customer.
+/// A 2xx body must be one JSON object: the customer. Checked without building anything, and
+/// with the same parser paths `parse_customer` takes, so the same bodies pass and a refused one
+/// gets the same message.
+pub fn check_customer(bytes: &[u8]) -> std::result::Result<(), String> {
+    if bytes.iter().all(|b| b.is_ascii_whitespace()) {
+        return Err(EMPTY_BODY.into());
+    }
+    if let Err(e) = serde_json::from_slice::<Checked>(bytes) {
+        return Err(format!("the body is not valid JSON ({e})"));
+    }
+    // It parsed, so the first byte that is not whitespace says what the value is.
+    let kind = match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'{') => return Ok(()),
+        Some(b'[') => "an array",
+        Some(b'"') => "a string",
+        Some(b'n') => "null",
+        Some(b't' | b'f') => "a boolean",
+        _ => "a number",
+    };
+    Err(format!(
+        "expected the customer as a JSON object, got {kind}"
+    ))
+}
+
+const EMPTY_BODY: &str = "the body is empty; expected the customer as a JSON object";
+
+/// Any JSON value, checked as `serde_json::Value` would check it and then dropped.
+/// `IgnoredAny` would be cheaper still, but serde_json skips over what it ignores: no nesting
+/// limit (100,000 nested brackets would pass), no UTF-8 or surrogate checks inside strings.
+/// Going through `deserialize_any` makes serde_json parse every string and number as it does
+/// for a `Value`, into its scratch buffer, without allocating a tree.
+struct Checked;
+
+impl<'de> serde::Deserialize<'de> for Checked {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        d.deserialize_any(CheckedVisitor)
+    }
+}
+
+struct CheckedVisitor;
+
+impl<'de> serde::de::Visitor<'de> for CheckedVisitor {
+    type Value = Checked;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> std::result::Result<Checked, E> {
+        Ok(Checked)
+    }
+
+    fn visit_i64<E>(self, _: i64) -> std::result::Result<Checked, E> {
+        Ok(Checked)
+    }
+
+    fn visit_u64<E>(self, _: u64) -> std::result::Result<Checked, E> {
+        Ok(Checked)
+    }
+
+    fn visit_f64<E>(self, _: f64) -> std::result::Result<Checked, E> {
+        Ok(Checked)
+    }
+
+    fn visit_str<E>(self, _: &str) -> std::result::Result<Checked, E> {
+        Ok(Checked)
+    }
+
+    fn visit_unit<E>(self) -> std::result::Result<Checked, E> {
+        Ok(Checked)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(
+        self,
+        mut seq: A,
+    ) -> std::result::Result<Checked, A::Error> {
+        while seq.next_element::<Checked>()?.is_some() {}
+        Ok(Checked)
+    }
+
+    /// Objects, and (with `arbitrary_precision`) numbers, which serde_json hands over as a
+    /// one-entry map holding their text.
+    fn visit_map<A: serde::de::MapAccess<'de>>(
+        self,
+        mut map: A,
+    ) -> std::result::Result<Checked, A::Error> {
+        while map.next_key::<Checked>()?.is_some() {
+            map.next_value::<Checked>()?;
+        }
+        Ok(Checked)
+    }
+}
+
+/// The customer's fields as `serde_json` values (for Rust callers; the client itself only
+/// checks the body, with `check_customer`).
 pub fn parse_customer(bytes: &[u8]) -> std::result::Result<Map<String, Value>, String> {
     if bytes.iter().all(|b| b.is_ascii_whitespace()) {
-        return Err("the body is empty; expected the customer as a JSON object".into());
+        return Err(EMPTY_BODY.into());
     }
     match serde_json::from_slice::<Value>(bytes) {
         Ok(Value::Object(map)) => Ok(map),
@@ -682,12 +804,7 @@ impl Failure {
                 status,
                 message,
                 body,
-            } => Error::ResponseValidation {
-                status,
-                message,
-                body: redact(lossy_excerpt(&body), &config.api_key),
-                attempts,
-            },
+            } => unusable_body_error(status, message, &body, attempts, config),
             Failure::TooLarge { status, cap } => Error::ResponseValidation {
                 status,
                 message: format!(
@@ -697,6 +814,21 @@ impl Failure {
                 attempts,
             },
         }
+    }
+}
+
+fn unusable_body_error(
+    status: u16,
+    message: String,
+    body: &[u8],
+    attempts: u32,
+    config: &ClientConfig,
+) -> Error {
+    Error::ResponseValidation {
+        status,
+        message,
+        body: redact(lossy_excerpt(body), &config.api_key),
+        attempts,
     }
 }
 

@@ -11,10 +11,14 @@ use super::bridge::{block_on, spawn_for_loop, LoopBridge, TaskHandle, Wait};
 use super::convert;
 use super::errors::to_py_err;
 use crate::core::bulk::{BulkRun, Finished};
-use crate::core::TagUse;
+use crate::core::{Client, TagUse};
 
-/// Finished items as a list of `(index, customer | None, error | None, attempts)`.
-pub struct Batch(Vec<Finished>);
+/// Finished items as a list of `(index, customer | None, error | None, attempts)`. The client
+/// makes a body that cannot become Python values that item's error.
+pub struct Batch {
+    items: Vec<Finished>,
+    client: Client,
+}
 
 impl<'py> IntoPyObject<'py> for Batch {
     type Target = PyList;
@@ -23,15 +27,21 @@ impl<'py> IntoPyObject<'py> for Batch {
 
     fn into_pyobject(self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         let list = PyList::empty(py);
-        for finished in self.0 {
-            let row = match finished.outcome {
-                Ok(customer) => PyTuple::new(
+        for finished in self.items {
+            let outcome = finished.outcome.and_then(|customer| {
+                let attempts = customer.attempts;
+                convert::customer_to_py(py, &customer)
+                    .map(|dict| (dict, attempts))
+                    .map_err(|message| self.client.unusable_body(&customer, message))
+            });
+            let row = match outcome {
+                Ok((customer, attempts)) => PyTuple::new(
                     py,
                     [
                         finished.index.into_pyobject(py)?.into_any(),
-                        convert::object_to_py(py, &customer.fields)?.into_any(),
+                        customer,
                         py.None().into_bound(py),
-                        customer.attempts.into_pyobject(py)?.into_any(),
+                        attempts.into_pyobject(py)?.into_any(),
                     ],
                 )?,
                 Err(err) => {
@@ -91,7 +101,11 @@ impl NativeBulkRun {
             Ok(run.next_batch(max_items).await)
         })?;
         match finished {
-            Ok(batch) => Batch(batch).into_pyobject(py),
+            Ok(items) => Batch {
+                items,
+                client: self.run.client().clone(),
+            }
+            .into_pyobject(py),
             Err(e) => Err(to_py_err(py, e)),
         }
     }
@@ -105,7 +119,9 @@ impl NativeBulkRun {
     ) -> TaskHandle {
         let run = self.run.clone();
         spawn_for_loop(bridge.get(), future, async move {
-            Batch(run.next_batch(max_items).await)
+            let items = run.next_batch(max_items).await;
+            let client = run.client().clone();
+            Batch { items, client }
         })
     }
 

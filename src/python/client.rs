@@ -101,8 +101,12 @@ impl Observer for LogObserver {
     }
 }
 
-/// The result of a call, converted to a dict (or raised) once the GIL is held.
-pub struct CallOutcome(pub Result<Customer, Error>);
+/// The result of a call, converted to a dict (or raised) once the GIL is held. The client is
+/// there for a body that cannot become Python values: it makes that the call's error.
+pub struct CallOutcome {
+    pub outcome: Result<Customer, Error>,
+    pub client: Client,
+}
 
 impl<'py> IntoPyObject<'py> for CallOutcome {
     type Target = PyAny;
@@ -110,10 +114,9 @@ impl<'py> IntoPyObject<'py> for CallOutcome {
     type Error = PyErr;
 
     fn into_pyobject(self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        match self.0 {
-            Ok(customer) => Ok(convert::object_to_py(py, &customer.fields)?.into_any()),
-            Err(err) => Err(to_py_err(py, err)),
-        }
+        let customer = self.outcome.map_err(|err| to_py_err(py, err))?;
+        convert::customer_to_py(py, &customer)
+            .map_err(|message| to_py_err(py, self.client.unusable_body(&customer, message)))
     }
 }
 
@@ -132,7 +135,8 @@ impl NativeClient {
             Wait::PollFirst,
             async move { core.call(op, observer).await },
         )?;
-        Ok(CallOutcome(outcome).into_pyobject(py)?.unbind())
+        let client = self.core.clone();
+        Ok(CallOutcome { outcome, client }.into_pyobject(py)?.unbind())
     }
 
     fn run_async(
@@ -146,7 +150,11 @@ impl NativeClient {
         let observer = LogObserver::for_current_level(py);
         let core = self.core.clone();
         Ok(spawn_for_loop(bridge, future, async move {
-            CallOutcome(core.call(op, observer).await)
+            let outcome = core.call(op, observer).await;
+            CallOutcome {
+                outcome,
+                client: core,
+            }
         }))
     }
 }

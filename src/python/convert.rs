@@ -11,7 +11,7 @@ use pyo3::exceptions::{PyException, PyKeyError};
 use super::errors::to_py_err;
 use crate::core::client::Operation;
 use crate::core::validate::normalize_tags;
-use crate::core::{CustomerId, Error, TagInput, TagUse};
+use crate::core::{Customer, CustomerId, Error, TagInput, TagUse};
 
 /// Why an input was not taken: bad input (raised as `TypeError`/`ValueError`), or an exception
 /// that is nobody's input error, such as a `KeyboardInterrupt` while a generator of tags ran,
@@ -273,6 +273,17 @@ pub fn tag_operation(
         TagUse::Add => Operation::AddTags(id, tags),
         TagUse::Remove => Operation::RemoveTags(id, tags),
     })
+}
+
+/// The customer as a dict; `Err` with the reason when its body cannot become Python values.
+pub fn customer_to_py<'py>(
+    py: Python<'py>,
+    customer: &Customer,
+) -> Result<Bound<'py, PyAny>, String> {
+    let fields = customer.fields()?;
+    object_to_py(py, &fields)
+        .map(Bound::into_any)
+        .map_err(|e| format!("the body cannot be turned into Python values ({e})"))
 }
 
 /// JSON to plain Python values, every field kept as sent (order too); integers of any size stay

@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use proptest::prelude::*;
 use serde_json::{json, Map, Value};
 
-use crate::core::client::{parse_customer, parse_error_details};
+use crate::core::client::{check_customer, parse_customer, parse_error_details};
 use crate::core::retry::{decide, server_wait, Decision, MAX_BACKOFF, MAX_SERVER_WAIT};
 use crate::core::validate::{normalize_tags, tags_body, CustomerId, TagInput, TagUse};
 use crate::core::ErrorDetail;
@@ -205,6 +205,58 @@ fn tags_oracle(tags: &[TagInput], tag_use: TagUse) -> Option<Vec<(String, Option
     Some(out)
 }
 
+// --- 2xx bodies ------------------------------------------------------------------------------
+
+/// Bodies where skipping over JSON and parsing it differ, and the edges of what serde_json takes:
+/// the check must agree with the full parse on each, message included.
+#[test]
+fn checking_a_2xx_body_agrees_with_parsing_it_at_the_edges() {
+    let nested = |depth: usize| format!("{{\"a\":{}1{}}}", "[".repeat(depth), "]".repeat(depth));
+    let bodies: Vec<Vec<u8>> = vec![
+        br#"{"name":"\ud800"}"#.to_vec(),
+        br#"{"name":"\udc00x"}"#.to_vec(),
+        br#"{"\ud800":1}"#.to_vec(),
+        br#"{"name":"\ud83d\ude00"}"#.to_vec(),
+        br#"{"name":"\u00e9\n\/"}"#.to_vec(),
+        br#"{"name":"\x"}"#.to_vec(),
+        b"{\"name\":\"\xff\xfe\xc3\"}".to_vec(),
+        b"{\"\xed\xa0\x80\":1}".to_vec(),
+        b"{\"name\":\"a\x01b\"}".to_vec(),
+        b"\xef\xbb\xbf{}".to_vec(),
+        nested(126).into_bytes(),
+        nested(127).into_bytes(),
+        nested(128).into_bytes(),
+        br#"{"up":1e999,"down":-1e999,"big":123456789012345678901234567890}"#.to_vec(),
+        br#"{"a":NaN}"#.to_vec(),
+        br#"{"a":Infinity}"#.to_vec(),
+        br#"{"a":01}"#.to_vec(),
+        br#"{"a":1.}"#.to_vec(),
+        br#"{"a":-}"#.to_vec(),
+        br#"{"dup":1,"dup":2}"#.to_vec(),
+        br#"{"a":1,}"#.to_vec(),
+        br#"{"a":1} x"#.to_vec(),
+        b" \r\n\t{}\n".to_vec(),
+        b"\x0c{}".to_vec(),
+        b"\x0c".to_vec(),
+        b"[]".to_vec(),
+        b"true".to_vec(),
+        b"-5".to_vec(),
+    ];
+    for body in bodies {
+        let text = String::from_utf8_lossy(&body);
+        assert_eq!(
+            check_customer(&body),
+            parse_customer(&body).map(|_| ()),
+            "{text}"
+        );
+    }
+    // The one difference: serde_json reads an object whose only key is its private marker as a
+    // number. It is an object, and the check (which builds no `Value`) says so.
+    let marker = br#"{"$serde_json::private::Number":"1"}"#;
+    assert_eq!(check_customer(marker), Ok(()));
+    assert!(parse_customer(marker).is_err());
+}
+
 // --- error bodies ----------------------------------------------------------------------------
 
 proptest! {
@@ -213,6 +265,13 @@ proptest! {
     #[test]
     fn error_details_of_any_bytes_never_panic(body in prop::collection::vec(any::<u8>(), 0..512)) {
         let _ = parse_error_details(&body);
+    }
+
+    #[test]
+    fn checking_a_2xx_body_of_any_bytes_agrees_with_parsing_it(
+        body in prop::collection::vec(any::<u8>(), 0..512),
+    ) {
+        prop_assert_eq!(check_customer(&body), parse_customer(&body).map(|_| ()));
     }
 
     #[test]
@@ -235,6 +294,27 @@ proptest! {
         if !value.is_object() {
             prop_assert!(details.is_empty());
         }
+    }
+
+    /// The client only checks a body and hands it on unparsed: the check must pass exactly the
+    /// bodies the full parse takes, and refuse the others with the same message. Near-JSON
+    /// (valid JSON with one byte changed) reaches the corners random bytes never do.
+    #[test]
+    fn checking_a_2xx_body_of_near_json_agrees_with_parsing_it(
+        value in json_value(),
+        at in any::<prop::sample::Index>(),
+        byte in prop::sample::select(b"{}[]\",:\\/u0123456789abcdefABDE.+-ntrl \t\n\x00\x7f\xc3\xed\xff".to_vec()),
+        edit in 0..4u8,
+    ) {
+        let mut body = serde_json::to_vec(&value).unwrap();
+        let i = at.index(body.len() + 1);
+        match edit {
+            0 => {}
+            1 if i < body.len() => body[i] = byte,
+            2 if i < body.len() => { body.remove(i); }
+            _ => body.insert(i, byte),
+        }
+        prop_assert_eq!(check_customer(&body), parse_customer(&body).map(|_| ()));
     }
 
     #[test]
