@@ -1,5 +1,6 @@
 //! Python values in (customer ids, tags) and JSON out (the customer as plain dicts and lists).
 
+use jiter::{FloatMode, PartialMode, PythonParse, StringCacheMode};
 use pyo3::prelude::*;
 use pyo3::types::{
     PyBool, PyByteArray, PyBytes, PyDict, PyFloat, PyInt, PyList, PyMapping, PyString,
@@ -275,19 +276,37 @@ pub fn tag_operation(
     })
 }
 
-/// The customer as a dict; `Err` with the reason when its body cannot become Python values.
+/// How a customer's body becomes Python values: as Python's `json.loads` would make them. Ints
+/// of any size are exact, a float past the range is `inf` (`1e999`, as `json` gives), the last of
+/// repeated keys wins, in the first one's place. NaN and Infinity never get here: the core
+/// refuses them, as serde_json does.
+const BODY_PARSER: PythonParse = PythonParse {
+    allow_inf_nan: false,
+    // Keys and short values repeat from customer to customer: caching all strings measured
+    // fastest in a bulk run (about 0.7 µs an item less than keys only, 1.5 µs less than none).
+    cache_mode: StringCacheMode::All,
+    partial_mode: PartialMode::Off,
+    catch_duplicate_keys: false,
+    float_mode: FloatMode::Float,
+};
+
+/// The customer as a dict, parsed straight from its body; `Err` with the reason when the body
+/// cannot become Python values (the core has checked it is a JSON object, but jiter, like
+/// Python's `int`, refuses an integer of more than 4,300 digits).
 pub fn customer_to_py<'py>(
     py: Python<'py>,
     customer: &Customer,
 ) -> Result<Bound<'py, PyAny>, String> {
-    let fields = customer.fields()?;
-    object_to_py(py, &fields)
-        .map(Bound::into_any)
-        .map_err(|e| format!("the body cannot be turned into Python values ({e})"))
+    BODY_PARSER.python_parse(py, &customer.body).map_err(|e| {
+        format!(
+            "the body cannot be turned into Python values ({})",
+            e.description(&customer.body)
+        )
+    })
 }
 
-/// JSON to plain Python values, every field kept as sent (order too); integers of any size stay
-/// exact ints.
+/// JSON to plain Python values (the sandbox's customers), every field kept as sent (order too);
+/// integers of any size stay exact ints.
 pub fn json_to_py<'py>(py: Python<'py>, value: &Value) -> PyResult<Bound<'py, PyAny>> {
     Ok(match value {
         Value::Null => py.None().into_bound(py),
