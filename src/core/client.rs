@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use arc_swap::ArcSwap;
+use bytes::Bytes;
 use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE, USER_AGENT};
 use reqwest::{Method, Url};
 use serde_json::{Map, Value};
@@ -162,6 +163,8 @@ pub trait Observer: Send + Sync {
 struct Settings {
     config: ClientConfig,
     base_url: String,
+    /// `base_url` parsed, so a call parses only its own path (see `request_url`).
+    base: Url,
     headers: HeaderMap,
     loopback: bool,
 }
@@ -215,7 +218,7 @@ fn is_loopback(url: &Url) -> bool {
     }
 }
 
-fn check_base_url(raw: &str, allow_insecure_http: bool) -> Result<(String, bool)> {
+fn check_base_url(raw: &str, allow_insecure_http: bool) -> Result<(String, Url, bool)> {
     let bad = |why: &str| Error::Configuration(format!("base_url {raw:?} {why}"));
     let url = Url::parse(raw).map_err(|e| bad(&format!("is not a URL ({e})")))?;
     if !url.username().is_empty() || url.password().is_some() {
@@ -239,7 +242,20 @@ fn check_base_url(raw: &str, allow_insecure_http: bool) -> Result<(String, bool)
         }
         _ => return Err(bad("must start with https://")),
     }
-    Ok((url.as_str().trim_end_matches('/').to_string(), loopback))
+    Ok((
+        url.as_str().trim_end_matches('/').to_string(),
+        url,
+        loopback,
+    ))
+}
+
+/// The URL of `path` (which starts with '/') under `base`: the same as parsing
+/// `base_url + path`, but cloned from the parsed base with only the path parsed, since parsing
+/// the whole string (scheme, host, IDNA) again for every request cost about 1 µs of CPU.
+pub(crate) fn request_url(base: &Url, path: &str) -> Url {
+    let mut url = base.clone();
+    url.set_path(&format!("{}{path}", base.path().trim_end_matches('/')));
+    url
 }
 
 impl Client {
@@ -254,7 +270,8 @@ impl Client {
                     .into(),
             ));
         }
-        let (base_url, loopback) = check_base_url(&config.base_url, config.allow_insecure_http)?;
+        let (base_url, base, loopback) =
+            check_base_url(&config.base_url, config.allow_insecure_http)?;
         if config.timeout.is_zero() {
             return Err(Error::Configuration(
                 "timeout must be more than 0 seconds".into(),
@@ -291,6 +308,7 @@ impl Client {
         let settings = Arc::new(Settings {
             config,
             base_url,
+            base,
             headers,
             loopback,
         });
@@ -397,8 +415,9 @@ impl Client {
         let pool = self.current_pool()?;
         let method = op.method();
         let path = op.path();
-        let url = format!("{}{}", self.settings.base_url, path);
-        let body = op.body();
+        let url = request_url(&self.settings.base, &path);
+        // Bytes: each attempt shares the body instead of copying it.
+        let body = op.body().map(Bytes::from);
         let max_retries = self.settings.config.max_retries;
         let mut attempt = 0u32;
         loop {
@@ -467,12 +486,12 @@ impl Client {
         &self,
         http: &reqwest::Client,
         method: &'static str,
-        url: &str,
-        body: Option<&Vec<u8>>,
+        url: &Url,
+        body: Option<&Bytes>,
     ) -> std::result::Result<(u16, Vec<u8>), Failure> {
         let method = Method::from_bytes(method.as_bytes()).expect("static method names are valid");
         let mut request = http
-            .request(method, url)
+            .request(method, url.clone())
             .headers(self.settings.headers.clone())
             .timeout(self.settings.config.timeout);
         if let Some(body) = body {

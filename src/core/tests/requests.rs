@@ -1,9 +1,11 @@
 //! What the client sends, and that a customer comes back exactly as the server sent it.
 
+use reqwest::Url;
 use serde_json::Value;
 
 use super::server::{Action, TestServer};
 use super::*;
+use crate::core::client::request_url;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn remove_tags_sends_delete_with_the_documented_body_and_headers() {
@@ -97,6 +99,35 @@ async fn a_trailing_slash_on_the_base_url_does_not_double_the_slash() {
     client.get_customer(customer_id()).await.unwrap();
 
     assert_eq!(server.requests()[0].path, "/v1/customers/1568834");
+}
+
+/// The request URL is built from the parsed base, not by parsing base + path: it must come out
+/// the same for any base the client takes.
+#[test]
+fn a_request_url_is_the_base_url_and_the_path_parsed_together() {
+    let bases = [
+        "https://api.helpcrunch.com/v1",
+        "https://api.helpcrunch.com/v1/",
+        "https://api.helpcrunch.com/v1//",
+        "https://api.helpcrunch.com",
+        "https://api.helpcrunch.com/",
+        "https://API.HelpCrunch.com:443/V1",
+        "http://127.0.0.1:8080/api/v1",
+        "http://[::1]:9/v1",
+        "http://localhost/a b/%7Ev1/ä",
+        "https://bücher.example/v1",
+        "https://example.com/a/./b/../v1",
+        "https://example.com/a/%2e%2e/v1",
+        "https://example.com\\v1\\x",
+    ];
+    for raw in bases {
+        let base = Url::parse(raw).unwrap();
+        let base_url = base.as_str().trim_end_matches('/');
+        for path in ["/customers/1568834", "/customers/1568834/tags"] {
+            let expected = Url::parse(&format!("{base_url}{path}")).unwrap();
+            assert_eq!(request_url(&base, path), expected, "{raw} + {path}");
+        }
+    }
 }
 
 /// Nested objects, nulls, a number beyond u64, floats written in odd ways, unicode, fields the
