@@ -87,7 +87,7 @@ fn calls_to_a_local_server_return_the_customer() {
     let client = client(&server);
     for _ in 0..50 {
         let customer = untag(&client).expect("the server answers 200");
-        assert_eq!(customer.fields["id"], ID);
+        assert_eq!(customer.fields().expect("a JSON object")["id"], ID);
     }
     assert_eq!(server.request_count(), 50);
 }
