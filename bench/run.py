@@ -6,8 +6,9 @@
     python bench/run.py --json out.json      # also every raw number
 
 Sections: sync (sequential calls), async (32 in flight), bulk (remove_tags_many /
-iter_remove_tags), ceiling (wrk, else bench/loadgen, at 1 and 32 connections), pace (against a
-rate-limited sandbox), memory (peak RSS growth), import (import time).
+iter_remove_tags, and aiohttp keeping every result), ceiling (wrk, else bench/loadgen, at 1 and
+32 connections), pace (against a rate-limited sandbox), memory (peak RSS growth), import (import
+time).
 
 The server is the package's own sandbox, `python -m helpcrunch sandbox --port 0`, in its own
 process; every measurement runs in a fresh process (bench/clients.py). Floors from the issue are
@@ -767,6 +768,18 @@ def main() -> int:
                             common,
                         ),
                     ]
+                    jobs.append(
+                        (
+                            measure(
+                                "bulk-aiohttp-all",
+                                "bulk, concurrency 32",
+                                "aiohttp, keeping every result",
+                            ),
+                            "bulk",
+                            "aiohttp-all",
+                            [*common, "--loop", "asyncio"],
+                        )
+                    )
                     if "async-aiohttp-asyncio" not in m:  # the peer, if section 2 did not run
                         extra = [*common, "--loop", "asyncio"]
                         jobs.append(
@@ -907,10 +920,13 @@ def main() -> int:
                     b,
                     [
                         vs_peer(b.rps, get("async-aiohttp-asyncio"), FLOOR_BULK_AIOHTTP),
+                        vs_peer(b.rps, get("bulk-aiohttp-all"), None),
                         vs_ceiling(b.rps, get("ceiling-32"), None),
                     ],
                 )
             )
+    if get("bulk-aiohttp-all"):
+        rows.append(Row(m["bulk-aiohttp-all"]))
     if "bulk-many" in m and "async-hc-asyncio" not in m and "async-aiohttp-asyncio" in m:
         rows.append(Row(m["async-aiohttp-asyncio"]))  # the bulk runs' peer, run for them
     rows += [Row(v) for k, v in m.items() if k.startswith("ceiling")]
