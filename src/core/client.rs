@@ -14,6 +14,7 @@ use serde_json::{Map, Value};
 use super::error::{excerpt, Error, ErrorDetail, Result, StatusError};
 use super::rate_limit::RateLimiter;
 use super::retry::{decide, is_retryable_status, server_wait, Decision};
+use super::runtime;
 use super::validate::{tags_body, CustomerId, Tag};
 
 pub const DEFAULT_BASE_URL: &str = "https://api.helpcrunch.com/v1";
@@ -177,7 +178,8 @@ struct Settings {
 /// driving task runs there), so each runtime gets a pool of its own: blocking calls use the
 /// current-thread one, async calls and bulk runs the multi-thread one.
 struct Pool {
-    pid: u32,
+    /// The process it was built in (see `runtime::process_generation`).
+    generation: u64,
     multi_thread: reqwest::Client,
     current_thread: reqwest::Client,
     limiter: Option<Arc<RateLimiter>>,
@@ -323,7 +325,7 @@ impl Client {
 
     fn build_pool(settings: &Settings) -> Result<Pool> {
         Ok(Pool {
-            pid: std::process::id(),
+            generation: runtime::process_generation(),
             multi_thread: Self::build_http(settings)?,
             current_thread: Self::build_http(settings)?,
             limiter: settings
@@ -389,7 +391,7 @@ impl Client {
             return Err(Error::Closed);
         }
         let pool = self.pool.load_full();
-        if pool.pid == std::process::id() {
+        if pool.generation == runtime::process_generation() {
             return Ok(pool);
         }
         // Forked: this process gets its own connections and limiter.

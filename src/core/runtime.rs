@@ -6,22 +6,48 @@
 //!   is what makes a sequential blocking call cost little more than the round trip.
 //!
 //! A runtime built before `fork()` is dead in the child: its threads were not copied. So each
-//! runtime is tagged with the pid that built it, and a process that finds someone else's pid
-//! builds its own. The old one is leaked on purpose: dropping it would try to join threads that
+//! runtime is tagged with the [`process_generation`] that built it, and a process that finds
+//! another generation's runtime builds its own. The old one is leaked on purpose: dropping it would try to join threads that
 //! do not exist in this process. No lock is involved, so a fork taken while another thread was
 //! here cannot leave the child blocked.
 
 use std::cell::Cell;
 use std::future::Future;
-use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 use std::sync::OnceLock;
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use tokio::runtime::{Builder, Handle, Runtime};
 
+/// Bumped in the child after every `fork()` (a `pthread_atfork` handler).
+static FORKS: AtomicU64 = AtomicU64::new(0);
+
+/// Which process this is, as far as `fork()` is concerned: it changes in a child. State built
+/// for one process (runtimes, connection pools) is tagged with it. Cheaper than comparing
+/// pids: `getpid()` is a system call that glibc no longer caches, and bulk runs asked for it
+/// several times per item.
+pub fn process_generation() -> u64 {
+    #[cfg(unix)]
+    {
+        static REGISTER: std::sync::Once = std::sync::Once::new();
+        REGISTER.call_once(|| {
+            extern "C" fn after_fork_in_child() {
+                // Async-signal-safe: an atomic add and nothing else.
+                FORKS.fetch_add(1, Ordering::Relaxed);
+            }
+            // SAFETY: registers a handler that only touches an atomic. Registration precedes
+            // any state tagged with a generation, so every fork after that state was built
+            // bumps the counter; the child inherits both the handler and the Once.
+            let rc = unsafe { libc::pthread_atfork(None, None, Some(after_fork_in_child)) };
+            assert_eq!(rc, 0, "pthread_atfork failed (out of memory)");
+        });
+    }
+    FORKS.load(Ordering::Relaxed)
+}
+
 struct Slot {
-    pid: u32,
+    generation: u64,
     runtime: Runtime,
 }
 
@@ -50,16 +76,16 @@ fn build_current_thread() -> Runtime {
 
 /// This process's runtime in `cell`, built on first use (and again after a fork).
 fn runtime(cell: &'static AtomicPtr<Slot>, build: fn() -> Runtime) -> &'static Runtime {
-    let pid = std::process::id();
+    let generation = process_generation();
     let current = cell.load(Ordering::Acquire);
     // SAFETY: slots are leaked, never freed, so a non-null pointer is always valid.
     if let Some(slot) = unsafe { current.as_ref() } {
-        if slot.pid == pid {
+        if slot.generation == generation {
             return &slot.runtime;
         }
     }
     let fresh = Box::into_raw(Box::new(Slot {
-        pid,
+        generation,
         runtime: build(),
     }));
     match cell.compare_exchange(current, fresh, Ordering::AcqRel, Ordering::Acquire) {

@@ -139,3 +139,34 @@ fn threads_calling_at_once_all_finish_and_give_back_their_polling_slots() {
     assert_eq!(server.request_count(), 200);
     assert_eq!(runtime::pollers(), 0, "a polling slot was not given back");
 }
+
+#[cfg(unix)]
+#[test]
+fn a_forked_child_is_a_new_process_generation() {
+    let parent = runtime::process_generation();
+    // SAFETY: the child only reads an atomic and calls _exit (both async-signal-safe).
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0, "fork failed");
+    if pid == 0 {
+        let code = if runtime::process_generation() == parent + 1 {
+            0
+        } else {
+            1
+        };
+        unsafe { libc::_exit(code) };
+    }
+    let mut status = 0;
+    // SAFETY: waits for the child forked above.
+    assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+    assert!(libc::WIFEXITED(status));
+    assert_eq!(
+        libc::WEXITSTATUS(status),
+        0,
+        "the child saw the parent's generation"
+    );
+    assert_eq!(
+        runtime::process_generation(),
+        parent,
+        "the parent's generation changed"
+    );
+}
