@@ -40,7 +40,7 @@ OnError = Literal["collect", "raise"]
 _WINDOW_PER_SLOT = 4
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class BulkResult:
     """What became of one input item."""
 
