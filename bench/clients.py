@@ -21,7 +21,7 @@ import resource
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 FIRST_ID = 542335
@@ -357,21 +357,30 @@ def run_bulk_many(args: argparse.Namespace) -> dict[str, Any]:
     return result(ok, elapsed, cpu, failed=failed, first_error=repr(err) if err else None)
 
 
+async def warm_up_and_size(run: Callable[[int], Awaitable[Any]], args: argparse.Namespace) -> int:
+    """Warm up an async bulk run with ``run(count)`` for ``args.warmup`` seconds (at least one
+    run of 2,000 items), and return how many items a measurement of ``args.seconds`` needs."""
+    warm = 2000
+    t0 = time.perf_counter()
+    await run(warm)
+    warm_rate = warm / (time.perf_counter() - t0)
+    end = time.perf_counter() + max(0.0, args.warmup - warm / warm_rate)
+    while time.perf_counter() < end:
+        await run(warm)
+    return max(1000, int(warm_rate * args.seconds))
+
+
 async def iter_async_main(args: argparse.Namespace) -> dict[str, Any]:
     """``async for r in AsyncClient.iter_remove_tags(items, concurrency=32)``."""
     import helpcrunch
 
     async with helpcrunch.AsyncClient(**hc_settings(args)) as client:
-        warm = 2000
-        t0 = time.perf_counter()
-        async for _ in client.iter_remove_tags(items(0, warm), concurrency=CONCURRENCY):
-            pass
-        warm_rate = warm / (time.perf_counter() - t0)
-        end = time.perf_counter() + max(0.0, args.warmup - warm / warm_rate)
-        while time.perf_counter() < end:
-            async for _ in client.iter_remove_tags(items(0, warm), concurrency=CONCURRENCY):
+
+        async def run(count: int) -> None:
+            async for _ in client.iter_remove_tags(items(0, count), concurrency=CONCURRENCY):
                 pass
-        n = max(1000, int(warm_rate * args.seconds))
+
+        n = await warm_up_and_size(run, args)
         gc.collect()
         ok = failed = 0
         first_error = None
@@ -396,14 +405,7 @@ async def aiohttp_all_main(args: argparse.Namespace) -> dict[str, Any]:
     returns a report of all results)."""
     async with async_peer("aiohttp", args) as peer:
         sem = asyncio.Semaphore(CONCURRENCY)
-        warm = 2000
-        t0 = time.perf_counter()
-        await gather_bounded(peer, sem, 0, warm)
-        warm_rate = warm / (time.perf_counter() - t0)
-        end = time.perf_counter() + max(0.0, args.warmup - warm / warm_rate)
-        while time.perf_counter() < end:
-            await gather_bounded(peer, sem, 0, warm)
-        n = max(1000, int(warm_rate * args.seconds))
+        n = await warm_up_and_size(lambda count: gather_bounded(peer, sem, 0, count), args)
         gc.collect()
         cpu0 = cpu_seconds()
         t0 = time.perf_counter()
