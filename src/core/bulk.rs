@@ -10,16 +10,16 @@ use std::sync::Arc;
 
 use tokio::sync::{mpsc, watch, Semaphore};
 
-use super::client::{Client, Observer, Operation};
+use super::client::{Client, Observer, Response};
 use super::error::{Error, Result};
+use super::operation::Operation;
 use super::runtime;
-use super::Customer;
 
 /// One finished item: its position in the input and what became of it.
 #[derive(Debug)]
 pub struct Finished {
     pub index: u64,
-    pub outcome: Result<Customer>,
+    pub outcome: Result<Response>,
 }
 
 pub struct BulkRun {

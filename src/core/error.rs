@@ -92,18 +92,70 @@ impl Error {
         }
     }
 
-    /// A short stable name for the kind of error, for logs and for the Python layer.
-    pub fn kind_name(&self) -> &'static str {
+    pub fn kind(&self) -> ErrorKind {
         match self {
-            Error::InvalidInput { .. } => "invalid_input",
-            Error::Configuration(_) => "configuration",
-            Error::Status(_) => "status",
-            Error::Connection { .. } => "connection",
-            Error::Timeout { .. } => "timeout",
-            Error::ResponseValidation { .. } => "response_validation",
-            Error::Closed => "closed",
-            Error::Cancelled => "cancelled",
-            Error::Internal(_) => "internal",
+            Error::InvalidInput {
+                kind: InputErrorKind::Type,
+                ..
+            } => ErrorKind::InvalidType,
+            Error::InvalidInput {
+                kind: InputErrorKind::Value,
+                ..
+            } => ErrorKind::InvalidValue,
+            Error::Configuration(_) => ErrorKind::Configuration,
+            Error::Status(_) => ErrorKind::Status,
+            Error::Connection { .. } => ErrorKind::Connection,
+            Error::Timeout { .. } => ErrorKind::Timeout,
+            Error::ResponseValidation { .. } => ErrorKind::ResponseValidation,
+            Error::Closed => ErrorKind::Closed,
+            Error::Cancelled => ErrorKind::Cancelled,
+            Error::Internal(_) => ErrorKind::Internal,
+        }
+    }
+}
+
+/// The kinds of [`Error`], by the stable names other layers know them by (the Python layer
+/// keeps one table from these names to its exception classes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    InvalidType,
+    InvalidValue,
+    Configuration,
+    Status,
+    Connection,
+    Timeout,
+    ResponseValidation,
+    Closed,
+    Cancelled,
+    Internal,
+}
+
+impl ErrorKind {
+    pub const ALL: [ErrorKind; 10] = [
+        ErrorKind::InvalidType,
+        ErrorKind::InvalidValue,
+        ErrorKind::Configuration,
+        ErrorKind::Status,
+        ErrorKind::Connection,
+        ErrorKind::Timeout,
+        ErrorKind::ResponseValidation,
+        ErrorKind::Closed,
+        ErrorKind::Cancelled,
+        ErrorKind::Internal,
+    ];
+
+    pub const fn name(self) -> &'static str {
+        match self {
+            ErrorKind::InvalidType => "invalid_type",
+            ErrorKind::InvalidValue => "invalid_value",
+            ErrorKind::Configuration => "configuration",
+            ErrorKind::Status => "status",
+            ErrorKind::Connection => "connection",
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::ResponseValidation => "response_validation",
+            ErrorKind::Closed => "closed",
+            ErrorKind::Cancelled => "cancelled",
+            ErrorKind::Internal => "internal",
         }
     }
 }

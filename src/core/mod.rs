@@ -1,17 +1,33 @@
 //! The HelpCrunch client core: HTTP, validation, retries, rate limiting and errors.
 //! Nothing here knows about Python; `crate::python` is the thin layer that exposes it.
+//!
+//! - `config`: settings, their defaults and the checks on their values;
+//! - `operation`: the calls (name, method, path, body);
+//! - `client`: making a call: pacing, attempts, retries; `pool`: connections per process;
+//! - `body`: reading and checking response bodies; `failure`: what a failed attempt becomes;
+//! - `validate`: customer ids and tags; `retry`: the retry policy; `rate_limit`: the pacer;
+//! - `bulk`: many calls at once; `runtime`: the fork-aware tokio runtimes; `wait`: how a
+//!   blocking call waits.
 
+pub mod body;
 pub mod bulk;
 pub mod client;
+pub mod config;
 pub mod error;
+pub mod failure;
+pub mod operation;
+mod pool;
 pub mod rate_limit;
 pub mod retry;
 pub mod runtime;
 pub mod validate;
+pub mod wait;
 
 #[cfg(test)]
 mod tests;
 
-pub use client::{Client, ClientConfig, Customer};
-pub use error::{Error, ErrorDetail, InputErrorKind, Result, StatusError};
+pub use client::{Client, Response};
+pub use config::{ClientConfig, Setting};
+pub use error::{Error, ErrorDetail, ErrorKind, InputErrorKind, Result, StatusError};
+pub use operation::{Call, Operation};
 pub use validate::{CustomerId, Tag, TagInput, TagUse};

@@ -15,7 +15,7 @@ use pyo3::{intern, IntoPyObjectExt};
 use tokio::task::AbortHandle;
 
 use super::errors::to_py_err;
-use crate::core::{runtime, Error};
+use crate::core::{runtime, wait, Error};
 
 /// How often a blocked call wakes to let Python run signal handlers (Ctrl-C).
 const SIGNAL_CHECK_INTERVAL: Duration = Duration::from_millis(50);
@@ -45,7 +45,7 @@ where
 /// How a blocked thread waits for its future.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Wait {
-    /// One HTTP call: look for the answer without sleeping first (`runtime::block_on_polling`).
+    /// One HTTP call: look for the answer without sleeping first (`wait::block_on_polling`).
     PollFirst,
     /// Anything else (a bulk run's next batch, while the runtime's own threads work): sleep.
     Sleep,
@@ -98,7 +98,7 @@ where
             }
         };
         match wait {
-            Wait::PollFirst => runtime::block_on_polling(run),
+            Wait::PollFirst => wait::block_on_polling(run),
             Wait::Sleep => runtime::block_on(run),
         }
     })

@@ -11,7 +11,7 @@ use super::bridge::{block_on, spawn_for_loop, LoopBridge, TaskHandle, Wait};
 use super::convert;
 use super::errors::to_py_err;
 use crate::core::bulk::{BulkRun, Finished};
-use crate::core::{Client, TagUse};
+use crate::core::{Call, Client};
 
 /// Finished items as a list of `(index, customer | None, error | None, attempts)`. The client
 /// makes a body that cannot become Python values that item's error.
@@ -28,11 +28,11 @@ impl<'py> IntoPyObject<'py> for Batch {
     fn into_pyobject(self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         let list = PyList::empty(py);
         for finished in self.items {
-            let outcome = finished.outcome.and_then(|customer| {
-                let attempts = customer.attempts;
-                convert::customer_to_py(py, &customer)
+            let outcome = finished.outcome.and_then(|response| {
+                let attempts = response.attempts;
+                convert::customer_to_py(py, &response)
                     .map(|dict| (dict, attempts))
-                    .map_err(|message| self.client.unusable_body(&customer, message))
+                    .map_err(|message| self.client.unusable_body(&response, message))
             });
             let row = match outcome {
                 Ok((customer, attempts)) => PyTuple::new(
@@ -66,14 +66,14 @@ impl<'py> IntoPyObject<'py> for Batch {
 #[pyclass(frozen, module = "helpcrunch._native")]
 pub struct NativeBulkRun {
     run: Arc<BulkRun>,
-    kind: TagUse,
+    call: Call,
 }
 
 impl NativeBulkRun {
-    pub fn new(run: BulkRun, kind: TagUse) -> Self {
+    pub fn new(run: BulkRun, call: Call) -> Self {
         NativeBulkRun {
             run: Arc::new(run),
-            kind,
+            call,
         }
     }
 }
@@ -88,8 +88,8 @@ impl NativeBulkRun {
         customer_id: &Bound<'_, PyAny>,
         tags: &Bound<'_, PyAny>,
     ) -> PyResult<()> {
-        let op =
-            convert::tag_operation(self.kind, customer_id, tags).map_err(|e| e.into_py_err(py))?;
+        let op = convert::call_with(self.call, customer_id, Some(tags))
+            .map_err(|e| e.into_py_err(py))?;
         self.run.submit(index, op);
         Ok(())
     }

@@ -1,110 +1,26 @@
 //! `helpcrunch._native.NativeClient`: the core client as Python sees it. The public `Client` and
-//! `AsyncClient` in `python/helpcrunch/_client.py` wrap it.
+//! `AsyncClient` in `python/helpcrunch/_client.py` wrap it. Every call goes through one entry,
+//! [`NativeClient::call`] (and its awaitable twin), which takes the call's name: a new call is a
+//! new `core::Call` variant, not a new method here.
 
-use std::sync::Arc;
-use std::time::Duration;
+use std::future::Future;
 
 use pyo3::prelude::*;
-use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyTuple};
 
 use super::bridge::{block_on, spawn_for_loop, LoopBridge, TaskHandle, Wait};
 use super::bulk::NativeBulkRun;
-use super::convert::{self, Refused};
+use super::convert;
 use super::errors::to_py_err;
+use super::logging::LogObserver;
 use crate::core::bulk::BulkRun;
-use crate::core::client::{
-    mask_key, AttemptEvent, Observer, Operation, DEFAULT_MAX_RESPONSE_BYTES,
-};
-use crate::core::{Client, ClientConfig, Customer, Error, TagUse};
-
-const DEBUG: u8 = 10;
-const INFO: u8 = 20;
-
-static LOGGER: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-
-fn logger(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
-    LOGGER
-        .get_or_try_init(py, || -> PyResult<Py<PyAny>> {
-            Ok(py
-                .import("logging")?
-                .call_method1("getLogger", ("helpcrunch",))?
-                .unbind())
-        })
-        .map(|l| l.bind(py))
-}
-
-/// Sends each attempt to the `helpcrunch` logger: DEBUG for every attempt, INFO for retries.
-/// Only made when the logger would print something, so a quiet logger costs nothing per request.
-struct LogObserver {
-    min_level: u8,
-}
-
-impl LogObserver {
-    fn for_current_level(py: Python<'_>) -> Option<Arc<dyn Observer>> {
-        let logger = logger(py).ok()?;
-        let enabled = |level: u8| {
-            logger
-                .call_method1("isEnabledFor", (level,))
-                .and_then(|r| r.is_truthy())
-                .unwrap_or(false)
-        };
-        let min_level = if enabled(DEBUG) {
-            DEBUG
-        } else if enabled(INFO) {
-            INFO
-        } else {
-            return None;
-        };
-        Some(Arc::new(LogObserver { min_level }))
-    }
-}
-
-impl Observer for LogObserver {
-    fn on_attempt(&self, ev: &AttemptEvent<'_>) {
-        let level = if ev.retry_in.is_some() { INFO } else { DEBUG };
-        if level < self.min_level {
-            return;
-        }
-        let outcome = match (ev.status, ev.error) {
-            (Some(status), _) => status.to_string(),
-            (None, Some(error)) => error.to_string(),
-            (None, None) => "no answer".to_string(),
-        };
-        let elapsed_ms = ev.elapsed.as_secs_f64() * 1000.0;
-        let mut message = format!(
-            "{} {} -> {} in {:.1} ms (attempt {})",
-            ev.method, ev.path, outcome, elapsed_ms, ev.attempt
-        );
-        if let Some(wait) = ev.retry_in {
-            message.push_str(&format!("; retrying in {:.2} s", wait.as_secs_f64()));
-        }
-        // try_attach: a request finishing while the interpreter shuts down logs nothing.
-        Python::try_attach(|py| {
-            let result = (|| -> PyResult<()> {
-                let extra = PyDict::new(py);
-                extra.set_item("method", ev.method)?;
-                extra.set_item("path", ev.path)?;
-                extra.set_item("status", ev.status)?;
-                extra.set_item("attempt", ev.attempt)?;
-                extra.set_item("elapsed_ms", elapsed_ms)?;
-                let kwargs = PyDict::new(py);
-                kwargs.set_item("extra", extra)?;
-                logger(py)?.call_method("log", (level, message), Some(&kwargs))?;
-                Ok(())
-            })();
-            // A broken log handler must not break the request.
-            if let Err(e) = result {
-                e.print(py);
-            }
-        });
-    }
-}
+use crate::core::config::{mask_key, Setting};
+use crate::core::{Client, ClientConfig, Error, Response};
 
 /// The result of a call, converted to a dict (or raised) once the GIL is held. The client is
 /// there for a body that cannot become Python values: it makes that the call's error.
 pub struct CallOutcome {
-    pub outcome: Result<Customer, Error>,
+    pub outcome: Result<Response, Error>,
     pub client: Client,
 }
 
@@ -114,9 +30,9 @@ impl<'py> IntoPyObject<'py> for CallOutcome {
     type Error = PyErr;
 
     fn into_pyobject(self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let customer = self.outcome.map_err(|err| to_py_err(py, err))?;
-        convert::customer_to_py(py, &customer)
-            .map_err(|message| to_py_err(py, self.client.unusable_body(&customer, message)))
+        let response = self.outcome.map_err(|err| to_py_err(py, err))?;
+        convert::customer_to_py(py, &response)
+            .map_err(|message| to_py_err(py, self.client.unusable_body(&response, message)))
     }
 }
 
@@ -126,166 +42,111 @@ pub struct NativeClient {
 }
 
 impl NativeClient {
-    fn run_blocking(&self, py: Python<'_>, op: Result<Operation, Refused>) -> PyResult<Py<PyAny>> {
-        let op = op.map_err(|e| e.into_py_err(py))?;
-        let observer = LogObserver::for_current_level(py);
-        let core = self.core.clone();
-        let outcome = block_on(
-            py,
-            Wait::PollFirst,
-            async move { core.call(op, observer).await },
-        )?;
-        let client = self.core.clone();
-        Ok(CallOutcome { outcome, client }.into_pyobject(py)?.unbind())
-    }
-
-    fn run_async(
+    /// The call for these arguments, checked (nothing is sent until it is awaited), with the
+    /// logger's observer if it would print anything.
+    fn prepare(
         &self,
         py: Python<'_>,
-        op: Result<Operation, Refused>,
-        bridge: &LoopBridge,
-        future: Py<PyAny>,
-    ) -> PyResult<TaskHandle> {
-        let op = op.map_err(|e| e.into_py_err(py))?;
+        call: &str,
+        customer_id: &Bound<'_, PyAny>,
+        tags: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<impl Future<Output = Result<Response, Error>> + Send + 'static> {
+        let op = convert::operation(call, customer_id, tags).map_err(|e| e.into_py_err(py))?;
         let observer = LogObserver::for_current_level(py);
         let core = self.core.clone();
-        Ok(spawn_for_loop(bridge, future, async move {
-            let outcome = core.call(op, observer).await;
-            CallOutcome {
-                outcome,
-                client: core,
-            }
-        }))
+        Ok(async move { core.call(op, observer).await })
     }
 }
 
 #[pymethods]
 impl NativeClient {
+    /// Every value is judged by the core (`core::config`); only types are checked here.
     #[new]
     #[allow(clippy::too_many_arguments)] // mirrors the Python constructor's keywords
-    #[pyo3(signature = (api_key, base_url, timeout, max_retries, rate_limit, allow_insecure_http=false, max_response_bytes=DEFAULT_MAX_RESPONSE_BYTES))]
+    #[pyo3(signature = (api_key, base_url, timeout, max_retries, rate_limit, allow_insecure_http, max_response_bytes))]
     fn new(
         py: Python<'_>,
-        api_key: String,
-        base_url: String,
-        timeout: f64,
-        max_retries: u32,
-        rate_limit: Option<f64>,
+        api_key: &Bound<'_, PyAny>,
+        base_url: &Bound<'_, PyAny>,
+        timeout: &Bound<'_, PyAny>,
+        max_retries: &Bound<'_, PyAny>,
+        rate_limit: &Bound<'_, PyAny>,
         allow_insecure_http: bool,
-        max_response_bytes: usize,
+        max_response_bytes: &Bound<'_, PyAny>,
     ) -> PyResult<Self> {
-        if !(timeout.is_finite() && timeout > 0.0) {
-            return Err(to_py_err(
-                py,
-                Error::Configuration(format!(
-                    "timeout must be a positive number of seconds, got {timeout}"
-                )),
-            ));
-        }
-        let config = ClientConfig {
-            api_key,
-            base_url,
-            timeout: Duration::from_secs_f64(timeout),
-            max_retries,
-            rate_limit,
-            allow_insecure_http,
-            max_response_bytes,
-        };
+        let config = (|| -> Result<ClientConfig, convert::Refused> {
+            Ok(ClientConfig {
+                api_key: convert::text_setting("api_key", api_key)?,
+                base_url: convert::text_setting("base_url", base_url)?,
+                timeout: Setting::Timeout
+                    .seconds(convert::float_setting(Setting::Timeout, timeout)?)?,
+                max_retries: convert::int_setting(Setting::MaxRetries, max_retries)? as u32,
+                rate_limit: if rate_limit.is_none() {
+                    None
+                } else {
+                    Some(convert::float_setting(Setting::RateLimit, rate_limit)?)
+                },
+                allow_insecure_http,
+                max_response_bytes: convert::int_setting(
+                    Setting::MaxResponseBytes,
+                    max_response_bytes,
+                )? as usize,
+            })
+        })()
+        .map_err(|e| e.into_py_err(py))?;
         let core = Client::new(config).map_err(|e| to_py_err(py, e))?;
         Ok(NativeClient { core })
     }
 
-    fn remove_tags(
+    /// Make the call named `call` (a `core::Call` name) and return the customer.
+    #[pyo3(signature = (call, customer_id, tags=None))]
+    fn call(
         &self,
         py: Python<'_>,
+        call: &str,
         customer_id: &Bound<'_, PyAny>,
-        tags: &Bound<'_, PyAny>,
+        tags: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Py<PyAny>> {
-        self.run_blocking(
-            py,
-            convert::tag_operation(TagUse::Remove, customer_id, tags),
-        )
-    }
-
-    fn add_tags(
-        &self,
-        py: Python<'_>,
-        customer_id: &Bound<'_, PyAny>,
-        tags: &Bound<'_, PyAny>,
-    ) -> PyResult<Py<PyAny>> {
-        self.run_blocking(py, convert::tag_operation(TagUse::Add, customer_id, tags))
-    }
-
-    fn get_customer(&self, py: Python<'_>, customer_id: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        let op = convert::customer_id(customer_id).map(Operation::GetCustomer);
-        self.run_blocking(py, op)
+        let run = self.prepare(py, call, customer_id, tags)?;
+        let outcome = block_on(py, Wait::PollFirst, run)?;
+        let client = self.core.clone();
+        Ok(CallOutcome { outcome, client }.into_pyobject(py)?.unbind())
     }
 
     /// Start the call; `future` (of the running loop, whose `bridge` this is) gets the result.
-    fn remove_tags_async(
+    fn call_async(
         &self,
         py: Python<'_>,
+        call: &str,
         customer_id: &Bound<'_, PyAny>,
-        tags: &Bound<'_, PyAny>,
+        tags: Option<&Bound<'_, PyAny>>,
         bridge: &Bound<'_, LoopBridge>,
         future: Py<PyAny>,
     ) -> PyResult<TaskHandle> {
-        self.run_async(
-            py,
-            convert::tag_operation(TagUse::Remove, customer_id, tags),
-            bridge.get(),
-            future,
-        )
-    }
-
-    /// Start the call; `future` (of the running loop, whose `bridge` this is) gets the result.
-    fn add_tags_async(
-        &self,
-        py: Python<'_>,
-        customer_id: &Bound<'_, PyAny>,
-        tags: &Bound<'_, PyAny>,
-        bridge: &Bound<'_, LoopBridge>,
-        future: Py<PyAny>,
-    ) -> PyResult<TaskHandle> {
-        self.run_async(
-            py,
-            convert::tag_operation(TagUse::Add, customer_id, tags),
-            bridge.get(),
-            future,
-        )
-    }
-
-    fn get_customer_async(
-        &self,
-        py: Python<'_>,
-        customer_id: &Bound<'_, PyAny>,
-        bridge: &Bound<'_, LoopBridge>,
-        future: Py<PyAny>,
-    ) -> PyResult<TaskHandle> {
-        let op = convert::customer_id(customer_id).map(Operation::GetCustomer);
-        self.run_async(py, op, bridge.get(), future)
-    }
-
-    /// A bulk run of `kind` ("remove" or "add") on this client, `concurrency` at a time.
-    fn bulk(&self, py: Python<'_>, kind: &str, concurrency: usize) -> PyResult<NativeBulkRun> {
-        let kind = match kind {
-            "remove" => TagUse::Remove,
-            "add" => TagUse::Add,
-            other => {
-                return Err(pyo3::exceptions::PyValueError::new_err(format!(
-                    "unknown bulk kind {other:?}"
-                )))
+        let run = self.prepare(py, call, customer_id, tags)?;
+        let client = self.core.clone();
+        Ok(spawn_for_loop(bridge.get(), future, async move {
+            CallOutcome {
+                outcome: run.await,
+                client,
             }
-        };
-        if concurrency == 0 {
-            return Err(pyo3::exceptions::PyValueError::new_err(
-                "concurrency must be at least 1",
-            ));
-        }
+        }))
+    }
+
+    /// A bulk run of the call named `call` on this client, `concurrency` at a time.
+    fn bulk(
+        &self,
+        py: Python<'_>,
+        call: &str,
+        concurrency: &Bound<'_, PyAny>,
+    ) -> PyResult<NativeBulkRun> {
+        let call = convert::call(call).map_err(|e| e.into_py_err(py))?;
+        let concurrency = convert::int_setting(Setting::Concurrency, concurrency)
+            .map_err(|e| e.into_py_err(py))?;
         let observer = LogObserver::for_current_level(py);
         Ok(NativeBulkRun::new(
-            BulkRun::new(self.core.clone(), concurrency, observer),
-            kind,
+            BulkRun::new(self.core.clone(), concurrency as usize, observer),
+            call,
         ))
     }
 

@@ -1,12 +1,12 @@
-//! Core errors become the Python classes of `helpcrunch._exceptions`. Which class a status maps
-//! to is decided there, next to the classes; this side only hands over the facts.
+//! Core errors become the Python classes of `helpcrunch._exceptions`, which keeps the one table
+//! from each error kind's name (`core::ErrorKind`) to its class; this side only hands over the
+//! kind and the facts.
 
-use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyList};
 
-use crate::core::{Error, InputErrorKind};
+use crate::core::Error;
 
 static FROM_NATIVE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 
@@ -19,26 +19,10 @@ pub fn to_py_err(py: Python<'_>, err: Error) -> PyErr {
 fn build(py: Python<'_>, err: Error) -> PyResult<PyErr> {
     let fields = PyDict::new(py);
     let message = err.to_string();
-    let kind = match err {
-        Error::InvalidInput {
-            kind: InputErrorKind::Type,
-            ..
-        } => return Ok(PyTypeError::new_err(message)),
-        Error::InvalidInput {
-            kind: InputErrorKind::Value,
-            ..
-        } => return Ok(PyValueError::new_err(message)),
-        Error::Configuration(_) => "configuration",
-        Error::Closed => "closed",
-        Error::Cancelled => "cancelled",
-        Error::Internal(_) => "internal",
-        Error::Connection { attempts, .. } => {
+    let kind = err.kind().name();
+    match err {
+        Error::Connection { attempts, .. } | Error::Timeout { attempts, .. } => {
             fields.set_item("attempts", attempts)?;
-            "connection"
-        }
-        Error::Timeout { attempts, .. } => {
-            fields.set_item("attempts", attempts)?;
-            "timeout"
         }
         Error::ResponseValidation {
             status,
@@ -49,7 +33,6 @@ fn build(py: Python<'_>, err: Error) -> PyResult<PyErr> {
             fields.set_item("status_code", status)?;
             fields.set_item("body", body)?;
             fields.set_item("attempts", attempts)?;
-            "response_validation"
         }
         Error::Status(e) => {
             let errors = PyList::empty(py);
@@ -74,9 +57,13 @@ fn build(py: Python<'_>, err: Error) -> PyResult<PyErr> {
             fields.set_item("headers", headers)?;
             fields.set_item("attempts", e.attempts)?;
             fields.set_item("retry_after", e.retry_after.map(|d| d.as_secs_f64()))?;
-            "status"
         }
-    };
+        Error::InvalidInput { .. }
+        | Error::Configuration(_)
+        | Error::Closed
+        | Error::Cancelled
+        | Error::Internal(_) => {}
+    }
     let from_native = FROM_NATIVE.get_or_try_init(py, || -> PyResult<Py<PyAny>> {
         Ok(py
             .import("helpcrunch._exceptions")?

@@ -6,9 +6,12 @@ mod bulk;
 mod client;
 mod convert;
 mod errors;
+mod logging;
 mod sandbox;
 
 use pyo3::prelude::*;
+
+use crate::core::{config, Call, ErrorKind};
 
 /// The extension's own allocations (not Python's): tokio threads allocate what the Python thread
 /// frees, which glibc's malloc handles slowly (a fifth of a bulk item's CPU).
@@ -52,5 +55,19 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<bridge::LoopBridge>()?;
     m.add_class::<bridge::TaskHandle>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    // The defaults, from their one home in the core, for the Python signatures and the CLI.
+    m.add("DEFAULT_BASE_URL", config::DEFAULT_BASE_URL)?;
+    m.add("DEFAULT_TIMEOUT", config::DEFAULT_TIMEOUT.as_secs_f64())?;
+    m.add("DEFAULT_MAX_RETRIES", config::DEFAULT_MAX_RETRIES)?;
+    m.add("DEFAULT_RATE_LIMIT", config::DEFAULT_RATE_LIMIT)?;
+    m.add(
+        "DEFAULT_MAX_RESPONSE_BYTES",
+        config::DEFAULT_MAX_RESPONSE_BYTES,
+    )?;
+    m.add("DEFAULT_CONCURRENCY", config::DEFAULT_CONCURRENCY)?;
+    m.add("SANDBOX_LOG_CAPACITY", crate::sandbox::DEFAULT_LOG_CAPACITY)?;
+    // The names the Python layer may use, so its own tables can be checked against them.
+    m.add("CALLS", Call::ALL.map(Call::name))?;
+    m.add("ERROR_KINDS", ErrorKind::ALL.map(ErrorKind::name))?;
     Ok(())
 }

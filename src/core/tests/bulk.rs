@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use super::*;
 use crate::core::bulk::{BulkRun, Finished};
-use crate::core::client::Operation;
 use crate::core::runtime;
+use crate::core::Operation;
 use crate::sandbox::{Fault, Sandbox, SandboxConfig};
 
 fn sandbox() -> Sandbox {

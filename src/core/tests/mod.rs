@@ -26,7 +26,7 @@ mod statuses;
 
 use std::time::Duration;
 
-use crate::core::client::DEFAULT_MAX_RESPONSE_BYTES;
+use crate::core::config::DEFAULT_MAX_RESPONSE_BYTES;
 use crate::core::{Client, ClientConfig, CustomerId, Error, StatusError, Tag};
 use server::TestServer;
 

@@ -8,7 +8,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use proptest::prelude::*;
 use serde_json::{json, Map, Value};
 
-use crate::core::client::{check_customer, parse_customer, parse_error_details};
+use crate::core::body::{check_customer, parse_customer};
+use crate::core::failure::parse_error_details;
 use crate::core::retry::{decide, server_wait, Decision, MAX_BACKOFF, MAX_SERVER_WAIT};
 use crate::core::validate::{normalize_tags, tags_body, CustomerId, TagInput, TagUse};
 use crate::core::ErrorDetail;

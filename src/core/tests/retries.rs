@@ -7,7 +7,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use super::server::{Action, TestServer};
 use super::*;
-use crate::core::client::{AttemptEvent, Observer, Operation};
+use crate::core::client::{AttemptEvent, Observer};
+use crate::core::Operation;
 
 /// The time between the arrivals of the first and second request.
 fn first_gap(server: &TestServer) -> Duration {

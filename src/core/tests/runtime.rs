@@ -6,7 +6,8 @@ use std::sync::Mutex;
 
 use super::server::{Action, TestServer, DEFAULT_CUSTOMER};
 use super::*;
-use crate::core::runtime::{self, block_on_polling, poll_policy, PollPolicy};
+use crate::core::runtime;
+use crate::core::wait::{self, block_on_polling, poll_policy, PollPolicy};
 
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
@@ -19,7 +20,7 @@ fn start_server() -> TestServer {
     runtime::handle().block_on(TestServer::start())
 }
 
-fn untag(client: &Client) -> Result<crate::core::Customer, Error> {
+fn untag(client: &Client) -> Result<crate::core::Response, Error> {
     block_on_polling(client.remove_tags(customer_id(), lead()))
 }
 
@@ -74,7 +75,7 @@ fn futures_finish_whether_ready_at_once_soon_or_after_the_window() {
     });
     assert_eq!(after_yields, 8);
     let slept = block_on_polling(async {
-        tokio::time::sleep(runtime::POLL_WINDOW * 20).await;
+        tokio::time::sleep(wait::POLL_WINDOW * 20).await;
         9
     });
     assert_eq!(slept, 9);
@@ -95,7 +96,7 @@ fn calls_to_a_local_server_return_the_customer() {
 #[test]
 fn slow_answers_stop_the_polling_and_a_fast_one_brings_it_back() {
     let _turn = take_turn();
-    let slow = || async { tokio::time::sleep(runtime::POLL_WINDOW * 10).await };
+    let slow = || async { tokio::time::sleep(wait::POLL_WINDOW * 10).await };
     for _ in 0..PollPolicy::MISSES_TO_STOP {
         block_on_polling(slow());
     }
@@ -113,7 +114,7 @@ fn a_slow_server_stops_the_polling() {
     let server = start_server();
     let client = client(&server);
     server.set_default(Action::delayed(
-        runtime::POLL_WINDOW * 10,
+        wait::POLL_WINDOW * 10,
         Action::json(200, DEFAULT_CUSTOMER),
     ));
     for _ in 0..PollPolicy::MISSES_TO_STOP {
@@ -137,7 +138,7 @@ fn threads_calling_at_once_all_finish_and_give_back_their_polling_slots() {
         }
     });
     assert_eq!(server.request_count(), 200);
-    assert_eq!(runtime::pollers(), 0, "a polling slot was not given back");
+    assert_eq!(wait::pollers(), 0, "a polling slot was not given back");
 }
 
 #[cfg(unix)]

@@ -1,0 +1,220 @@
+//! Why an attempt failed, and the error a failed call ends with: statuses and their bodies,
+//! transport errors in one line, and the API key blanked out of anything a server sent back.
+
+use std::time::{Duration, SystemTime};
+
+use serde_json::Value;
+
+use super::config::ClientConfig;
+use super::error::{excerpt, Error, ErrorDetail, StatusError};
+use super::retry::{is_retryable_status, server_wait};
+
+/// How much of an odd body an error keeps for the user to read.
+const MAX_BODY_IN_ERROR: usize = 64 * 1024;
+
+/// Every `{code, message}` pair of a HelpCrunch error body, in order. Bodies of other shapes
+/// (HTML from a proxy, plain text, other JSON) give none: the status alone decides the class.
+pub fn parse_error_details(body: &[u8]) -> Vec<ErrorDetail> {
+    let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(body) else {
+        return Vec::new();
+    };
+    let as_text = |v: Option<&Value>| match v {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Null) | None => String::new(),
+        Some(other) => other.to_string(),
+    };
+    let detail = |v: &Value| match v {
+        Value::Object(e) => Some(ErrorDetail {
+            code: as_text(e.get("code")),
+            message: as_text(e.get("message")),
+        }),
+        Value::String(s) => Some(ErrorDetail {
+            code: String::new(),
+            message: s.clone(),
+        }),
+        _ => None,
+    };
+    match map.get("errors") {
+        Some(Value::Array(list)) => list.iter().filter_map(detail).collect(),
+        Some(single @ Value::Object(_)) => detail(single).into_iter().collect(),
+        _ if map.contains_key("message") => vec![ErrorDetail {
+            code: as_text(map.get("code")),
+            message: as_text(map.get("message")),
+        }],
+        _ => Vec::new(),
+    }
+}
+
+fn lossy_excerpt(body: &[u8]) -> String {
+    let cut = &body[..body.len().min(MAX_BODY_IN_ERROR)];
+    String::from_utf8_lossy(cut).into_owned()
+}
+
+/// Why one attempt failed, before deciding whether to try again.
+pub(crate) enum Failure {
+    Transport(reqwest::Error),
+    Status {
+        status: u16,
+        headers: Vec<(String, String)>,
+        body: Vec<u8>,
+    },
+    InvalidBody {
+        status: u16,
+        message: String,
+        body: Vec<u8>,
+    },
+    TooLarge {
+        status: u16,
+        cap: usize,
+    },
+}
+
+impl Failure {
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            // Tagging and untagging are idempotent, so a request that may or may not have
+            // reached the server is safe to send again.
+            Failure::Transport(_) => true,
+            Failure::Status { status, .. } => is_retryable_status(*status),
+            Failure::InvalidBody { .. } | Failure::TooLarge { .. } => false,
+        }
+    }
+
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Failure::Transport(_) => None,
+            Failure::Status { status, .. }
+            | Failure::InvalidBody { status, .. }
+            | Failure::TooLarge { status, .. } => Some(*status),
+        }
+    }
+
+    pub fn server_wait(&self) -> Option<Duration> {
+        match self {
+            Failure::Status { headers, .. } => server_wait(
+                headers.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+                SystemTime::now(),
+            ),
+            _ => None,
+        }
+    }
+
+    pub fn transport_message(&self) -> Option<String> {
+        match self {
+            Failure::Transport(e) => Some(describe_transport_error(e)),
+            _ => None,
+        }
+    }
+
+    pub fn into_error(
+        self,
+        method: &'static str,
+        path: String,
+        attempts: u32,
+        config: &ClientConfig,
+    ) -> Error {
+        let retry_after = self.server_wait();
+        match self {
+            Failure::Transport(e) if e.is_timeout() => Error::Timeout {
+                timeout: config.timeout,
+                attempts,
+            },
+            Failure::Transport(e) => Error::Connection {
+                message: format!(
+                    "{} ({method} {}{path})",
+                    describe_transport_error(&e),
+                    config.base_url.trim_end_matches('/')
+                ),
+                attempts,
+            },
+            Failure::Status {
+                status,
+                headers,
+                body,
+            } => {
+                // What the server sent may echo the request, key included (a debugging proxy,
+                // a misconfigured gateway): errors carry it with the key blanked out.
+                let hide = |text: String| redact(text, &config.api_key);
+                Error::Status(Box::new(StatusError {
+                    method,
+                    path,
+                    status,
+                    errors: parse_error_details(&body)
+                        .into_iter()
+                        .map(|d| ErrorDetail {
+                            code: hide(d.code),
+                            message: hide(d.message),
+                        })
+                        .collect(),
+                    body: hide(lossy_excerpt(&body)),
+                    headers: headers.into_iter().map(|(k, v)| (k, hide(v))).collect(),
+                    attempts,
+                    retry_after,
+                }))
+            }
+            Failure::InvalidBody {
+                status,
+                message,
+                body,
+            } => unusable_body_error(status, message, &body, attempts, config),
+            Failure::TooLarge { status, cap } => Error::ResponseValidation {
+                status,
+                message: format!(
+                    "the body is larger than the {cap}-byte limit (max_response_bytes)"
+                ),
+                body: String::new(),
+                attempts,
+            },
+        }
+    }
+}
+
+pub(crate) fn unusable_body_error(
+    status: u16,
+    message: String,
+    body: &[u8],
+    attempts: u32,
+    config: &ClientConfig,
+) -> Error {
+    Error::ResponseValidation {
+        status,
+        message,
+        body: redact(lossy_excerpt(body), &config.api_key),
+        attempts,
+    }
+}
+
+/// `text` with every occurrence of the API key replaced.
+fn redact(text: String, key: &str) -> String {
+    if key.is_empty() || !text.contains(key) {
+        return text;
+    }
+    text.replace(key, "[redacted]")
+}
+
+/// A transport error as one line: what failed and the root cause, never the URL's secrets
+/// (there are none in it: the key travels in a header) and without reqwest's noise.
+fn describe_transport_error(e: &reqwest::Error) -> String {
+    let what = if e.is_connect() {
+        "could not connect"
+    } else if e.is_body() || e.is_decode() {
+        "the connection broke while reading the response"
+    } else if e.is_request() {
+        "the request could not be sent"
+    } else {
+        "the request failed"
+    };
+    let mut causes: Vec<String> = Vec::new();
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !causes.iter().any(|c| c.contains(&text)) {
+            causes.push(text);
+        }
+        source = cause.source();
+    }
+    match causes.last() {
+        Some(root) => format!("{what}: {}", excerpt(root, 200)),
+        None => what.to_string(),
+    }
+}

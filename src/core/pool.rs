@@ -1,0 +1,91 @@
+//! A client's connections and rate limiter, one set per process: rebuilt after `fork()`, since
+//! the parent's connections and locks must not be used from the child.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use reqwest::header::HeaderMap;
+
+use super::config::CheckedConfig;
+use super::error::{Error, Result};
+use super::rate_limit::RateLimiter;
+use super::runtime;
+
+/// The connection pools and limiter of one process.
+///
+/// A connection belongs to the runtime that opened it (its socket is registered there, and its
+/// driving task runs there), so each runtime gets a pool of its own: blocking calls use the
+/// current-thread one, async calls and bulk runs the multi-thread one.
+pub(crate) struct Pool {
+    /// The process it was built in (see `runtime::process_generation`).
+    generation: u64,
+    multi_thread: reqwest::Client,
+    current_thread: reqwest::Client,
+    pub limiter: Option<Arc<RateLimiter>>,
+}
+
+impl Pool {
+    fn build(checked: &CheckedConfig, headers: &HeaderMap) -> Result<Pool> {
+        Ok(Pool {
+            generation: runtime::process_generation(),
+            multi_thread: build_http(checked, headers)?,
+            current_thread: build_http(checked, headers)?,
+            limiter: checked
+                .config
+                .rate_limit
+                .map(|rate| Arc::new(RateLimiter::per_minute(rate))),
+        })
+    }
+
+    /// The HTTP client for the runtime this task runs on.
+    pub fn http(&self) -> &reqwest::Client {
+        match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+            Ok(tokio::runtime::RuntimeFlavor::CurrentThread) => &self.current_thread,
+            _ => &self.multi_thread,
+        }
+    }
+}
+
+fn build_http(checked: &CheckedConfig, headers: &HeaderMap) -> Result<reqwest::Client> {
+    let mut builder = reqwest::Client::builder()
+        // A redirect could carry the Authorization header to another host: never follow one.
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(checked.config.timeout.min(Duration::from_secs(10)))
+        .pool_idle_timeout(Duration::from_secs(60))
+        .tcp_nodelay(true)
+        // Every request's headers, set once here: reqwest adds them to each request, which
+        // costs less than cloning a HeaderMap per request and merging it in.
+        .default_headers(headers.clone());
+    if checked.base.loopback {
+        // A proxy from the environment must not capture traffic meant for this machine.
+        builder = builder.no_proxy();
+    }
+    builder
+        .build()
+        .map_err(|e| Error::Configuration(format!("cannot build the HTTP client: {e}")))
+}
+
+/// This process's pool, built again when the process is not the one that built it.
+pub(crate) struct ProcessPool {
+    current: ArcSwap<Pool>,
+}
+
+impl ProcessPool {
+    pub fn new(checked: &CheckedConfig, headers: &HeaderMap) -> Result<ProcessPool> {
+        Ok(ProcessPool {
+            current: ArcSwap::from_pointee(Pool::build(checked, headers)?),
+        })
+    }
+
+    pub fn get(&self, checked: &CheckedConfig, headers: &HeaderMap) -> Result<Arc<Pool>> {
+        let pool = self.current.load_full();
+        if pool.generation == runtime::process_generation() {
+            return Ok(pool);
+        }
+        // Forked: this process gets its own connections and limiter.
+        let fresh = Arc::new(Pool::build(checked, headers)?);
+        self.current.store(fresh.clone());
+        Ok(fresh)
+    }
+}
