@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import threading
 
-from . import _aio, _logs
+from . import _logs
 from ._bulk import BulkReport, BulkResult
 from ._client import DEFAULT_BASE_URL, AsyncClient, Client
 from ._exceptions import (
@@ -84,22 +84,32 @@ __all__ = [
 _logs.setup_from_env()
 
 _default_lock = threading.Lock()
-_default_client: Client | None = None
+#: The shared clients (one native client behind both) and the environment they came from.
+_defaults: tuple[Client, AsyncClient] | None = None
 _default_env: tuple[str | None, str | None] = (None, None)
 
 
-def _default() -> Client:
-    """The shared client, rebuilt when the environment it came from changes."""
-    global _default_client, _default_env
+def _default_clients() -> tuple[Client, AsyncClient]:
+    """The shared clients, rebuilt when the environment they came from changes."""
+    global _defaults, _default_env
     env = (os.environ.get("HELPCRUNCH_API_KEY"), os.environ.get("HELPCRUNCH_BASE_URL"))
-    client = _default_client
-    if client is not None and env == _default_env:
-        return client
+    clients = _defaults
+    if clients is not None and env == _default_env:
+        return clients
     with _default_lock:
-        if _default_client is None or env != _default_env:
-            _default_client = Client()
+        if _defaults is None or env != _default_env:
+            client = Client()
+            _defaults = (client, AsyncClient._from_native(client._native))
             _default_env = env
-        return _default_client
+        return _defaults
+
+
+def _default() -> Client:
+    return _default_clients()[0]
+
+
+def _default_async() -> AsyncClient:
+    return _default_clients()[1]
 
 
 def remove_tags(customer_id: CustomerId, tags: Tags) -> Customer:
@@ -123,14 +133,14 @@ def get_customer(customer_id: CustomerId) -> Customer:
 
 async def remove_tags_async(customer_id: CustomerId, tags: Tags) -> Customer:
     """Awaitable :func:`remove_tags`."""
-    return await _aio.call(_default()._native.remove_tags_async, customer_id, tags)  # type: ignore[no-any-return]
+    return await _default_async().remove_tags(customer_id, tags)
 
 
 async def add_tags_async(customer_id: CustomerId, tags: Tags) -> Customer:
     """Awaitable :func:`add_tags`."""
-    return await _aio.call(_default()._native.add_tags_async, customer_id, tags)  # type: ignore[no-any-return]
+    return await _default_async().add_tags(customer_id, tags)
 
 
 async def get_customer_async(customer_id: CustomerId) -> Customer:
     """Awaitable :func:`get_customer`."""
-    return await _aio.call(_default()._native.get_customer_async, customer_id)  # type: ignore[no-any-return]
+    return await _default_async().get_customer(customer_id)

@@ -7,9 +7,14 @@ import asyncio
 import functools
 import weakref
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from ._native import LoopBridge, TaskHandle
+
+if TYPE_CHECKING:
+    from typing_extensions import TypeVarTuple, Unpack
+
+    _Args = TypeVarTuple("_Args")
 
 _T = TypeVar("_T")
 
@@ -44,11 +49,14 @@ def _bridge_for(loop: asyncio.AbstractEventLoop) -> LoopBridge:
     return bridge
 
 
-async def call(start: Callable[..., TaskHandle], *args: Any) -> Any:
+async def call(
+    start: Callable[[Unpack[_Args], LoopBridge, asyncio.Future[_T]], TaskHandle],
+    *args: Unpack[_Args],
+) -> _T:
     """Run ``start(*args, bridge, future)`` and await its future. Cancelling the awaiting task
     cancels the Rust task, and with it the request."""
     loop = asyncio.get_running_loop()
-    future = loop.create_future()
+    future: asyncio.Future[_T] = loop.create_future()
     task = start(*args, _bridge_for(loop), future)
     try:
         return await future

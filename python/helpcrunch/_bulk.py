@@ -23,17 +23,31 @@ from collections.abc import (
     Sequence,
 )
 from dataclasses import dataclass
-from typing import IO, Any, Literal, overload
+from typing import IO, TYPE_CHECKING, Any, Literal, NamedTuple, overload
 
 from . import _aio
 from ._exceptions import APIStatusError, BulkError, BulkInterrupted, RequestCancelledError
 from ._native import NativeBulkRun, NativeClient
 from ._progress import Progress, ProgressArg
-from ._types import Customer
+from ._types import Customer, TagCall
 
-__all__ = ["BulkReport", "BulkResult", "OnError"]
+if TYPE_CHECKING:
+    from ._native import FinishedItem
+
+__all__ = ["BulkOptions", "BulkReport", "BulkResult", "OnError"]
 
 OnError = Literal["collect", "raise"]
+
+
+class BulkOptions(NamedTuple):
+    """How a bulk run reads its input and reports (see ``Client.remove_tags_many``)."""
+
+    concurrency: int
+    progress: ProgressArg
+    checkpoint: str | os.PathLike[str] | None
+    id_column: str
+    tags_column: str
+
 
 #: Items held in flight per unit of concurrency: enough to keep every slot busy while Python
 #: hands results over, few enough that memory stays flat.
@@ -239,9 +253,9 @@ class _Checkpoint:
     """A JSON-lines file: one line per finished item, appended and flushed as it finishes. Items
     that succeeded in an earlier run (same id, same tag names) are skipped on a rerun."""
 
-    def __init__(self, path: str | os.PathLike[str], kind: str) -> None:
+    def __init__(self, path: str | os.PathLike[str], call: TagCall) -> None:
         self.path = os.fspath(path)
-        self.kind = kind
+        self.call = call
         self.done: set[str] = set()
         last_line = ""
         try:
@@ -251,7 +265,7 @@ class _Checkpoint:
                         entry = json.loads(last_line)
                     except ValueError:
                         continue  # a line cut short by a kill: that item just runs again
-                    if entry.get("ok") and entry.get("kind") == kind and "key" in entry:
+                    if entry.get("ok") and entry.get("call") == self.call and "key" in entry:
                         self.done.add(entry["key"])
         except FileNotFoundError:
             pass
@@ -267,7 +281,7 @@ class _Checkpoint:
         if result.skipped:
             return
         entry = {
-            "kind": self.kind,
+            "call": self.call,
             "key": key,
             "index": result.index,
             "customer_id": result.customer_id
@@ -307,25 +321,16 @@ class _Run:
     """What a sync and an async run share: the input, the bookkeeping, progress, :meth:`stop`."""
 
     def __init__(
-        self,
-        native: NativeClient,
-        kind: str,
-        items: Any,
-        *,
-        concurrency: int,
-        progress: ProgressArg,
-        checkpoint: str | os.PathLike[str] | None,
-        id_column: str,
-        tags_column: str,
+        self, native: NativeClient, call: TagCall, items: Any, options: BulkOptions
     ) -> None:
-        if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
-            raise ValueError(f"concurrency must be a positive int, got {concurrency!r}")
-        self._run: NativeBulkRun = native.bulk(kind, concurrency)
-        self._window = concurrency * _WINDOW_PER_SLOT
-        self._id_column = id_column
-        self._tags_column = tags_column
-        self._checkpoint = None if checkpoint is None else _Checkpoint(checkpoint, kind)
-        self._bar = Progress.make(progress, _total(items), kind)
+        self._run: NativeBulkRun = native.bulk(call, options.concurrency)
+        self._window = options.concurrency * _WINDOW_PER_SLOT
+        self._id_column = options.id_column
+        self._tags_column = options.tags_column
+        self._checkpoint = (
+            None if options.checkpoint is None else _Checkpoint(options.checkpoint, call)
+        )
+        self._bar = Progress.make(options.progress, _total(items), call)
         #: index -> (customer_id, tags, checkpoint key): sent, result not yet handed over.
         self._pending: dict[int, tuple[Any, Any, str | None]] = {}
         self._ready: deque[BulkResult] = deque()
@@ -378,7 +383,7 @@ class _Run:
 
     # taking results
 
-    def _receive(self, batch: list[tuple[int, Any, Any, int]]) -> None:
+    def _receive(self, batch: list[FinishedItem]) -> None:
         for index, customer, error, attempts in batch:
             customer_id, tags, key = self._pending[index]
             result = BulkResult(index, customer_id, tags, error is None, customer, error, attempts)
@@ -432,9 +437,11 @@ class _Run:
 class SyncRun(_Run):
     """A run for blocking code."""
 
-    def __init__(self, native: NativeClient, kind: str, items: Any, **options: Any) -> None:
-        self._source = _rows(items, options["id_column"], options["tags_column"])
-        super().__init__(native, kind, items, **options)
+    def __init__(
+        self, native: NativeClient, call: TagCall, items: Any, options: BulkOptions
+    ) -> None:
+        self._source = _rows(items, options.id_column, options.tags_column)
+        super().__init__(native, call, items, options)
 
     def _fill(self) -> None:
         """Read input while there is room, then, if nothing is ready, wait for results."""
@@ -487,14 +494,14 @@ class SyncRun(_Run):
 class AsyncRun(_Run):
     """A run for asyncio; ``items`` may also be an async iterable."""
 
-    def __init__(self, native: NativeClient, kind: str, items: Any, **options: Any) -> None:
+    def __init__(
+        self, native: NativeClient, call: TagCall, items: Any, options: BulkOptions
+    ) -> None:
         self._is_async = isinstance(items, AsyncIterable)
         self._source: Any = (
-            aiter(items)
-            if self._is_async
-            else _rows(items, options["id_column"], options["tags_column"])
+            aiter(items) if self._is_async else _rows(items, options.id_column, options.tags_column)
         )
-        super().__init__(native, kind, items, **options)
+        super().__init__(native, call, items, options)
 
     async def _fill(self) -> None:
         while not self._exhausted and self._has_room:

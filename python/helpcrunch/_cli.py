@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NoReturn
 
 from ._bulk import BulkReport
-from ._client import Client
+from ._client import DEFAULT_BASE_URL, DEFAULT_CONCURRENCY, DEFAULT_TIMEOUT, Client
 from ._exceptions import (
     APIConnectionError,
     APIError,
@@ -33,7 +33,7 @@ from ._exceptions import (
     PermissionDeniedError,
     RateLimitError,
 )
-from ._types import TagSpec
+from ._types import TagCall, TagSpec
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -145,13 +145,13 @@ def _csv_rows(
     return rows()
 
 
-def _run_csv(args: argparse.Namespace, kind: str) -> int:
-    parse_tag: Callable[[str], Any] = _tag_spec if kind == "add" else str
-    verb = "tagged" if kind == "add" else "untagged"
+def _run_csv(args: argparse.Namespace, call: TagCall) -> int:
+    parse_tag: Callable[[str], Any] = _tag_spec if call == "add_tags" else str
+    verb = "tagged" if call == "add_tags" else "untagged"
     with contextlib.ExitStack() as stack:
         rows = _csv_rows(args, stack, parse_tag)
         client = stack.enter_context(_client(args))
-        many = client.add_tags_many if kind == "add" else client.remove_tags_many
+        many = client.add_tags_many if call == "add_tags" else client.remove_tags_many
         try:
             report = many(
                 rows,
@@ -199,7 +199,7 @@ def _single(args: argparse.Namespace) -> None:
 def _cmd_untag(args: argparse.Namespace) -> int:
     _single(args)
     if args.from_csv is not None:
-        return _run_csv(args, "remove")
+        return _run_csv(args, "remove_tags")
     with _client(args) as client:
         _print_json(client.remove_tags(args.customer_id, args.tags))
     return EXIT_OK
@@ -208,7 +208,7 @@ def _cmd_untag(args: argparse.Namespace) -> int:
 def _cmd_tag(args: argparse.Namespace) -> int:
     _single(args)
     if args.from_csv is not None:
-        return _run_csv(args, "add")
+        return _run_csv(args, "add_tags")
     with _client(args) as client:
         _print_json(client.add_tags(args.customer_id, [_tag_spec(t) for t in args.tags]))
     return EXIT_OK
@@ -287,7 +287,11 @@ def _bulk_options(parser: argparse.ArgumentParser) -> None:
         "--tags-sep", default=",", metavar="SEP", help="separator of names in a tags cell (,)"
     )
     bulk.add_argument(
-        "--concurrency", type=int, default=8, metavar="N", help="requests in flight (default 8)"
+        "--concurrency",
+        type=int,
+        default=DEFAULT_CONCURRENCY,
+        metavar="N",
+        help=f"requests in flight (default {DEFAULT_CONCURRENCY})",
     )
     bulk.add_argument(
         "--checkpoint",
@@ -314,10 +318,14 @@ def build_parser() -> argparse.ArgumentParser:
     conn.add_argument(
         "--base-url",
         metavar="URL",
-        help="API base URL (default: $HELPCRUNCH_BASE_URL or https://api.helpcrunch.com/v1)",
+        help=f"API base URL (default: $HELPCRUNCH_BASE_URL or {DEFAULT_BASE_URL})",
     )
     conn.add_argument(
-        "--timeout", type=float, default=30.0, metavar="SECONDS", help="per attempt (default 30)"
+        "--timeout",
+        type=float,
+        default=DEFAULT_TIMEOUT,
+        metavar="SECONDS",
+        help=f"per attempt (default {DEFAULT_TIMEOUT:g})",
     )
 
     parser = _Parser(

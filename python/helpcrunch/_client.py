@@ -1,5 +1,6 @@
 """``Client`` and ``AsyncClient``: settings, connection pool and rate limiter, shared by every
-call made through them. The work happens in the Rust core (``helpcrunch._native``)."""
+call made through them. The work happens in the Rust core (``helpcrunch._native``), which also
+judges every setting's value and holds every default."""
 
 from __future__ import annotations
 
@@ -8,70 +9,31 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from types import TracebackType
 from typing import Any, TypeVar
 
-from . import _aio
-from ._bulk import AsyncRun, BulkReport, BulkResult, OnError, SyncRun, acollect, collect
-from ._exceptions import ConfigurationError
+from . import _aio, _native
+from ._bulk import (
+    AsyncRun,
+    BulkOptions,
+    BulkReport,
+    BulkResult,
+    OnError,
+    SyncRun,
+    acollect,
+    collect,
+)
 from ._native import NativeClient
 from ._progress import ProgressArg
-from ._types import Customer, CustomerId, Tags
+from ._types import CallName, Customer, CustomerId, Tags
 
 __all__ = ["DEFAULT_BASE_URL", "AsyncClient", "Client"]
 
-DEFAULT_BASE_URL = "https://api.helpcrunch.com/v1"
-DEFAULT_MAX_RESPONSE_BYTES = 10 * 1024 * 1024
+DEFAULT_BASE_URL = _native.DEFAULT_BASE_URL
+DEFAULT_TIMEOUT = _native.DEFAULT_TIMEOUT
+DEFAULT_MAX_RETRIES = _native.DEFAULT_MAX_RETRIES
+DEFAULT_RATE_LIMIT = _native.DEFAULT_RATE_LIMIT
+DEFAULT_MAX_RESPONSE_BYTES = _native.DEFAULT_MAX_RESPONSE_BYTES
+DEFAULT_CONCURRENCY = _native.DEFAULT_CONCURRENCY
 
 _C = TypeVar("_C", bound="_BaseClient")
-
-
-def _number(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a number, not {type(value).__name__}")
-    return float(value)
-
-
-def _native_client(
-    api_key: str | None,
-    base_url: str | None,
-    timeout: float,
-    max_retries: int,
-    rate_limit: float | None,
-    allow_insecure_http: bool,
-    max_response_bytes: int,
-) -> NativeClient:
-    if api_key is None:
-        api_key = os.environ.get("HELPCRUNCH_API_KEY", "")
-    if not isinstance(api_key, str):
-        raise TypeError(f"api_key must be a str, not {type(api_key).__name__}")
-    if base_url is None:
-        base_url = os.environ.get("HELPCRUNCH_BASE_URL") or DEFAULT_BASE_URL
-    if not isinstance(base_url, str):
-        raise TypeError(f"base_url must be a str, not {type(base_url).__name__}")
-    timeout = _number("timeout", timeout)
-    if isinstance(max_retries, bool) or not isinstance(max_retries, int):
-        raise TypeError(f"max_retries must be an int, not {type(max_retries).__name__}")
-    if max_retries < 0:
-        raise ConfigurationError(f"max_retries must be 0 or more, got {max_retries}")
-    if rate_limit is not None:
-        rate_limit = _number("rate_limit", rate_limit)
-    if isinstance(max_response_bytes, bool) or not isinstance(max_response_bytes, int):
-        raise TypeError("max_response_bytes must be an int")
-    if max_response_bytes <= 0:
-        raise ConfigurationError("max_response_bytes must be positive")
-    return NativeClient(
-        api_key,
-        base_url,
-        timeout,
-        max_retries,
-        rate_limit,
-        bool(allow_insecure_http),
-        max_response_bytes,
-    )
-
-
-def _options(arguments: dict[str, Any]) -> dict[str, Any]:
-    """The bulk options among a method's arguments (its ``locals()``)."""
-    names = ("concurrency", "progress", "checkpoint", "id_column", "tags_column")
-    return {name: arguments[name] for name in names}
 
 
 class _BaseClient:
@@ -81,9 +43,9 @@ class _BaseClient:
         self,
         api_key: str | None = None,
         base_url: str | None = None,
-        timeout: float = 30.0,
-        max_retries: int = 2,
-        rate_limit: float | None = 120,
+        timeout: float = DEFAULT_TIMEOUT,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        rate_limit: float | None = DEFAULT_RATE_LIMIT,
         *,
         allow_insecure_http: bool = False,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
@@ -97,13 +59,17 @@ class _BaseClient:
           together, spaced evenly (HelpCrunch allows 120); ``None`` turns the limiter off.
         - ``allow_insecure_http``: allow plain ``http://`` to a host other than this machine.
         """
-        self._native = _native_client(
+        if api_key is None:
+            api_key = os.environ.get("HELPCRUNCH_API_KEY", "")
+        if base_url is None:
+            base_url = os.environ.get("HELPCRUNCH_BASE_URL") or DEFAULT_BASE_URL
+        self._native = NativeClient(
             api_key,
             base_url,
             timeout,
             max_retries,
             rate_limit,
-            allow_insecure_http,
+            bool(allow_insecure_http),
             max_response_bytes,
         )
 
@@ -118,22 +84,26 @@ class _BaseClient:
         # Dask, Spark): connections and limiter state do not travel.
         return (type(self)._from_native, (self._native,))
 
+    async def _call_async(
+        self, call: CallName, customer_id: CustomerId, tags: Tags | None
+    ) -> Customer:
+        return await _aio.call(self._native.call_async, call, customer_id, tags)
+
     @property
     def base_url(self) -> str:
-        return str(self._native.settings()["base_url"])
+        return self._native.settings()["base_url"]
 
     @property
     def timeout(self) -> float:
-        return float(self._native.settings()["timeout"])
+        return self._native.settings()["timeout"]
 
     @property
     def max_retries(self) -> int:
-        return int(self._native.settings()["max_retries"])
+        return self._native.settings()["max_retries"]
 
     @property
     def rate_limit(self) -> float | None:
-        limit = self._native.settings()["rate_limit"]
-        return None if limit is None else float(limit)
+        return self._native.settings()["rate_limit"]
 
     @property
     def closed(self) -> bool:
@@ -163,18 +133,18 @@ class Client(_BaseClient):
         ``tags`` is one tag name or a list of names (or of ``{"name": …}`` mappings). Removing a
         tag the customer does not have is not an error.
         """
-        return self._native.remove_tags(customer_id, tags)  # type: ignore[return-value]
+        return self._native.call("remove_tags", customer_id, tags)
 
     def add_tags(self, customer_id: CustomerId, tags: Tags) -> Customer:
         """Tag a customer (``PUT /customers/{id}/tags``), creating unknown tags; returns it.
 
         Tags may carry a colour: ``[{"name": "Lead", "color": "#c57de0"}]``.
         """
-        return self._native.add_tags(customer_id, tags)  # type: ignore[return-value]
+        return self._native.call("add_tags", customer_id, tags)
 
     def get_customer(self, customer_id: CustomerId) -> Customer:
         """Fetch a customer (``GET /customers/{id}``)."""
-        return self._native.get_customer(customer_id)  # type: ignore[return-value]
+        return self._native.call("get_customer", customer_id)
 
     # Bulk: see the README's "Pipelines" section. ``items`` is an iterable of
     # ``(customer_id, tags)`` pairs or of mappings with ``customer_id`` and ``tags`` (names set by
@@ -184,7 +154,7 @@ class Client(_BaseClient):
         self,
         items: Any,
         *,
-        concurrency: int = 8,
+        concurrency: int = DEFAULT_CONCURRENCY,
         progress: ProgressArg = False,
         on_error: OnError = "collect",
         checkpoint: str | os.PathLike[str] | None = None,
@@ -200,14 +170,14 @@ class Client(_BaseClient):
         - ``checkpoint="run.jsonl"`` appends each finished item; a rerun skips those done.
         - Ctrl-C raises :class:`~helpcrunch.BulkInterrupted` with the report so far.
         """
-        run = SyncRun(self._native, "remove", items, **_options(locals()))
-        return collect(run, on_error)
+        options = BulkOptions(concurrency, progress, checkpoint, id_column, tags_column)
+        return collect(SyncRun(self._native, "remove_tags", items, options), on_error)
 
     def add_tags_many(
         self,
         items: Any,
         *,
-        concurrency: int = 8,
+        concurrency: int = DEFAULT_CONCURRENCY,
         progress: ProgressArg = False,
         on_error: OnError = "collect",
         checkpoint: str | os.PathLike[str] | None = None,
@@ -215,14 +185,14 @@ class Client(_BaseClient):
         tags_column: str = "tags",
     ) -> BulkReport:
         """Tag many customers; see :meth:`remove_tags_many`."""
-        run = SyncRun(self._native, "add", items, **_options(locals()))
-        return collect(run, on_error)
+        options = BulkOptions(concurrency, progress, checkpoint, id_column, tags_column)
+        return collect(SyncRun(self._native, "add_tags", items, options), on_error)
 
     def iter_remove_tags(
         self,
         items: Any,
         *,
-        concurrency: int = 8,
+        concurrency: int = DEFAULT_CONCURRENCY,
         progress: ProgressArg = False,
         checkpoint: str | os.PathLike[str] | None = None,
         id_column: str = "customer_id",
@@ -230,20 +200,22 @@ class Client(_BaseClient):
     ) -> Iterator[BulkResult]:
         """Untag many customers, yielding each result as it completes (completion order).
         The input is read lazily; stopping early cancels what is in flight."""
-        return SyncRun(self._native, "remove", items, **_options(locals())).results()
+        options = BulkOptions(concurrency, progress, checkpoint, id_column, tags_column)
+        return SyncRun(self._native, "remove_tags", items, options).results()
 
     def iter_add_tags(
         self,
         items: Any,
         *,
-        concurrency: int = 8,
+        concurrency: int = DEFAULT_CONCURRENCY,
         progress: ProgressArg = False,
         checkpoint: str | os.PathLike[str] | None = None,
         id_column: str = "customer_id",
         tags_column: str = "tags",
     ) -> Iterator[BulkResult]:
         """Tag many customers, yielding each result as it completes."""
-        return SyncRun(self._native, "add", items, **_options(locals())).results()
+        options = BulkOptions(concurrency, progress, checkpoint, id_column, tags_column)
+        return SyncRun(self._native, "add_tags", items, options).results()
 
     def close(self) -> None:
         """Stop taking calls and release the connection pool. Calls in flight finish."""
@@ -271,21 +243,21 @@ class AsyncClient(_BaseClient):
 
     async def remove_tags(self, customer_id: CustomerId, tags: Tags) -> Customer:
         """Untag a customer; see :meth:`Client.remove_tags`."""
-        return await _aio.call(self._native.remove_tags_async, customer_id, tags)  # type: ignore[no-any-return]
+        return await self._call_async("remove_tags", customer_id, tags)
 
     async def add_tags(self, customer_id: CustomerId, tags: Tags) -> Customer:
         """Tag a customer; see :meth:`Client.add_tags`."""
-        return await _aio.call(self._native.add_tags_async, customer_id, tags)  # type: ignore[no-any-return]
+        return await self._call_async("add_tags", customer_id, tags)
 
     async def get_customer(self, customer_id: CustomerId) -> Customer:
         """Fetch a customer; see :meth:`Client.get_customer`."""
-        return await _aio.call(self._native.get_customer_async, customer_id)  # type: ignore[no-any-return]
+        return await self._call_async("get_customer", customer_id, None)
 
     async def remove_tags_many(
         self,
         items: Any,
         *,
-        concurrency: int = 8,
+        concurrency: int = DEFAULT_CONCURRENCY,
         progress: ProgressArg = False,
         on_error: OnError = "collect",
         checkpoint: str | os.PathLike[str] | None = None,
@@ -294,14 +266,14 @@ class AsyncClient(_BaseClient):
     ) -> BulkReport:
         """Untag many customers; see :meth:`Client.remove_tags_many`. ``items`` may also be an
         async iterable. Cancelling the task cancels the run."""
-        run = AsyncRun(self._native, "remove", items, **_options(locals()))
-        return await acollect(run, on_error)
+        options = BulkOptions(concurrency, progress, checkpoint, id_column, tags_column)
+        return await acollect(AsyncRun(self._native, "remove_tags", items, options), on_error)
 
     async def add_tags_many(
         self,
         items: Any,
         *,
-        concurrency: int = 8,
+        concurrency: int = DEFAULT_CONCURRENCY,
         progress: ProgressArg = False,
         on_error: OnError = "collect",
         checkpoint: str | os.PathLike[str] | None = None,
@@ -309,34 +281,36 @@ class AsyncClient(_BaseClient):
         tags_column: str = "tags",
     ) -> BulkReport:
         """Tag many customers; see :meth:`Client.remove_tags_many`."""
-        run = AsyncRun(self._native, "add", items, **_options(locals()))
-        return await acollect(run, on_error)
+        options = BulkOptions(concurrency, progress, checkpoint, id_column, tags_column)
+        return await acollect(AsyncRun(self._native, "add_tags", items, options), on_error)
 
     def iter_remove_tags(
         self,
         items: Any,
         *,
-        concurrency: int = 8,
+        concurrency: int = DEFAULT_CONCURRENCY,
         progress: ProgressArg = False,
         checkpoint: str | os.PathLike[str] | None = None,
         id_column: str = "customer_id",
         tags_column: str = "tags",
     ) -> AsyncIterator[BulkResult]:
         """``async for result in client.iter_remove_tags(items)``: each result as it completes."""
-        return AsyncRun(self._native, "remove", items, **_options(locals())).results()
+        options = BulkOptions(concurrency, progress, checkpoint, id_column, tags_column)
+        return AsyncRun(self._native, "remove_tags", items, options).results()
 
     def iter_add_tags(
         self,
         items: Any,
         *,
-        concurrency: int = 8,
+        concurrency: int = DEFAULT_CONCURRENCY,
         progress: ProgressArg = False,
         checkpoint: str | os.PathLike[str] | None = None,
         id_column: str = "customer_id",
         tags_column: str = "tags",
     ) -> AsyncIterator[BulkResult]:
         """``async for result in client.iter_add_tags(items)``: each result as it completes."""
-        return AsyncRun(self._native, "add", items, **_options(locals())).results()
+        options = BulkOptions(concurrency, progress, checkpoint, id_column, tags_column)
+        return AsyncRun(self._native, "add_tags", items, options).results()
 
     def close(self) -> None:
         self._native.close()

@@ -27,6 +27,7 @@ Bad arguments (a customer id that is not a number, an empty tag list) raise the 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, TypedDict
 
 __all__ = [
@@ -237,20 +238,26 @@ def status_error_class(status_code: int) -> type[APIStatusError]:
     return _BY_STATUS.get(status_code, APIStatusError)
 
 
-def _from_native(kind: str, message: str, fields: dict[str, Any]) -> HelpCrunchError:
+def _status_error(message: str, **fields: Any) -> APIStatusError:
+    return status_error_class(fields["status_code"])(message, **fields)
+
+
+#: The class for each kind of core error, by the names the core gives them
+#: (``helpcrunch._native.ERROR_KINDS``); each is called with the message and the error's fields.
+_BY_KIND: dict[str, Callable[..., Exception]] = {
+    "invalid_type": TypeError,
+    "invalid_value": ValueError,
+    "configuration": ConfigurationError,
+    "status": _status_error,
+    "connection": APIConnectionError,
+    "timeout": APITimeoutError,
+    "response_validation": APIResponseValidationError,
+    "closed": ClientClosedError,
+    "cancelled": RequestCancelledError,
+    "internal": HelpCrunchError,
+}
+
+
+def _from_native(kind: str, message: str, fields: dict[str, Any]) -> Exception:
     """Called by the Rust layer to build the exception for a core error."""
-    if kind == "status":
-        return status_error_class(fields["status_code"])(message, **fields)
-    if kind == "connection":
-        return APIConnectionError(message, **fields)
-    if kind == "timeout":
-        return APITimeoutError(message, **fields)
-    if kind == "response_validation":
-        return APIResponseValidationError(message, **fields)
-    if kind == "configuration":
-        return ConfigurationError(message)
-    if kind == "closed":
-        return ClientClosedError(message)
-    if kind == "cancelled":
-        return RequestCancelledError(message)
-    return HelpCrunchError(message)
+    return _BY_KIND.get(kind, HelpCrunchError)(message, **fields)

@@ -2,38 +2,46 @@
 import asyncio
 from typing import Any
 
+from ._types import CallName, ClientSettings, Customer, TagCall
+
 __version__: str
+DEFAULT_BASE_URL: str
+DEFAULT_TIMEOUT: float
+DEFAULT_MAX_RETRIES: int
+DEFAULT_RATE_LIMIT: float
+DEFAULT_MAX_RESPONSE_BYTES: int
+DEFAULT_CONCURRENCY: int
+SANDBOX_LOG_CAPACITY: int
+CALLS: tuple[str, ...]
+ERROR_KINDS: tuple[str, ...]
 
 class NativeClient:
     def __init__(
         self,
-        api_key: str,
-        base_url: str,
-        timeout: float,
-        max_retries: int,
-        rate_limit: float | None,
-        allow_insecure_http: bool = False,
-        max_response_bytes: int = ...,
+        api_key: object,
+        base_url: object,
+        timeout: object,
+        max_retries: object,
+        rate_limit: object,
+        allow_insecure_http: bool,
+        max_response_bytes: object,
     ) -> None: ...
-    def remove_tags(self, customer_id: object, tags: object) -> dict[str, Any]: ...
-    def add_tags(self, customer_id: object, tags: object) -> dict[str, Any]: ...
-    def get_customer(self, customer_id: object) -> dict[str, Any]: ...
-    def remove_tags_async(
-        self, customer_id: object, tags: object, bridge: LoopBridge, future: asyncio.Future[Any]
+    def call(self, call: CallName, customer_id: object, tags: object = None) -> Customer: ...
+    def call_async(
+        self,
+        call: CallName,
+        customer_id: object,
+        tags: object,
+        bridge: LoopBridge,
+        future: asyncio.Future[Customer],
     ) -> TaskHandle: ...
-    def add_tags_async(
-        self, customer_id: object, tags: object, bridge: LoopBridge, future: asyncio.Future[Any]
-    ) -> TaskHandle: ...
-    def get_customer_async(
-        self, customer_id: object, bridge: LoopBridge, future: asyncio.Future[Any]
-    ) -> TaskHandle: ...
-    def bulk(self, kind: str, concurrency: int) -> NativeBulkRun: ...
+    def bulk(self, call: TagCall, concurrency: object) -> NativeBulkRun: ...
     def close(self) -> None: ...
     @property
     def closed(self) -> bool: ...
     @property
     def masked_api_key(self) -> str: ...
-    def settings(self) -> dict[str, Any]: ...
+    def settings(self) -> ClientSettings: ...
 
 class SandboxServer:
     def __init__(
@@ -75,13 +83,14 @@ class SandboxServer:
     ) -> None: ...
     def shutdown(self) -> None: ...
 
+#: A finished bulk item: its index, the customer or the error, and the attempts it took.
+FinishedItem = tuple[int, Customer | None, BaseException | None, int]
+
 class NativeBulkRun:
     def submit(self, index: int, customer_id: object, tags: object) -> None: ...
-    def next_batch(
-        self, max_items: int
-    ) -> list[tuple[int, dict[str, Any] | None, BaseException | None, int]]: ...
+    def next_batch(self, max_items: int) -> list[FinishedItem]: ...
     def next_batch_async(
-        self, max_items: int, bridge: LoopBridge, future: asyncio.Future[Any]
+        self, max_items: int, bridge: LoopBridge, future: asyncio.Future[list[FinishedItem]]
     ) -> TaskHandle: ...
     def cancel(self) -> None: ...
     @property
@@ -97,4 +106,4 @@ class TaskHandle:
     def cancel(self) -> None: ...
 
 def _panic_in_blocking_call() -> None: ...
-def _panic_in_async_call(bridge: LoopBridge, future: asyncio.Future[Any]) -> TaskHandle: ...
+def _panic_in_async_call(bridge: LoopBridge, future: asyncio.Future[None]) -> TaskHandle: ...

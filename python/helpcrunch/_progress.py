@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Union
 
+from ._types import TagCall
+
 if TYPE_CHECKING:
     from ._bulk import BulkResult
 
@@ -13,7 +15,7 @@ if TYPE_CHECKING:
 #: called after each item (``total`` is None for an input of unknown length).
 ProgressArg = Union[bool, None, Callable[[int, int | None, "BulkResult"], Any]]  # noqa: UP007 (a string in it)
 
-_VERB = {"remove": "untagging", "add": "tagging"}
+_VERB: dict[TagCall, str] = {"remove_tags": "untagging", "add_tags": "tagging"}
 
 
 class Progress:
@@ -25,9 +27,9 @@ class Progress:
         self.failed = 0
 
     @staticmethod
-    def make(progress: ProgressArg, total: int | None, kind: str) -> Progress:
+    def make(progress: ProgressArg, total: int | None, call: TagCall) -> Progress:
         if progress is True:
-            return _TqdmProgress(total, _VERB.get(kind, kind))
+            return _TqdmProgress(total, _VERB[call])
         if callable(progress):
             return _CallbackProgress(total, progress)
         if progress in (False, None):

@@ -3,9 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any, SupportsIndex, TypedDict
+from typing import Any, Literal, SupportsIndex, TypedDict
 
-__all__ = ["Customer", "CustomerId", "Device", "Location", "Tag", "TagSpec", "Tags"]
+__all__ = [
+    "CallName",
+    "ClientSettings",
+    "Customer",
+    "CustomerId",
+    "Device",
+    "Location",
+    "Tag",
+    "TagCall",
+    "TagSpec",
+    "Tags",
+]
 
 
 class Tag(TypedDict):
@@ -78,3 +89,20 @@ CustomerId = int | str | SupportsIndex
 
 #: One tag name, one ``{"name": …}`` mapping, or an iterable of either.
 Tags = str | TagSpec | Mapping[str, Any] | Iterable[str | TagSpec | Mapping[str, Any]]
+
+#: The calls the core makes, by the names it knows them by (``helpcrunch._native.CALLS``).
+CallName = Literal["remove_tags", "add_tags", "get_customer"]
+
+#: The calls that change a customer's tags: what a bulk run or a CSV file does to each row.
+TagCall = Literal["remove_tags", "add_tags"]
+
+
+class ClientSettings(TypedDict):
+    """A client's settings as the core holds them (the key aside)."""
+
+    base_url: str
+    timeout: float
+    max_retries: int
+    rate_limit: float | None
+    allow_insecure_http: bool
+    max_response_bytes: int
