@@ -25,7 +25,15 @@ from helpcrunch import (
     RateLimitError,
     UnprocessableEntityError,
 )
-from tests.support.scripted_server import API_KEY, Close, Reply, ScriptedServer, Sleep, free_port
+from tests.support.scripted_server import (
+    API_KEY,
+    Close,
+    Reply,
+    ScriptedServer,
+    Sleep,
+    cut_off,
+    free_port,
+)
 
 TWO_ELEMENTS = {
     "errors": [
@@ -215,8 +223,7 @@ def test_connection_closed_without_answer_raises_api_connection_error(
 
 
 def test_body_cut_off_mid_way_raises_api_connection_error(server: ScriptedServer) -> None:
-    reply = Reply(200, '{"id": 1, "name": "Ad', {"Content-Length": "500"}, close=True)
-    err = raised(server, reply)
+    err = raised(server, cut_off(500, '{"id": 1, "name": "Ad'))
     assert type(err) is APIConnectionError
     assert err.attempts == 1
 

@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 import helpcrunch
-from tests.support.hostile_server import HostileServer
+from tests.support.scripted_server import ScriptedServer
 
 API_KEY = "inputs-test-key-0123456789"
 PROPERTY = settings(
@@ -169,10 +169,10 @@ def expected_id(value: Any) -> int | None:
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[HostileServer]:
+def server() -> Iterator[ScriptedServer]:
     """One server for the module; the module functions' environment points at it."""
     saved = {k: os.environ.get(k) for k in ("HELPCRUNCH_API_KEY", "HELPCRUNCH_BASE_URL")}
-    with HostileServer() as s:
+    with ScriptedServer() as s:
         os.environ["HELPCRUNCH_API_KEY"] = API_KEY
         os.environ["HELPCRUNCH_BASE_URL"] = s.base_url
         # The module functions' shared client, built from that environment, with the rate limit
@@ -189,7 +189,7 @@ def server() -> Iterator[HostileServer]:
 
 
 class Caller:
-    def __init__(self, server: HostileServer) -> None:
+    def __init__(self, server: ScriptedServer) -> None:
         self.server = server
         self.client = helpcrunch.Client(api_key=API_KEY, base_url=server.base_url, rate_limit=None)
         self.aclient = helpcrunch.AsyncClient(
@@ -227,21 +227,21 @@ class Caller:
 
 
 @pytest.fixture(scope="module")
-def caller(server: HostileServer) -> Iterator[Caller]:
+def caller(server: ScriptedServer) -> Iterator[Caller]:
     c = Caller(server)
     yield c
     c.close()
 
 
-def assert_refused_before_sending(outcome: Any, sent: int, server: HostileServer) -> None:
+def assert_refused_before_sending(outcome: Any, sent: int, server: ScriptedServer) -> None:
     event("refused")
     assert isinstance(outcome, (TypeError, ValueError)), f"{type(outcome).__name__}: {outcome}"
     assert not isinstance(outcome, helpcrunch.HelpCrunchError), outcome
     assert len(server.requests) == sent, "the server received a request for a refused input"
 
 
-def last_request_path(server: HostileServer) -> str:
-    return server.requests[-1].target
+def last_request_path(server: ScriptedServer) -> str:
+    return server.requests[-1].path
 
 
 # --- properties ------------------------------------------------------------------------------
@@ -251,7 +251,7 @@ def last_request_path(server: HostileServer) -> str:
 @PROPERTY
 @given(customer_id=IDS)
 def test_any_customer_id_is_refused_with_type_or_value_error_or_names_exactly_its_path(
-    caller: Caller, server: HostileServer, way: str, name: str, customer_id: Any
+    caller: Caller, server: ScriptedServer, way: str, name: str, customer_id: Any
 ) -> None:
     sent = len(server.requests)
     outcome = caller.call(way, name, customer_id)
@@ -270,7 +270,7 @@ def test_any_customer_id_is_refused_with_type_or_value_error_or_names_exactly_it
 @PROPERTY
 @given(tags=ANYTHING)
 def test_any_tags_are_refused_with_type_or_value_error_or_sent_as_names_from_the_input(
-    caller: Caller, server: HostileServer, way: str, name: str, tags: Any
+    caller: Caller, server: ScriptedServer, way: str, name: str, tags: Any
 ) -> None:
     sent = len(server.requests)
     outcome = caller.call(way, name, 1568834, tags)
@@ -341,7 +341,7 @@ INVALID_TAGS = (
 @PROPERTY
 @given(tags=VALID_TAGS)
 def test_valid_tags_are_sent_once_each_in_order(
-    caller: Caller, server: HostileServer, way: str, name: str, tags: Any
+    caller: Caller, server: ScriptedServer, way: str, name: str, tags: Any
 ) -> None:
     outcome = caller.call(way, name, 1568834, tags)
     assert isinstance(outcome, dict), f"{tags!r}: {outcome!r}"
@@ -359,7 +359,7 @@ def test_valid_tags_are_sent_once_each_in_order(
 @PROPERTY
 @given(tags=INVALID_TAGS)
 def test_invalid_tags_are_refused_before_sending(
-    caller: Caller, server: HostileServer, way: str, name: str, tags: Any
+    caller: Caller, server: ScriptedServer, way: str, name: str, tags: Any
 ) -> None:
     sent = len(server.requests)
     assert_refused_before_sending(caller.call(way, name, 1568834, tags), sent, server)
@@ -368,7 +368,7 @@ def test_invalid_tags_are_refused_before_sending(
 @PROPERTY
 @given(rows=st.lists(st.tuples(IDS, ANYTHING) | ANYTHING, max_size=6))
 def test_a_bulk_run_of_arbitrary_rows_accounts_for_every_row(
-    caller: Caller, server: HostileServer, rows: list[Any]
+    caller: Caller, server: ScriptedServer, rows: list[Any]
 ) -> None:
     # A row that is itself a broken mapping is another matter: see the test below.
     rows = [row for row in rows if not isinstance(row, RaisingMapping)]

@@ -3,8 +3,8 @@ exception from the package's hierarchy (a result marked failed in bulk), within 
 never a panic, a hang or a bare ``Exception``.
 
 Each case runs three ways: ``Client.remove_tags``, ``AsyncClient.remove_tags`` and
-``Client.remove_tags_many`` with one row. The server is ``tests.support.hostile_server.HostileServer``, a raw
-socket server that breaks HTTP as it likes.
+``Client.remove_tags_many`` with one row. The server is ``tests.support.scripted_server``'s,
+scripted with actions that break HTTP.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,16 +23,16 @@ from typing import Any
 import pytest
 
 import helpcrunch
-from tests.support.hostile_server import (
-    Behaviour,
-    HostileServer,
-    close_at_once,
+from tests.support.scripted_server import (
+    Action,
+    Close,
+    Hang,
+    Raw,
+    Reply,
+    ScriptedServer,
+    StreamBody,
+    TrickleHeaders,
     cut_off,
-    hang,
-    raw,
-    reply,
-    stream_body,
-    trickle_headers,
 )
 
 KEY = "hostile-test-key-5f0c1e9b7a"
@@ -44,14 +44,8 @@ WAYS = ["sync", "async", "bulk"]
 REPOSITORY = str(Path(__file__).resolve().parents[2])
 
 
-@pytest.fixture
-def server() -> Iterator[HostileServer]:
-    with HostileServer() as s:
-        yield s
-
-
 def make_client(
-    cls: type[Any], server: HostileServer, max_retries: int = 0, **settings: Any
+    cls: type[Any], server: ScriptedServer, max_retries: int = 0, **settings: Any
 ) -> Any:
     return cls(
         api_key=settings.pop("api_key", KEY),
@@ -81,7 +75,7 @@ def within(seconds: float, call: Callable[[], Any]) -> Any:
     return outcome[0]
 
 
-def call_one_way(way: str, server: HostileServer, max_retries: int = 0, **settings: Any) -> Any:
+def call_one_way(way: str, server: ScriptedServer, max_retries: int = 0, **settings: Any) -> Any:
     """One ``remove_tags(1, "Lead")`` the given way: the customer it returned or the exception it
     raised (for bulk: the item's error, after checking the item is marked failed)."""
     if way == "sync":
@@ -114,7 +108,7 @@ def call_one_way(way: str, server: HostileServer, max_retries: int = 0, **settin
 
 @dataclass(frozen=True)
 class Case:
-    behaviour: Behaviour
+    action: Action
     error: type[BaseException]
     #: Text the message must contain.
     says: str = ""
@@ -122,58 +116,58 @@ class Case:
 
 NOT_A_CUSTOMER = helpcrunch.APIResponseValidationError
 CASES: dict[str, Case] = {
-    "body not JSON": Case(reply(200, "hello, I am not JSON"), NOT_A_CUSTOMER, "not valid JSON"),
-    "truncated JSON": Case(reply(200, '{"id": 1, "name": "Ad'), NOT_A_CUSTOMER, "not valid JSON"),
-    "JSON array": Case(reply(200, [1, 2, 3]), NOT_A_CUSTOMER, "array"),
-    "JSON string": Case(reply(200, '"a customer"'), NOT_A_CUSTOMER, "string"),
-    "JSON null": Case(reply(200, "null"), NOT_A_CUSTOMER, "null"),
+    "body not JSON": Case(Reply(200, "hello, I am not JSON"), NOT_A_CUSTOMER, "not valid JSON"),
+    "truncated JSON": Case(Reply(200, '{"id": 1, "name": "Ad'), NOT_A_CUSTOMER, "not valid JSON"),
+    "JSON array": Case(Reply(200, [1, 2, 3]), NOT_A_CUSTOMER, "array"),
+    "JSON string": Case(Reply(200, '"a customer"'), NOT_A_CUSTOMER, "string"),
+    "JSON null": Case(Reply(200, "null"), NOT_A_CUSTOMER, "null"),
     "arrays nested 100,000 deep": Case(
-        reply(200, "[" * 100_000 + "]" * 100_000), NOT_A_CUSTOMER, "not valid JSON"
+        Reply(200, "[" * 100_000 + "]" * 100_000), NOT_A_CUSTOMER, "not valid JSON"
     ),
     "objects nested 100,000 deep": Case(
-        reply(200, '{"a":' * 100_000 + "1" + "}" * 100_000), NOT_A_CUSTOMER, "not valid JSON"
+        Reply(200, '{"a":' * 100_000 + "1" + "}" * 100_000), NOT_A_CUSTOMER, "not valid JSON"
     ),
-    "invalid UTF-8": Case(reply(200, b'{"id": 1, "name": "\xff\xfe\xc3"}'), NOT_A_CUSTOMER),
-    "a lone surrogate escape": Case(reply(200, '{"id": 1, "name": "\\ud800"}'), NOT_A_CUSTOMER),
+    "invalid UTF-8": Case(Reply(200, b'{"id": 1, "name": "\xff\xfe\xc3"}'), NOT_A_CUSTOMER),
+    "a lone surrogate escape": Case(Reply(200, '{"id": 1, "name": "\\ud800"}'), NOT_A_CUSTOMER),
     # Valid JSON, but past the 4,300 digits Python's int takes from text (json.loads refuses it).
     "an integer of 5,000 digits": Case(
-        reply(200, '{"id": 1, "n": ' + "7" * 5000 + "}"), NOT_A_CUSTOMER, "Python values"
+        Reply(200, '{"id": 1, "n": ' + "7" * 5000 + "}"), NOT_A_CUSTOMER, "Python values"
     ),
     "50 MB body with Content-Length": Case(
-        stream_body(50 * 2**20, declare_length=True), NOT_A_CUSTOMER, "max_response_bytes"
+        StreamBody(50 * 2**20, declare_length=True), NOT_A_CUSTOMER, "max_response_bytes"
     ),
     "50 MB body without Content-Length": Case(
-        stream_body(50 * 2**20, declare_length=False), NOT_A_CUSTOMER, "max_response_bytes"
+        StreamBody(50 * 2**20, declare_length=False), NOT_A_CUSTOMER, "max_response_bytes"
     ),
-    "empty 200": Case(reply(200, b""), NOT_A_CUSTOMER, "empty"),
+    "empty 200": Case(Reply(200, b""), NOT_A_CUSTOMER, "empty"),
     "HTML 502": Case(
-        reply(502, "<html><body><h1>502 Bad Gateway</h1></body></html>", reason="Bad Gateway"),
+        Reply(502, "<html><body><h1>502 Bad Gateway</h1></body></html>", reason="Bad Gateway"),
         helpcrunch.InternalServerError,
         "502",
     ),
-    "status 999": Case(reply(999, "", reason="Odd"), helpcrunch.InternalServerError, "999"),
+    "status 999": Case(Reply(999, "", reason="Odd"), helpcrunch.InternalServerError, "999"),
     "302 redirect": Case(
-        reply(302, "", {"Location": "http://127.0.0.1:9/elsewhere"}, reason="Found"),
+        Reply(302, "", {"Location": "http://127.0.0.1:9/elsewhere"}, reason="Found"),
         helpcrunch.APIStatusError,
         "302",
     ),
     "closed mid-body": Case(
         cut_off(500, b'{"id": 1, "name": "Ad'), helpcrunch.APIConnectionError, "connection"
     ),
-    "closed without an answer": Case(close_at_once, helpcrunch.APIConnectionError, "connection"),
+    "closed without an answer": Case(Close(), helpcrunch.APIConnectionError, "connection"),
     "an answer that is not HTTP": Case(
-        raw(b"SSH-2.0-OpenSSH_9.6\r\n\r\n"), helpcrunch.APIConnectionError
+        Raw(b"SSH-2.0-OpenSSH_9.6\r\n\r\n"), helpcrunch.APIConnectionError
     ),
     "a broken chunked body": Case(
-        raw(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n"),
+        Raw(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n"),
         helpcrunch.APIConnectionError,
     ),
     "a 2 MB header": Case(
-        raw(b"HTTP/1.1 200 OK\r\nX-Big: " + b"a" * 2**21 + b"\r\nContent-Length: 2\r\n\r\n{}"),
+        Raw(b"HTTP/1.1 200 OK\r\nX-Big: " + b"a" * 2**21 + b"\r\nContent-Length: 2\r\n\r\n{}"),
         helpcrunch.APIConnectionError,
     ),
-    "accepts and never answers": Case(hang, helpcrunch.APITimeoutError, "timeout"),
-    "slowloris headers": Case(trickle_headers(0.05), helpcrunch.APITimeoutError, "timeout"),
+    "accepts and never answers": Case(Hang(), helpcrunch.APITimeoutError, "timeout"),
+    "slowloris headers": Case(TrickleHeaders(0.05), helpcrunch.APITimeoutError, "timeout"),
 }
 
 
@@ -189,9 +183,9 @@ def assert_typed(outcome: Any, expected: type[BaseException]) -> BaseException:
 @pytest.mark.parametrize("way", WAYS)
 @pytest.mark.parametrize("case", list(CASES), ids=list(CASES))
 def test_hostile_answer_ends_in_its_typed_exception(
-    server: HostileServer, case: str, way: str
+    server: ScriptedServer, case: str, way: str
 ) -> None:
-    server.serve(CASES[case].behaviour)
+    server.enqueue(CASES[case].action)
     started = time.monotonic()
     error = assert_typed(call_one_way(way, server), CASES[case].error)
     assert time.monotonic() - started < BOUND
@@ -202,9 +196,9 @@ def test_hostile_answer_ends_in_its_typed_exception(
 
 @pytest.mark.parametrize("way", WAYS)
 def test_a_server_that_never_answers_costs_one_timeout_per_attempt(
-    server: HostileServer, way: str
+    server: ScriptedServer, way: str
 ) -> None:
-    server.default = hang
+    server.set_default(Hang())
     started = time.monotonic()
     error = assert_typed(call_one_way(way, server, max_retries=1), helpcrunch.APITimeoutError)
     elapsed = time.monotonic() - started
@@ -218,16 +212,16 @@ def test_a_50_mb_body_never_costs_50_mb_of_memory() -> None:
     """In a fresh interpreter, so the peak RSS (ru_maxrss) is this call's."""
     code = """
 import resource, helpcrunch
-from tests.support.hostile_server import HostileServer, stream_body
-with HostileServer() as s:
+from tests.support.scripted_server import ScriptedServer, StreamBody
+with ScriptedServer() as s:
     c = helpcrunch.Client(api_key="k", base_url=s.base_url, max_retries=0, rate_limit=None)
-    s.serve(stream_body(1000, declare_length=False))
+    s.enqueue(StreamBody(1000, declare_length=False))
     try:
         c.get_customer(1)  # warm up: connections, runtime, imports
     except helpcrunch.APIResponseValidationError:
         pass
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    s.serve(stream_body(50 * 2**20, declare_length=False))
+    s.enqueue(StreamBody(50 * 2**20, declare_length=False))
     try:
         c.get_customer(1)
     except helpcrunch.APIResponseValidationError as e:
@@ -253,9 +247,9 @@ with HostileServer() as s:
 @pytest.mark.parametrize("way", WAYS)
 @pytest.mark.parametrize("value", ["-1", "abc", "Wed, 21 Oct 2015 07:28:00 GMT"])
 def test_a_useless_retry_after_falls_back_to_the_backoff_and_then_succeeds(
-    server: HostileServer, value: str, way: str
+    server: ScriptedServer, value: str, way: str
 ) -> None:
-    server.serve(reply(429, {}, {"Retry-After": value}, reason="Too Many Requests"))
+    server.enqueue(Reply(429, {}, {"Retry-After": value}, reason="Too Many Requests"))
     started = time.monotonic()
     customer = call_one_way(way, server, max_retries=1)
     elapsed = time.monotonic() - started
@@ -268,9 +262,9 @@ def test_a_useless_retry_after_falls_back_to_the_backoff_and_then_succeeds(
 @pytest.mark.parametrize("way", WAYS)
 @pytest.mark.parametrize("value", ["-1", "abc", "", "1,5", "NaN"])
 def test_an_unparsable_retry_after_is_reported_as_none(
-    server: HostileServer, value: str, way: str
+    server: ScriptedServer, value: str, way: str
 ) -> None:
-    server.serve(reply(429, {}, {"Retry-After": value}, reason="Too Many Requests"))
+    server.enqueue(Reply(429, {}, {"Retry-After": value}, reason="Too Many Requests"))
     error = assert_typed(call_one_way(way, server), helpcrunch.RateLimitError)
     assert isinstance(error, helpcrunch.RateLimitError)
     assert error.retry_after is None
@@ -278,9 +272,9 @@ def test_an_unparsable_retry_after_is_reported_as_none(
 
 @pytest.mark.parametrize("way", WAYS)
 def test_a_retry_after_date_in_the_past_is_reported_as_zero(
-    server: HostileServer, way: str
+    server: ScriptedServer, way: str
 ) -> None:
-    server.serve(reply(429, {}, {"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}))
+    server.enqueue(Reply(429, {}, {"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}))
     error = assert_typed(call_one_way(way, server), helpcrunch.RateLimitError)
     assert isinstance(error, helpcrunch.RateLimitError)
     assert error.retry_after == 0
@@ -289,9 +283,9 @@ def test_a_retry_after_date_in_the_past_is_reported_as_zero(
 @pytest.mark.parametrize("way", WAYS)
 @pytest.mark.parametrize("value", ["1e9", "99999999999999999999", "1e308"])
 def test_an_absurd_retry_after_fails_at_once_with_retry_after_set(
-    server: HostileServer, value: str, way: str
+    server: ScriptedServer, value: str, way: str
 ) -> None:
-    server.default = reply(429, {}, {"Retry-After": value}, reason="Too Many Requests")
+    server.set_default(Reply(429, {}, {"Retry-After": value}, reason="Too Many Requests"))
     started = time.monotonic()
     error = assert_typed(call_one_way(way, server, max_retries=3), helpcrunch.RateLimitError)
     assert time.monotonic() - started < 5
@@ -307,11 +301,11 @@ def test_an_absurd_retry_after_fails_at_once_with_retry_after_set(
 @pytest.mark.parametrize("way", WAYS)
 @pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
 def test_a_redirect_to_another_port_is_not_followed_and_the_key_goes_nowhere(
-    server: HostileServer, status: int, way: str
+    server: ScriptedServer, status: int, way: str
 ) -> None:
-    with HostileServer() as elsewhere:
+    with ScriptedServer() as elsewhere:
         target = f"{elsewhere.base_url}/customers/1/tags"
-        server.serve(reply(status, "", {"Location": target}, reason="Moved"))
+        server.enqueue(Reply(status, "", {"Location": target}, reason="Moved"))
         error = assert_typed(call_one_way(way, server, max_retries=2), helpcrunch.APIStatusError)
         assert isinstance(error, helpcrunch.APIStatusError)
         assert error.status_code == status
@@ -326,14 +320,14 @@ def test_a_redirect_to_another_port_is_not_followed_and_the_key_goes_nowhere(
 
 @pytest.mark.parametrize("way", WAYS)
 def test_a_customer_with_odd_but_valid_json_comes_back_whole(
-    server: HostileServer, way: str
+    server: ScriptedServer, way: str
 ) -> None:
     odd = (
         '{"id": 1, "big": 123456789012345678901234567890, "neg": -98765432109876543210,'
         ' "deep": ' + "[" * 100 + "]" * 100 + ', "nul": "a\\u0000b", "emoji": "\\ud83d\\ude00",'
         ' "tiny": 5e-324, "dup": 1, "dup": 2, "": "empty key"}'
     )
-    server.serve(reply(200, odd))
+    server.enqueue(Reply(200, odd))
     customer = call_one_way(way, server)
     assert isinstance(customer, dict), customer
     assert customer["big"] == 123456789012345678901234567890
@@ -349,15 +343,15 @@ def test_a_customer_with_odd_but_valid_json_comes_back_whole(
     assert customer[""] == "empty key"
 
 
-def test_an_integer_of_4300_digits_comes_back_exact(server: HostileServer) -> None:
+def test_an_integer_of_4300_digits_comes_back_exact(server: ScriptedServer) -> None:
     digits = "7" * 4300
-    server.serve(reply(200, '{"id": 1, "n": ' + digits + "}"))
+    server.enqueue(Reply(200, '{"id": 1, "n": ' + digits + "}"))
     customer = call_one_way("sync", server)
     assert customer["n"] == int(digits)
 
 
-def test_a_number_beyond_float_range_comes_back_as_infinity(server: HostileServer) -> None:
-    server.serve(reply(200, '{"id": 1, "up": 1e999, "down": -1e999}'))
+def test_a_number_beyond_float_range_comes_back_as_infinity(server: ScriptedServer) -> None:
+    server.enqueue(Reply(200, '{"id": 1, "up": 1e999, "down": -1e999}'))
     customer = call_one_way("sync", server)
     assert customer["up"] == float("inf")
     assert customer["down"] == float("-inf")

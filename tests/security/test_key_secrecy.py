@@ -28,7 +28,7 @@ import pytest
 
 import helpcrunch
 from tests.reliability import test_hostile_servers as hostile
-from tests.support.hostile_server import HostileServer, RawRequest, close_at_once, hang, reply
+from tests.support.scripted_server import Close, Hang, Reply, ReplyFor, Request, ScriptedServer
 
 KEY = "hc-LEAKCHECK-7d41a2f9e0b3c8d6"
 PACKAGE_ROOT = str(Path(helpcrunch.__file__).resolve().parent.parent)
@@ -48,7 +48,7 @@ class Gathered:
     def __init__(self) -> None:
         self.errors: list[BaseException] = []
         self.records: list[logging.LogRecord] = []
-        self.requests: list[RawRequest] = []
+        self.requests: list[Request] = []
 
 
 class _Keep(logging.Handler):
@@ -73,8 +73,8 @@ def gathered() -> Iterator[Gathered]:
     try:
         for case in hostile.CASES.values():
             for way in hostile.WAYS:
-                with HostileServer() as server:
-                    server.default = case.behaviour
+                with ScriptedServer() as server:
+                    server.set_default(case.action)
                     error = hostile.call_one_way(
                         way, server, max_retries=0, timeout=0.5, api_key=KEY
                     )
@@ -113,7 +113,7 @@ def test_the_key_was_sent_in_the_authorization_header(gathered: Gathered) -> Non
 def test_the_key_is_in_no_request_line(gathered: Gathered) -> None:
     for request in gathered.requests:
         assert KEY not in request.request_line
-        assert KEY not in request.target
+        assert KEY not in request.path
 
 
 def test_the_key_is_in_no_exception_str_or_repr(gathered: Gathered) -> None:
@@ -159,19 +159,19 @@ for _ in range(int(sys.argv[3])):
 @pytest.mark.parametrize("level", ["debug", "info"])
 def test_the_key_is_not_in_helpcrunch_log_output_on_stderr(level: str) -> None:
     behaviours = [
-        reply(401, {"errors": [{"code": "invalid_token", "message": "Invalid token"}]}),
-        reply(502, "<html>Bad gateway</html>"),
-        reply(502, "<html>Bad gateway</html>"),
-        reply(200, "not json"),
-        close_at_once,
-        close_at_once,
-        hang,
-        hang,
-        reply(429, {}, {"Retry-After": "abc"}),
-        reply(200, {"id": 1, "tags": []}),
+        Reply(401, {"errors": [{"code": "invalid_token", "message": "Invalid token"}]}),
+        Reply(502, "<html>Bad gateway</html>"),
+        Reply(502, "<html>Bad gateway</html>"),
+        Reply(200, "not json"),
+        Close(),
+        Close(),
+        Hang(),
+        Hang(),
+        Reply(429, {}, {"Retry-After": "abc"}),
+        Reply(200, {"id": 1, "tags": []}),
     ]
-    with HostileServer() as server:
-        server.serve(*behaviours)
+    with ScriptedServer() as server:
+        server.enqueue(*behaviours)
         out = subprocess.run(
             [sys.executable, "-c", LOGGING_SCRIPT, KEY, server.base_url, "7"],
             capture_output=True,
@@ -194,29 +194,21 @@ def test_the_key_is_not_in_helpcrunch_log_output_on_stderr(level: str) -> None:
 # --- a server that echoes the request back --------------------------------------------------------
 
 
-def _echo_in_error_body(conn: Any) -> None:
-    conn.answer(400, "You sent:\n" + conn.request.raw.decode("latin-1"), reason="Bad Request")
-
-
-def _echo_in_a_header(conn: Any) -> None:
-    conn.answer(503, "", {"X-Echo": conn.request.headers.get("authorization", "")})
-
-
-def _echo_in_a_2xx_body(conn: Any) -> None:
-    conn.answer(200, "not JSON; you sent " + conn.request.headers.get("authorization", ""))
+def _authorization(request: Request) -> str:
+    return str(request.headers.get("authorization", ""))
 
 
 ECHOES = {
-    "in an error body": _echo_in_error_body,
-    "in a header": _echo_in_a_header,
-    "in a 2xx body": _echo_in_a_2xx_body,
+    "in an error body": ReplyFor(lambda r: Reply(400, "You sent:\n" + r.raw.decode("latin-1"))),
+    "in a header": ReplyFor(lambda r: Reply(503, "", {"X-Echo": _authorization(r)})),
+    "in a 2xx body": ReplyFor(lambda r: Reply(200, "not JSON; you sent " + _authorization(r))),
 }
 
 
 @pytest.mark.parametrize("echo", list(ECHOES), ids=list(ECHOES))
 def test_a_server_echoing_the_key_back_does_not_put_it_in_the_exception(echo: str) -> None:
-    with HostileServer() as server:
-        server.serve(ECHOES[echo])
+    with ScriptedServer() as server:
+        server.enqueue(ECHOES[echo])
         client = helpcrunch.Client(
             api_key=KEY, base_url=server.base_url, max_retries=0, rate_limit=None
         )
@@ -247,19 +239,19 @@ def test_the_key_is_in_no_repr_or_str_of_a_client_open_or_closed(cls: type[Any])
 
 
 CLI_CASES = {
-    "401": (reply(401, {"errors": [{"code": "invalid_token", "message": "Invalid token"}]}), 3),
-    "404": (reply(404, {"errors": [{"code": "not_found", "message": "Customer not found"}]}), 4),
-    "HTML 502": (reply(502, "<html>Bad gateway</html>"), 6),
-    "200 not JSON": (reply(200, "not JSON"), 6),
-    "closed": (close_at_once, 7),
-    "never answers": (hang, 7),
+    "401": (Reply(401, {"errors": [{"code": "invalid_token", "message": "Invalid token"}]}), 3),
+    "404": (Reply(404, {"errors": [{"code": "not_found", "message": "Customer not found"}]}), 4),
+    "HTML 502": (Reply(502, "<html>Bad gateway</html>"), 6),
+    "200 not JSON": (Reply(200, "not JSON"), 6),
+    "closed": (Close(), 7),
+    "never answers": (Hang(), 7),
 }
 
 
 @pytest.mark.parametrize(("behaviour", "code"), list(CLI_CASES.values()), ids=list(CLI_CASES))
 def test_the_cli_prints_no_key_on_errors(behaviour: Any, code: int) -> None:
-    with HostileServer() as server:
-        server.default = behaviour
+    with ScriptedServer() as server:
+        server.set_default(behaviour)
         out = subprocess.run(
             [
                 sys.executable,
@@ -302,8 +294,8 @@ def test_the_cli_refuses_a_key_argument_without_echoing_it(argv: list[str]) -> N
 
 
 def test_the_cli_with_the_key_in_the_environment_prints_no_key_on_errors() -> None:
-    with HostileServer() as server:
-        server.default = reply(403, {"errors": [{"code": "forbidden", "message": KEY[:6]}]})
+    with ScriptedServer() as server:
+        server.set_default(Reply(403, {"errors": [{"code": "forbidden", "message": KEY[:6]}]}))
         out = subprocess.run(
             [sys.executable, "-m", "helpcrunch", "get", "1", "--base-url", server.base_url],
             capture_output=True,
@@ -470,7 +462,7 @@ PATH_TRICKS = [
 @pytest.mark.parametrize("customer_id", PATH_TRICKS, ids=[repr(t) for t in PATH_TRICKS])
 @pytest.mark.parametrize("call", ["remove_tags", "add_tags", "get_customer"])
 def test_a_customer_id_that_would_change_the_path_is_refused(customer_id: str, call: str) -> None:
-    with HostileServer() as server:
+    with ScriptedServer() as server:
         client = helpcrunch.Client(api_key=KEY, base_url=server.base_url + "/v1", rate_limit=None)
         args = (customer_id,) if call == "get_customer" else (customer_id, "Lead")
         with pytest.raises(ValueError):
@@ -485,7 +477,7 @@ def test_a_customer_id_that_would_change_the_path_is_refused(customer_id: str, c
 def test_a_valid_customer_id_gives_exactly_its_digits_in_the_path(
     customer_id: Any, digits: str
 ) -> None:
-    with HostileServer() as server:
+    with ScriptedServer() as server:
         client = helpcrunch.Client(api_key=KEY, base_url=server.base_url + "/v1", rate_limit=None)
         client.remove_tags(customer_id, ["Lead", "../x", "?a=b#c"])
         client.get_customer(customer_id)
@@ -499,7 +491,7 @@ def test_a_valid_customer_id_gives_exactly_its_digits_in_the_path(
 
 @pytest.mark.parametrize("tag", ["Lead\r\nX-Evil: 1", "Lead\nHost: evil.example", "Lead\x00"])
 def test_a_tag_cannot_inject_a_header(tag: str) -> None:
-    with HostileServer() as server:
+    with ScriptedServer() as server:
         client = helpcrunch.Client(api_key=KEY, base_url=server.base_url, rate_limit=None)
         with pytest.raises(ValueError, match="control"):
             client.add_tags(1, tag)
