@@ -1,15 +1,21 @@
 """The `helpcrunch` logger: every attempt at DEBUG (method, path, status, attempt, elapsed),
-retries at INFO, nothing when the logger is quiet."""
+retries at INFO, nothing when the logger is quiet; HELPCRUNCH_LOG sends it to stderr."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
 import helpcrunch
 from tests.support.scripted_server import API_KEY, Reply, ScriptedServer
+
+PACKAGE_ROOT = str(Path(helpcrunch.__file__).resolve().parent.parent)
 
 
 def helpcrunch_records(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
@@ -114,3 +120,55 @@ def test_a_broken_log_handler_does_not_break_the_call(
     finally:
         logger.removeHandler(handler)
         logger.setLevel(old_level)
+
+
+# HELPCRUNCH_LOG: the logger's output on stderr, for scripts that configure no logging
+
+
+@pytest.mark.parametrize("level", ["debug", "info", "DEBUG"])
+def test_helpcrunch_log_env_var_logs_to_stderr_without_the_key(
+    server: ScriptedServer, level: str
+) -> None:
+    server.enqueue(Reply(503, {}, {"retry-after-ms": "10"}))
+    code = (
+        "import sys, helpcrunch\n"
+        "c = helpcrunch.Client(api_key=sys.argv[1], base_url=sys.argv[2], rate_limit=None)\n"
+        "c.get_customer(1)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HELPCRUNCH_")}
+    env["PYTHONPATH"] = PACKAGE_ROOT
+    env["HELPCRUNCH_LOG"] = level
+    out = subprocess.run(
+        [sys.executable, "-c", code, API_KEY, server.base_url],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    assert API_KEY not in out.stderr
+    assert "GET /customers/1" in out.stderr
+    assert "503" in out.stderr  # the retry, logged at INFO
+    if level.lower() == "debug":
+        assert "200" in out.stderr  # every request, logged at DEBUG
+    else:
+        assert "-> 200" not in out.stderr
+
+
+def test_without_helpcrunch_log_nothing_goes_to_stderr(server: ScriptedServer) -> None:
+    code = (
+        "import sys, helpcrunch\n"
+        "c = helpcrunch.Client(api_key=sys.argv[1], base_url=sys.argv[2], rate_limit=None)\n"
+        "c.get_customer(1)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HELPCRUNCH_")}
+    env["PYTHONPATH"] = PACKAGE_ROOT
+    out = subprocess.run(
+        [sys.executable, "-c", code, API_KEY, server.base_url],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stderr == ""

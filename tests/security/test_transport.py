@@ -1,213 +1,74 @@
-"""The API key stays secret (repr, exceptions, tracebacks, logs), plain http only to this
-machine unless asked, and redirects are never followed."""
+"""Plain http only to this machine unless asked, certificates always checked, and redirects
+never followed, so the key goes to no other server.
+
+No test sends traffic anywhere but 127.0.0.1: the refused remote hosts fail in the constructor.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import logging
-import os
+import inspect
+import shutil
+import socket
+import ssl
 import subprocess
-import sys
-import traceback
-from pathlib import Path
+import threading
 from typing import Any
 
 import pytest
 
 import helpcrunch
-from tests.support.scripted_server import API_KEY, Close, Reply, ScriptedServer, Sleep, free_port
+from tests.support.hostile import WAYS, assert_typed, call_one_way
+from tests.support.scripted_server import API_KEY, Reply, ScriptedServer
 
-PACKAGE_ROOT = str(Path(helpcrunch.__file__).resolve().parent.parent)
-
-
-def test_repr_shows_settings_and_masks_the_key(server: ScriptedServer) -> None:
-    c = helpcrunch.Client(api_key=API_KEY, base_url=server.base_url, timeout=12, max_retries=3)
-    text = repr(c)
-    assert API_KEY not in text
-    assert server.base_url in text
-    assert "timeout=12" in text and "max_retries=3" in text
-    assert "api_key=" in text
+# --- plain http ------------------------------------------------------------------------------
 
 
-def test_repr_of_a_short_key_shows_none_of_it(server: ScriptedServer) -> None:
-    c = helpcrunch.Client(api_key="short-k3y", base_url=server.base_url)
-    assert "short" not in repr(c) and "k3y" not in repr(c)
+REMOTE_PLAIN_HTTP = [
+    "http://10.0.0.1",
+    "http://10.0.0.1:80/v1",
+    "http://example.com",
+    "http://example.com:443/v1",
+    "http://192.168.1.1/v1",
+    "http://[2001:db8::1]/v1",
+    "http://127.0.0.1.example.com/v1",
+    "http://localhost.localdomain.example/v1",
+    "HTTP://EXAMPLE.COM/v1",
+    "http://api.helpcrunch.com/v1",
+    "http://10.0.0.5:8080",
+    "http://localhost.example.com",
+    "http://127.0.0.1.nip.io",
+]
 
 
-def test_async_client_repr_masks_the_key(server: ScriptedServer) -> None:
-    c = helpcrunch.AsyncClient(api_key=API_KEY, base_url=server.base_url)
-    assert API_KEY not in repr(c)
-    assert repr(c).startswith("AsyncClient(")
-
-
-def test_the_key_is_not_an_attribute_in_plain_sight(server: ScriptedServer) -> None:
-    c = helpcrunch.Client(api_key=API_KEY, base_url=server.base_url)
-    assert API_KEY not in str(vars(c))
-    assert API_KEY not in repr(c._native)
-
-
-def failures(server: ScriptedServer) -> list[BaseException]:
-    """One exception of each kind, raised by real calls."""
-    cases: list[Any] = [
-        Reply(401, {"errors": [{"code": "invalid_token", "message": "Invalid token"}]}),
-        Reply(404, {"errors": [{"code": "not_found", "message": "Customer not found"}]}),
-        Reply(429, {}, {"Retry-After": "600"}),
-        Reply(502, "<html>Bad Gateway</html>"),
-        Reply(200, "not json"),
-        Close(),
-        Sleep(3),
-    ]
-    errors: list[BaseException] = []
-    c = helpcrunch.Client(
-        api_key=API_KEY, base_url=server.base_url, timeout=0.3, max_retries=0, rate_limit=None
-    )
-    for case in cases:
-        server.enqueue(case)
-        try:
-            c.remove_tags(1, ["Lead"])
-        except helpcrunch.HelpCrunchError as e:
-            errors.append(e)
-    dead = helpcrunch.Client(
-        api_key=API_KEY, base_url=f"http://127.0.0.1:{free_port()}", max_retries=0
-    )
-    for bad in [lambda: dead.get_customer(1), lambda: dead.get_customer("x/1")]:
-        try:
-            bad()
-        except Exception as e:
-            errors.append(e)
-    assert len(errors) == len(cases) + 2
-    return errors
-
-
-def test_the_key_is_in_no_exception_message_or_repr(server: ScriptedServer) -> None:
-    for err in failures(server):
-        assert API_KEY not in str(err), type(err)
-        assert API_KEY not in repr(err), type(err)
-        assert API_KEY not in repr(vars(err)), type(err)
-
-
-def test_the_key_is_in_no_formatted_traceback(server: ScriptedServer) -> None:
-    for err in failures(server):
-        text = "".join(traceback.format_exception(type(err), err, err.__traceback__))
-        assert API_KEY not in text
-
-
-def test_the_key_is_not_in_a_configuration_error() -> None:
-    with pytest.raises(helpcrunch.ConfigurationError) as info:
-        helpcrunch.Client(api_key=API_KEY, base_url="ftp://example.com")
-    assert API_KEY not in str(info.value)
-
-
-def test_a_key_that_cannot_be_a_header_is_refused_without_echoing_it() -> None:
-    bad_key = "secret-key-with-newline\nX-Evil: 1"
-    with pytest.raises(helpcrunch.ConfigurationError) as info:
-        helpcrunch.Client(api_key=bad_key, base_url="https://api.example.com")
-    assert "secret-key" not in str(info.value)
-
-
-def test_credentials_in_base_url_are_refused_without_echoing_them() -> None:
-    with pytest.raises(helpcrunch.ConfigurationError) as info:
-        helpcrunch.Client(api_key=API_KEY, base_url="https://user:hunter2@api.example.com/v1")
-    assert "hunter2" not in str(info.value)
-
-
-def test_the_key_never_goes_into_the_url(server: ScriptedServer, client: helpcrunch.Client) -> None:
-    client.remove_tags(1, ["Lead"])
-    assert API_KEY not in server.requests[0].path
-
-
-def test_the_key_is_not_in_debug_logs(
-    server: ScriptedServer, client: helpcrunch.Client, caplog: pytest.LogCaptureFixture
+@pytest.mark.parametrize("base_url", REMOTE_PLAIN_HTTP)
+@pytest.mark.parametrize("cls", [helpcrunch.Client, helpcrunch.AsyncClient])
+def test_plain_http_to_a_remote_host_is_refused_by_the_constructor(
+    cls: type[Any], base_url: str
 ) -> None:
-    caplog.set_level(logging.DEBUG, logger="helpcrunch")
-    server.enqueue(Reply(503, {}, {"retry-after-ms": "10"}))
-    client.remove_tags(1, ["Lead"])
-    with pytest.raises(helpcrunch.NotFoundError):
-        server.enqueue(Reply(404, {}))
-        client.get_customer(2)
-    assert caplog.records, "nothing was logged"
-    for record in caplog.records:
-        assert API_KEY not in record.getMessage()
-        assert API_KEY not in repr(vars(record))
-    assert API_KEY not in caplog.text
-
-
-@pytest.mark.parametrize("level", ["debug", "info", "DEBUG"])
-def test_helpcrunch_log_env_var_logs_to_stderr_without_the_key(
-    server: ScriptedServer, level: str
-) -> None:
-    server.enqueue(Reply(503, {}, {"retry-after-ms": "10"}))
-    code = (
-        "import sys, helpcrunch\n"
-        "c = helpcrunch.Client(api_key=sys.argv[1], base_url=sys.argv[2], rate_limit=None)\n"
-        "c.get_customer(1)\n"
-    )
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HELPCRUNCH_")}
-    env["PYTHONPATH"] = PACKAGE_ROOT
-    env["HELPCRUNCH_LOG"] = level
-    out = subprocess.run(
-        [sys.executable, "-c", code, API_KEY, server.base_url],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-    )
-    assert out.returncode == 0, out.stderr
-    assert API_KEY not in out.stderr
-    assert "GET /customers/1" in out.stderr
-    assert "503" in out.stderr  # the retry, logged at INFO
-    if level.lower() == "debug":
-        assert "200" in out.stderr  # every request, logged at DEBUG
-    else:
-        assert "-> 200" not in out.stderr
-
-
-def test_without_helpcrunch_log_nothing_goes_to_stderr(server: ScriptedServer) -> None:
-    code = (
-        "import sys, helpcrunch\n"
-        "c = helpcrunch.Client(api_key=sys.argv[1], base_url=sys.argv[2], rate_limit=None)\n"
-        "c.get_customer(1)\n"
-    )
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HELPCRUNCH_")}
-    env["PYTHONPATH"] = PACKAGE_ROOT
-    out = subprocess.run(
-        [sys.executable, "-c", code, API_KEY, server.base_url],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-    )
-    assert out.returncode == 0, out.stderr
-    assert out.stderr == ""
-
-
-# Transport security
-
-
-@pytest.mark.parametrize(
-    "base_url",
-    [
-        "http://api.helpcrunch.com/v1",
-        "http://10.0.0.5:8080",
-        "http://example.com",
-        "http://localhost.example.com",
-        "http://127.0.0.1.nip.io",
-    ],
-)
-def test_plain_http_to_a_remote_host_is_refused(base_url: str) -> None:
+    # Raised while building the client: no call was made, so nothing can have been sent.
     with pytest.raises(helpcrunch.ConfigurationError, match="allow_insecure_http"):
-        helpcrunch.Client(api_key=API_KEY, base_url=base_url)
+        cls(api_key=API_KEY, base_url=base_url)
 
 
-def test_plain_http_to_a_remote_host_is_refused_for_async_and_module_functions(
-    monkeypatch: pytest.MonkeyPatch,
+@pytest.mark.parametrize("base_url", REMOTE_PLAIN_HTTP)
+def test_plain_http_to_a_remote_host_is_refused_for_module_functions_before_any_request(
+    monkeypatch: pytest.MonkeyPatch, base_url: str
 ) -> None:
-    with pytest.raises(helpcrunch.ConfigurationError):
-        helpcrunch.AsyncClient(api_key=API_KEY, base_url="http://example.com")
     monkeypatch.setenv("HELPCRUNCH_API_KEY", API_KEY)
-    monkeypatch.setenv("HELPCRUNCH_BASE_URL", "http://example.com")
+    monkeypatch.setenv("HELPCRUNCH_BASE_URL", base_url)
+    with pytest.raises(helpcrunch.ConfigurationError) as info:
+        helpcrunch.remove_tags(1, "Lead")
+    assert API_KEY not in str(info.value)
     with pytest.raises(helpcrunch.ConfigurationError):
-        helpcrunch.get_customer(1)
+        asyncio.run(helpcrunch.get_customer_async(1))
+
+
+@pytest.mark.parametrize("base_url", REMOTE_PLAIN_HTTP)
+def test_plain_http_to_a_remote_host_is_accepted_only_with_the_opt_in(base_url: str) -> None:
+    client = helpcrunch.Client(api_key=API_KEY, base_url=base_url, allow_insecure_http=True)
+    assert client.base_url.lower().startswith("http://")
+    client.close()  # never used: no traffic leaves this machine
 
 
 def test_plain_http_to_a_remote_host_is_allowed_when_asked() -> None:
@@ -229,6 +90,84 @@ def test_unusable_base_url_is_a_configuration_error(base_url: str) -> None:
         helpcrunch.Client(api_key=API_KEY, base_url=base_url)
 
 
+# --- certificates ----------------------------------------------------------------------------
+
+
+def test_certificate_checks_have_no_off_switch() -> None:
+    names = set(inspect.signature(helpcrunch.Client.__init__).parameters)
+    assert not names & {"verify", "verify_ssl", "ssl", "insecure", "cert_reqs", "ca_certs"}
+    with pytest.raises(TypeError):
+        helpcrunch.Client(api_key=API_KEY, base_url="https://127.0.0.1:9", verify=False)  # type: ignore[call-arg]
+    # allow_insecure_http is about http://, not about certificates: it is no way around them.
+    helpcrunch.Client(api_key=API_KEY, base_url="https://127.0.0.1:9", allow_insecure_http=True)
+
+
+@pytest.fixture(scope="module")
+def self_signed(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
+    if shutil.which("openssl") is None:
+        pytest.skip("needs the openssl command to make a certificate")
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = str(folder / "cert.pem"), str(folder / "key.pem")
+    subprocess.run(
+        [
+            *("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2"),
+            *("-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"),
+            *("-keyout", key, "-out", cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return cert, key
+
+
+@pytest.mark.parametrize("opt_in", [False, True])
+def test_a_self_signed_certificate_is_refused_and_the_key_never_sent(
+    self_signed: tuple[str, str], opt_in: bool
+) -> None:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(*self_signed)
+    received: list[bytes] = []
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    def serve() -> None:
+        listener.settimeout(10)
+        for _ in range(3):  # the first attempt and two retries
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            with conn:
+                try:
+                    with context.wrap_socket(conn, server_side=True) as tls:
+                        tls.settimeout(2)
+                        received.append(tls.recv(65536))
+                except (ssl.SSLError, OSError):
+                    pass
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        client = helpcrunch.Client(
+            api_key=API_KEY,
+            base_url=f"https://127.0.0.1:{port}/v1",
+            timeout=5,
+            rate_limit=None,
+            allow_insecure_http=opt_in,
+        )
+        with pytest.raises(helpcrunch.APIConnectionError) as info:
+            client.get_customer(1)
+    finally:
+        listener.close()
+        thread.join(10)
+    assert "certificate" in str(info.value).lower() or "tls" in str(info.value).lower()
+    assert API_KEY not in str(info.value)
+    assert not any(API_KEY.encode() in data for data in received)
+
+
+# --- redirects -------------------------------------------------------------------------------
+
+
 def test_a_redirect_is_not_followed(server: ScriptedServer, client: helpcrunch.Client) -> None:
     server.enqueue(Reply(302, "", {"Location": server.base_url + "/stolen"}))
     with pytest.raises(helpcrunch.APIStatusError) as info:
@@ -237,17 +176,21 @@ def test_a_redirect_is_not_followed(server: ScriptedServer, client: helpcrunch.C
     assert [r.path for r in server.requests] == ["/customers/1/tags"]
 
 
-def test_a_redirect_to_another_host_does_not_get_the_key() -> None:
-    with ScriptedServer() as other:
-        origin = ScriptedServer()
-        try:
-            origin.enqueue(Reply(307, "", {"Location": other.base_url + "/customers/1/tags"}))
-            c = helpcrunch.Client(api_key=API_KEY, base_url=origin.base_url, rate_limit=None)
-            with pytest.raises(helpcrunch.APIStatusError):
-                c.remove_tags(1, ["Lead"])
-        finally:
-            origin.close()
-        assert other.requests == []
+@pytest.mark.parametrize("way", WAYS)
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+def test_a_redirect_to_another_port_is_not_followed_and_the_key_goes_nowhere(
+    server: ScriptedServer, status: int, way: str
+) -> None:
+    with ScriptedServer() as elsewhere:
+        target = f"{elsewhere.base_url}/customers/1/tags"
+        server.enqueue(Reply(status, "", {"Location": target}, reason="Moved"))
+        error = assert_typed(call_one_way(way, server, max_retries=2), helpcrunch.APIStatusError)
+        assert isinstance(error, helpcrunch.APIStatusError)
+        assert error.status_code == status
+        assert error.headers.get("location") == target
+        assert len(server.requests) == 1
+    assert elsewhere.connections == 0
+    assert elsewhere.requests == []
 
 
 def test_async_redirect_is_not_followed(server: ScriptedServer) -> None:
