@@ -10,15 +10,8 @@ from pathlib import Path
 
 import helpcrunch
 from helpcrunch.sandbox import Sandbox
-from tests.support.bulk import (
-    child_env,
-    read_checkpoint,
-    requests_per_customer,
-    start_child,
-    tag_names,
-    tagged_customers,
-    wait_for,
-)
+from tests.support.bulk import read_checkpoint, requests_per_customer, tag_names, tagged_customers
+from tests.support.processes import child_env, start_child, wait_for
 
 N = 60
 

@@ -5,7 +5,6 @@ processes, as a user's script would be, so a real SIGINT reaches a real main thr
 from __future__ import annotations
 
 import signal
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -14,7 +13,7 @@ import pytest
 
 import helpcrunch
 from helpcrunch.sandbox import Sandbox
-from tests.support.bulk import child_env, last_json_line, start_child, wait_for
+from tests.support.processes import child_env, last_json_line, run_python, start_child, wait_for
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 
@@ -101,13 +100,7 @@ except helpcrunch.BulkInterrupted as stopped:
 
 def test_ctrl_c_during_a_progress_update_keeps_that_item() -> None:
     with Sandbox() as sb:
-        result = subprocess.run(
-            [sys.executable, "-c", CTRL_C_IN_PROGRESS],
-            capture_output=True,
-            text=True,
-            env=child_env(sb),
-            timeout=30,
-        )
+        result = run_python(CTRL_C_IN_PROGRESS, env=child_env(sb), timeout=30)
     assert result.returncode == 0, result.stderr
     state = last_json_line(result.stdout)
     assert state["len"] == state["taken"], "the item being shown when Ctrl-C came is lost"
@@ -142,13 +135,7 @@ print(json.dumps({"outcomes": outcomes}), flush=True)
 
 def test_ctrl_c_at_any_moment_of_a_fast_run_stops_with_a_complete_report() -> None:
     with Sandbox(log_capacity=1000) as sb:
-        result = subprocess.run(
-            [sys.executable, "-c", CTRL_C_FAST],
-            capture_output=True,
-            text=True,
-            env=child_env(sb),
-            timeout=60,
-        )
+        result = run_python(CTRL_C_FAST, env=child_env(sb))
     assert result.returncode == 0, result.stderr[-2000:]
     assert last_json_line(result.stdout)["outcomes"] == ["complete"] * 10
 

@@ -3,13 +3,12 @@
 
 from __future__ import annotations
 
-import subprocess
 import sys
 
 import pytest
 
 from helpcrunch.sandbox import Sandbox
-from tests.support.bulk import child_env, last_json_line
+from tests.support.processes import child_env, last_json_line, run_python
 
 ROWS = 100_000
 BASELINE_AT = 20_000
@@ -45,13 +44,7 @@ def test_streaming_a_large_lazy_input_keeps_memory_flat() -> None:
     # A small request log: the sandbox's own memory is not what is measured, but it shares the
     # machine.
     with Sandbox(log_capacity=1000) as sb:
-        result = subprocess.run(
-            [sys.executable, "-c", JOB],
-            capture_output=True,
-            text=True,
-            env=child_env(sb),
-            timeout=240,
-        )
+        result = run_python(JOB, env=child_env(sb), timeout=240)
         served = sb.request_count
     assert result.returncode == 0, result.stderr
     state = last_json_line(result.stdout)

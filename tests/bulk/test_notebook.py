@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from tests.support.bulk import EXAMPLES, PACKAGE_ROOT
+from tests.support.bulk import EXAMPLES
+from tests.support.processes import PACKAGE_ROOT
 
 nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from helpcrunch.sandbox import Sandbox
-from tests.support.bulk import child_env, read_checkpoint, tag_names, wait_for
+from tests.support.bulk import read_checkpoint, tag_names
+from tests.support.processes import child_env, wait_for
 
 EXIT_SOME_FAILED = 8
 

@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import subprocess
-import sys
 from typing import Any
 
 import pytest
 
 import helpcrunch
+from tests.support.processes import run_python
 from tests.support.scripted_server import API_KEY, Reply, ScriptedServer, customer
 
 RICH_CUSTOMER: dict[str, Any] = customer(
@@ -322,9 +320,6 @@ def test_blank_api_key_is_refused_like_a_missing_one(
 
 def test_importing_the_package_does_not_need_a_key() -> None:
     code = "import helpcrunch; print(helpcrunch.Client.__name__)"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HELPCRUNCH_")}
-    out = subprocess.run(
-        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
-    )
+    out = run_python(code)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "Client"

@@ -5,17 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 import helpcrunch
+from tests.support.processes import child_env, run_python
 from tests.support.scripted_server import API_KEY, Reply, ScriptedServer
-
-PACKAGE_ROOT = str(Path(helpcrunch.__file__).resolve().parent.parent)
 
 
 def helpcrunch_records(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
@@ -125,26 +120,20 @@ def test_a_broken_log_handler_does_not_break_the_call(
 # HELPCRUNCH_LOG: the logger's output on stderr, for scripts that configure no logging
 
 
+GET_ONE_CUSTOMER = """
+import sys, helpcrunch
+c = helpcrunch.Client(api_key=sys.argv[1], base_url=sys.argv[2], rate_limit=None)
+c.get_customer(1)
+"""
+
+
 @pytest.mark.parametrize("level", ["debug", "info", "DEBUG"])
 def test_helpcrunch_log_env_var_logs_to_stderr_without_the_key(
     server: ScriptedServer, level: str
 ) -> None:
     server.enqueue(Reply(503, {}, {"retry-after-ms": "10"}))
-    code = (
-        "import sys, helpcrunch\n"
-        "c = helpcrunch.Client(api_key=sys.argv[1], base_url=sys.argv[2], rate_limit=None)\n"
-        "c.get_customer(1)\n"
-    )
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HELPCRUNCH_")}
-    env["PYTHONPATH"] = PACKAGE_ROOT
-    env["HELPCRUNCH_LOG"] = level
-    out = subprocess.run(
-        [sys.executable, "-c", code, API_KEY, server.base_url],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-    )
+    env = child_env(HELPCRUNCH_LOG=level)
+    out = run_python(GET_ONE_CUSTOMER, API_KEY, server.base_url, env=env)
     assert out.returncode == 0, out.stderr
     assert API_KEY not in out.stderr
     assert "GET /customers/1" in out.stderr
@@ -156,19 +145,6 @@ def test_helpcrunch_log_env_var_logs_to_stderr_without_the_key(
 
 
 def test_without_helpcrunch_log_nothing_goes_to_stderr(server: ScriptedServer) -> None:
-    code = (
-        "import sys, helpcrunch\n"
-        "c = helpcrunch.Client(api_key=sys.argv[1], base_url=sys.argv[2], rate_limit=None)\n"
-        "c.get_customer(1)\n"
-    )
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HELPCRUNCH_")}
-    env["PYTHONPATH"] = PACKAGE_ROOT
-    out = subprocess.run(
-        [sys.executable, "-c", code, API_KEY, server.base_url],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-    )
+    out = run_python(GET_ONE_CUSTOMER, API_KEY, server.base_url)
     assert out.returncode == 0, out.stderr
     assert out.stderr == ""

@@ -5,13 +5,12 @@ that panic inside a blocking and inside an awaitable call."""
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
 
 import pytest
 
 import helpcrunch
 from helpcrunch import _aio, _native
+from tests.support.processes import run_python
 
 
 def test_a_panic_in_a_blocking_call_is_a_helpcrunch_error() -> None:
@@ -44,8 +43,6 @@ for _ in range(3):
         pass
 print("alive", flush=True)
 """
-    result = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
-    )
+    result = run_python(script)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "alive"

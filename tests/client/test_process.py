@@ -10,25 +10,52 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
 import helpcrunch
+from tests.support.processes import child_env, run_python
 from tests.support.scripted_server import API_KEY, Hang, Reply, ScriptedServer
 
-PACKAGE_ROOT = str(Path(helpcrunch.__file__).resolve().parent.parent)
-
-
-def child_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HELPCRUNCH_")}
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [PACKAGE_ROOT, env.get("PYTHONPATH")]))
-    env.update(extra)
-    return env
-
-
 # Ctrl-C
+
+
+@dataclass
+class Interrupted:
+    returncode: int
+    stdout: str
+    stderr: str
+    #: Seconds from SIGINT to the child's end.
+    took: float
+
+
+def interrupt_mid_call(script: str, server: ScriptedServer, settle: float) -> Interrupted:
+    """Run ``script`` (which prints "calling" before its call) in a child and send it SIGINT
+    ``settle`` seconds after its first request reached ``server``."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script, API_KEY, server.base_url],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=child_env(),
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "calling"
+        assert server.wait_for_requests(1, timeout=30), "the request never arrived"
+        time.sleep(settle)
+        sent = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=15)
+        took = time.monotonic() - sent
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return Interrupted(proc.returncode, stdout, stderr, took)
+
 
 CTRL_C_SCRIPT = """
 import sys, helpcrunch
@@ -48,31 +75,13 @@ print("returned", flush=True)
 )
 def test_ctrl_c_interrupts_a_blocked_call_promptly(server: ScriptedServer, call: str) -> None:
     server.set_default(Hang())
-    proc = subprocess.Popen(
-        [sys.executable, "-c", CTRL_C_SCRIPT.format(call=call), API_KEY, server.base_url],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=child_env(),
-    )
-    try:
-        assert proc.stdout is not None
-        assert proc.stdout.readline().strip() == "calling"
-        assert server.wait_for_requests(1, timeout=30), "the request never arrived"
-        time.sleep(0.2)  # well inside the blocking call
-        sent = time.monotonic()
-        proc.send_signal(signal.SIGINT)
-        _, stderr = proc.communicate(timeout=15)
-        took = time.monotonic() - sent
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert took < 5, f"Ctrl-C took {took:.1f} s"
-    assert proc.returncode != 0
-    assert "KeyboardInterrupt" in stderr
-    assert "panic" not in stderr.lower()
-    assert API_KEY not in stderr
+    # 0.2 s: well inside the blocking call.
+    done = interrupt_mid_call(CTRL_C_SCRIPT.format(call=call), server, settle=0.2)
+    assert done.took < 5, f"Ctrl-C took {done.took:.1f} s"
+    assert done.returncode != 0
+    assert "KeyboardInterrupt" in done.stderr
+    assert "panic" not in done.stderr.lower()
+    assert API_KEY not in done.stderr
     # The interrupted request was dropped, not left running.
     assert server.disconnected.wait(5)
 
@@ -89,29 +98,11 @@ client.get_customer(1)
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 def test_ctrl_c_interrupts_a_call_waiting_out_a_retry_after(server: ScriptedServer) -> None:
     server.set_default(Reply(429, {}, {"Retry-After": "30"}))
-    proc = subprocess.Popen(
-        [sys.executable, "-c", CTRL_C_BACKOFF_SCRIPT, API_KEY, server.base_url],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=child_env(),
-    )
-    try:
-        assert proc.stdout is not None
-        assert proc.stdout.readline().strip() == "calling"
-        assert server.wait_for_requests(1, timeout=30)
-        time.sleep(0.3)  # now in the 30 s wait before the retry
-        sent = time.monotonic()
-        proc.send_signal(signal.SIGINT)
-        _, stderr = proc.communicate(timeout=15)
-        took = time.monotonic() - sent
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert took < 5, f"Ctrl-C took {took:.1f} s"
-    assert "KeyboardInterrupt" in stderr
-    assert "panic" not in stderr.lower()
+    # 0.3 s: now in the 30 s wait before the retry.
+    done = interrupt_mid_call(CTRL_C_BACKOFF_SCRIPT, server, settle=0.3)
+    assert done.took < 5, f"Ctrl-C took {done.took:.1f} s"
+    assert "KeyboardInterrupt" in done.stderr
+    assert "panic" not in done.stderr.lower()
     assert len(server.requests) == 1
 
 
@@ -131,26 +122,9 @@ print(client.get_customer(2)["id"], flush=True)
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 def test_after_ctrl_c_the_client_keeps_working(server: ScriptedServer) -> None:
     server.enqueue(Hang())
-    proc = subprocess.Popen(
-        [sys.executable, "-c", CTRL_C_CATCH_SCRIPT, API_KEY, server.base_url],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=child_env(),
-    )
-    try:
-        assert proc.stdout is not None
-        assert proc.stdout.readline().strip() == "calling"
-        assert server.wait_for_requests(1, timeout=30)
-        time.sleep(0.2)
-        proc.send_signal(signal.SIGINT)
-        stdout, stderr = proc.communicate(timeout=15)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == 0, stderr
-    assert stdout.split() == ["interrupted", "2"]
+    done = interrupt_mid_call(CTRL_C_CATCH_SCRIPT, server, settle=0.2)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["interrupted", "2"]
 
 
 # fork
@@ -334,13 +308,7 @@ def test_exiting_after_a_cancelled_async_call_prints_no_panic(
     server.set_default(Hang())
     # The panic races interpreter shutdown: give it many chances (the first one fails the test).
     for _ in range(20):
-        out = subprocess.run(
-            [sys.executable, "-c", SHUTDOWN_SCRIPTS[script], API_KEY, server.base_url],
-            capture_output=True,
-            text=True,
-            env=child_env(),
-            timeout=60,
-        )
+        out = run_python(SHUTDOWN_SCRIPTS[script], API_KEY, server.base_url)
         assert out.returncode == 0, out.stderr
         assert out.stdout.strip() == "done"
         assert "panic" not in out.stderr.lower(), out.stderr
@@ -358,12 +326,6 @@ print("exiting", flush=True)
 
 def test_interpreter_exits_while_a_daemon_thread_is_in_a_call(server: ScriptedServer) -> None:
     server.set_default(Hang())
-    out = subprocess.run(
-        [sys.executable, "-c", EXIT_MID_CALL_SCRIPT, API_KEY, server.base_url],
-        capture_output=True,
-        text=True,
-        env=child_env(),
-        timeout=60,
-    )
+    out = run_python(EXIT_MID_CALL_SCRIPT, API_KEY, server.base_url)
     assert out.returncode == 0, out.stderr
     assert "panic" not in out.stderr.lower()

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 import helpcrunch
+from tests.support.processes import REPOSITORY
 
 HERE = Path(__file__).resolve().parent
-REPOSITORY = HERE.parent.parent
 PACKAGE_DIR = Path(helpcrunch.__file__).resolve().parent
 
 pytest.importorskip("mypy", reason="mypy is not installed")

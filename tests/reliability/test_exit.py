@@ -4,9 +4,6 @@ no crash, no panic text; every call either finishes or raises ClientClosedError.
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -17,8 +14,8 @@ import pytest
 
 import helpcrunch
 from helpcrunch.sandbox import Sandbox
+from tests.support.processes import run_python
 
-PACKAGE_ROOT = str(Path(helpcrunch.__file__).resolve().parent.parent)
 #: An exit is "prompt" well inside this, however busy the machine.
 EXIT_BOUND = 30.0
 #: Each script runs this many times: a shutdown race shows in some runs only.
@@ -66,12 +63,6 @@ def slow_sandbox() -> Any:
         yield sb
 
 
-def child_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HELPCRUNCH_")}
-    env["PYTHONPATH"] = PACKAGE_ROOT
-    return env
-
-
 @pytest.mark.parametrize("script", list(SCRIPTS), ids=list(SCRIPTS))
 def test_interpreter_exits_promptly_with_requests_in_flight(
     slow_sandbox: Sandbox, script: str
@@ -86,12 +77,8 @@ def test_interpreter_exits_promptly_with_requests_in_flight(
             slow_sandbox.delay_next(0.0, times=1)
             slow_sandbox.delay_next(5.0, times=100_000)
         started = time.monotonic()
-        out = subprocess.run(
-            [sys.executable, "-c", SCRIPTS[script], slow_sandbox.api_key, slow_sandbox.base_url],
-            capture_output=True,
-            text=True,
-            env=child_env(),
-            timeout=EXIT_BOUND + 30,
+        out = run_python(
+            SCRIPTS[script], slow_sandbox.api_key, slow_sandbox.base_url, timeout=EXIT_BOUND + 30
         )
         elapsed = time.monotonic() - started
         assert out.returncode == 0, out.stderr
@@ -144,12 +131,8 @@ def test_interpreter_exit_with_daemon_threads_in_calls_does_not_crash(
     slow_sandbox.delay_next(5.0, times=100_000)
     try:
         for _ in range(RUNS):
-            out = subprocess.run(
-                [sys.executable, "-c", DAEMON_SCRIPTS[script], *sandbox_args(slow_sandbox)],
-                capture_output=True,
-                text=True,
-                env=child_env(),
-                timeout=EXIT_BOUND + 30,
+            out = run_python(
+                DAEMON_SCRIPTS[script], *sandbox_args(slow_sandbox), timeout=EXIT_BOUND + 30
             )
             assert out.stdout.strip() == "exiting"
             assert out.returncode == 0, f"exit status {out.returncode}: {out.stderr}"

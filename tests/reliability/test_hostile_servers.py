@@ -9,20 +9,14 @@ Each case runs three ways: ``Client.remove_tags``, ``AsyncClient.remove_tags`` a
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 
 import helpcrunch
 from tests.support.hostile import BOUND, CASES, TIMEOUT, WAYS, assert_typed, call_one_way
+from tests.support.processes import run_python
 from tests.support.scripted_server import Hang, Reply, ScriptedServer
-
-#: Where ``import tests.support...`` works from, for a child interpreter.
-REPOSITORY = str(Path(__file__).resolve().parents[2])
 
 
 @pytest.mark.parametrize("way", WAYS)
@@ -74,10 +68,7 @@ with ScriptedServer() as s:
     after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print("growth_kib:", after - before)
 """
-    env = dict(os.environ, PYTHONPATH=REPOSITORY)
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120
-    )
+    out = run_python(code, timeout=120)
     assert out.returncode == 0, out.stderr
     lines = dict(line.split(": ", 1) for line in out.stdout.splitlines())
     assert "max_response_bytes" in lines["error"]

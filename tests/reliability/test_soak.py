@@ -34,6 +34,7 @@ from typing import Any
 import pytest
 
 import helpcrunch
+from tests.support.processes import child_env
 
 ITEMS = int(os.environ.get("HELPCRUNCH_SOAK_ITEMS", "10000"))
 WARM_UP = max(500, ITEMS // 10)
@@ -108,7 +109,7 @@ class RemoteSandbox:
     fault is in place before the request it is meant for is sent."""
 
     def __init__(self, first_id: int, count: int) -> None:
-        env = dict(os.environ, PYTHONPATH=str(Path(helpcrunch.__file__).resolve().parent.parent))
+        env = child_env()
         self._process = subprocess.Popen(
             [sys.executable, "-c", SANDBOX_PROCESS, str(first_id), str(count)],
             stdin=subprocess.PIPE,

@@ -7,19 +7,18 @@ echoes it back.
 from __future__ import annotations
 
 import logging
-import os
 import pickle
 import subprocess
 import sys
 import traceback
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 import helpcrunch
 from tests.support.hostile import CASES, WAYS, call_one_way
+from tests.support.processes import child_env, run_python
 from tests.support.scripted_server import (
     Close,
     Hang,
@@ -31,14 +30,6 @@ from tests.support.scripted_server import (
 )
 
 KEY = "hc-LEAKCHECK-7d41a2f9e0b3c8d6"
-PACKAGE_ROOT = str(Path(helpcrunch.__file__).resolve().parent.parent)
-
-
-def child_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HELPCRUNCH_")}
-    env["PYTHONPATH"] = PACKAGE_ROOT
-    env.update(extra)
-    return env
 
 
 # --- the exceptions, log records and requests of every kind of failure, gathered once ---------
@@ -191,12 +182,8 @@ def test_the_key_is_not_in_helpcrunch_log_output_on_stderr(level: str) -> None:
     ]
     with ScriptedServer() as server:
         server.enqueue(*behaviours)
-        out = subprocess.run(
-            [sys.executable, "-c", LOGGING_SCRIPT, KEY, server.base_url, "7"],
-            capture_output=True,
-            text=True,
-            env=child_env(HELPCRUNCH_LOG=level),
-            timeout=60,
+        out = run_python(
+            LOGGING_SCRIPT, KEY, server.base_url, "7", env=child_env(HELPCRUNCH_LOG=level)
         )
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == [
