@@ -5,7 +5,6 @@ sandbox, nothing lost."""
 from __future__ import annotations
 
 import asyncio
-import socket
 import threading
 import time
 from collections import Counter
@@ -15,6 +14,7 @@ import pytest
 
 import helpcrunch
 from helpcrunch.sandbox import Sandbox
+from tests.support.scripted_server import free_port
 
 THREADS = 16
 CALLS_PER_THREAD = 150
@@ -161,12 +161,6 @@ def test_a_stream_of_concurrent_async_calls_never_stalls() -> None:
                     call.cancel()
 
         asyncio.run(main())
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.mark.parametrize("pause", [0.0, 0.5])
