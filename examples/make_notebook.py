@@ -2,7 +2,7 @@
 
     python examples/make_notebook.py
 
-The notebook is kept without outputs; tests/test_bulk_notebook.py executes it on a real
+The notebook is kept without outputs; tests/bulk/test_notebook.py executes it on a real
 ipykernel and checks what it prints.
 """
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from _scripted_server import API_KEY, ScriptedServer
 
 import helpcrunch
+from tests.support.scripted_server import API_KEY, ScriptedServer
 
 
 @pytest.fixture

@@ -1,0 +1,158 @@
+"""``helpcrunch untag/tag --from-csv``, run as a user runs it: a subprocess, its stderr summary
+and its exit code."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from helpcrunch.sandbox import Sandbox
+from tests.support.bulk import read_checkpoint, tag_names
+from tests.support.processes import child_env, wait_for
+
+EXIT_SOME_FAILED = 8
+
+
+def helpcrunch_cli(
+    *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "helpcrunch", *args],
+        capture_output=True,
+        text=True,
+        env=env or child_env(),
+        timeout=60,
+    )
+
+
+def write_csv(path: Path, text: str) -> str:
+    path.write_text(text, encoding="utf-8")
+    return os.fspath(path)
+
+
+@pytest.fixture
+def sandbox() -> Iterator[Sandbox]:
+    with Sandbox() as sb:
+        yield sb
+
+
+def test_untag_from_csv_with_named_columns_exits_0_when_all_succeed(tmp_path: Path) -> None:
+    csv = write_csv(
+        tmp_path / "churned.csv", 'note,id,labels\na,542335,Lead\nb,542336,"Lead,vip"\n'
+    )
+    result = helpcrunch_cli(
+        "untag", "--from-csv", csv, "--column-id", "id", "--column-tags", "labels", "--sandbox"
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == ""
+    assert "untagged 2 of 2 customers; 0 failed" in result.stderr
+    assert "untagging" in result.stderr  # the progress bar
+
+
+def test_untag_from_csv_exits_8_and_lists_the_failing_lines(tmp_path: Path) -> None:
+    csv = write_csv(
+        tmp_path / "churned.csv",
+        "id,labels\n542335,Lead\n999999,Lead\nabc,Lead\n542336,Lead\n",
+    )
+    result = helpcrunch_cli(
+        "untag", "--from-csv", csv, "--column-id", "id", "--column-tags", "labels", "--sandbox"
+    )
+    assert result.returncode == EXIT_SOME_FAILED
+    lines = result.stderr.splitlines()
+    # Line numbers as a spreadsheet shows them: the header is line 1.
+    assert any(line.startswith("line 3 (customer 999999): HTTP 404") for line in lines)
+    assert any(line.startswith("line 4 (customer abc): ") for line in lines)
+    assert not any(line.startswith(("line 2 ", "line 5 ")) for line in lines)
+    assert "untagged 2 of 4 customers; 2 failed" in result.stderr
+
+
+def test_untag_from_csv_changes_the_customers_of_the_server_it_is_pointed_at(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    csv = write_csv(tmp_path / "rows.csv", "customer_id,tags\n542335,Lead\n542339,Lead|churned\n")
+    result = helpcrunch_cli(
+        "untag", "--from-csv", csv, "--tags-sep", "|", "--no-progress", env=child_env(sandbox)
+    )
+    assert result.returncode == 0, result.stderr
+    assert "untagging" not in result.stderr
+    assert tag_names(sandbox, 542335) == ["vip"]
+    assert tag_names(sandbox, 542339) == []
+
+
+def test_tag_from_csv_creates_tags_with_their_colours(sandbox: Sandbox, tmp_path: Path) -> None:
+    # Two tag names: a tag's colour is the account's, set by whichever row creates it first, and
+    # the rows run concurrently.
+    csv = write_csv(
+        tmp_path / "rows.csv", "customer_id,tags\n542338,Trial:#c57de0\n542343,Churned\n"
+    )
+    result = helpcrunch_cli("tag", "--from-csv", csv, env=child_env(sandbox))
+    assert result.returncode == 0, result.stderr
+    assert "tagged 2 of 2 customers" in result.stderr
+    assert sandbox.customer(542338)["tags"] == [{"name": "Trial", "color": "#c57de0"}]
+    # No colour given: HelpCrunch's default for a new tag.
+    assert sandbox.customer(542343)["tags"] == [{"name": "Churned", "color": "#c377e0"}]
+
+
+def test_checkpoint_lets_a_rerun_skip_the_rows_done(sandbox: Sandbox, tmp_path: Path) -> None:
+    csv = write_csv(
+        tmp_path / "rows.csv", "customer_id,tags\n542335,Lead\n404404,Lead\n542336,Lead\n"
+    )
+    checkpoint = tmp_path / "run.jsonl"
+    args = ("untag", "--from-csv", csv, "--checkpoint", os.fspath(checkpoint), "--no-progress")
+
+    first = helpcrunch_cli(*args, env=child_env(sandbox))
+    assert first.returncode == EXIT_SOME_FAILED
+    assert len(read_checkpoint(checkpoint)) == 3
+    sandbox.clear_requests()
+
+    second = helpcrunch_cli(*args, env=child_env(sandbox))
+    assert second.returncode == EXIT_SOME_FAILED  # the unknown customer still fails
+    assert "untagged 0 of 3 customers; 1 failed, 2 skipped as already done" in second.stderr
+    assert [r.path for r in sandbox.requests] == ["/v1/customers/404404/tags"]
+
+
+def test_a_missing_column_is_a_usage_error(tmp_path: Path) -> None:
+    csv = write_csv(tmp_path / "rows.csv", "id,tags\n542335,Lead\n")
+    result = helpcrunch_cli("untag", "--from-csv", csv, "--sandbox")
+    assert result.returncode == 2
+    assert "no column 'customer_id'" in result.stderr
+    assert "--column-id" in result.stderr
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_ctrl_c_exits_130_with_what_was_done(sandbox: Sandbox, tmp_path: Path) -> None:
+    rows = "".join(f"{542335 + i % 10},Lead\n" for i in range(100))
+    csv = write_csv(tmp_path / "rows.csv", "customer_id,tags\n" + rows)
+    # The CLI's client keeps HelpCrunch's pace (2 a second): the job would take 50 s.
+    child = subprocess.Popen(
+        [sys.executable, "-m", "helpcrunch", "untag", "--from-csv", csv, "--no-progress"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=child_env(sandbox),
+    )
+    try:
+        wait_for(lambda: sandbox.status_count(200) >= 2 or child.poll() is not None, what="rows")
+        child.send_signal(signal.SIGINT)
+        _, err = child.communicate(timeout=10)
+    finally:
+        child.kill()
+    assert child.returncode == 130, err
+    assert "Traceback" not in err
+    assert "interrupted" in err and "succeeded" in err
+
+
+def test_a_malformed_csv_is_a_one_line_error(tmp_path: Path) -> None:
+    huge = "x" * 200_000
+    csv = write_csv(
+        tmp_path / "rows.csv", f'customer_id,tags\n542335,Lead\n542336,"{huge}"\n542337,Lead\n'
+    )
+    result = helpcrunch_cli("untag", "--from-csv", csv, "--sandbox", "--no-progress")
+    assert "Traceback" not in result.stderr
+    assert result.returncode == 2

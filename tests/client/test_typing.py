@@ -1,0 +1,68 @@
+"""Type information: `mypy --strict` passes on an example using the whole public API, and
+rejects wrong uses (so the types are real, not Any)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import helpcrunch
+from tests.support.processes import REPOSITORY
+
+HERE = Path(__file__).resolve().parent
+PACKAGE_DIR = Path(helpcrunch.__file__).resolve().parent
+
+pytest.importorskip("mypy", reason="mypy is not installed")
+
+
+def run_mypy(path: Path, cache: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mypy",
+            "--strict",
+            "--no-error-summary",
+            "--cache-dir",
+            str(cache),
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPOSITORY,
+        timeout=600,
+    )
+
+
+def test_package_ships_py_typed() -> None:
+    assert (PACKAGE_DIR / "py.typed").is_file()
+
+
+def test_mypy_strict_passes_on_an_example_using_the_whole_api(tmp_path: Path) -> None:
+    out = run_mypy(HERE / "typing_example.py", tmp_path / "cache")
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+WRONG_USES = {
+    "str_id_field": 'x: str = helpcrunch.get_customer(1)["id"]',
+    "int_tags": "helpcrunch.remove_tags(1, 5)",
+    "float_id": "helpcrunch.get_customer(1.5)",
+    "timeout_str": 'helpcrunch.Client(timeout="10")',
+    "unknown_kwarg": "helpcrunch.Client(retries=3)",
+    "await_sync": "async def f() -> None:\n    await helpcrunch.Client().get_customer(1)",
+    "sync_async": "x: helpcrunch.Customer = helpcrunch.AsyncClient().get_customer(1)",
+    "retry_after_str": ("def f(e: helpcrunch.RateLimitError) -> str:\n    return e.retry_after"),
+    "tag_without_name": 'helpcrunch.add_tags(1, [helpcrunch.TagSpec(color="#fff")])',
+}
+
+
+@pytest.mark.parametrize("snippet", list(WRONG_USES), ids=list(WRONG_USES))
+def test_mypy_rejects_a_wrong_use(tmp_path: Path, snippet: str) -> None:
+    path = tmp_path / "wrong.py"
+    path.write_text("import helpcrunch\n\n" + WRONG_USES[snippet] + "\n")
+    out = run_mypy(path, tmp_path / "cache")
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert "wrong.py:" in out.stdout and ": error:" in out.stdout, out.stdout

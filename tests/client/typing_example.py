@@ -1,0 +1,145 @@
+"""The whole public API used as a user would, with annotations: `mypy --strict` must pass on it
+(tests/client/test_typing.py checks). Never run by pytest, never sends a request."""
+
+from __future__ import annotations
+
+import asyncio
+import pickle
+
+import helpcrunch
+from helpcrunch import (
+    APIConnectionError,
+    APIError,
+    APIResponseValidationError,
+    APIStatusError,
+    APITimeoutError,
+    AsyncClient,
+    AuthenticationError,
+    BadRequestError,
+    Client,
+    ClientClosedError,
+    ConfigurationError,
+    ConflictError,
+    Customer,
+    CustomerId,
+    ErrorDetail,
+    HelpCrunchError,
+    InternalServerError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    Tag,
+    Tags,
+    TagSpec,
+    UnprocessableEntityError,
+)
+
+
+def tag_names(customer: Customer) -> list[str]:
+    tags: list[Tag] = customer.get("tags", [])
+    return [t["name"] for t in tags]
+
+
+def describe(customer: Customer) -> str:
+    customer_id: int = customer["id"]
+    email: str | None = customer.get("email")
+    return f"{customer_id} {email or '-'} {tag_names(customer)}"
+
+
+def module_functions(customer_id: CustomerId) -> list[Customer]:
+    spec: TagSpec = {"name": "Lead", "color": "#c57de0"}
+    many: Tags = ["Lead", "vip"]
+    return [
+        helpcrunch.remove_tags(customer_id, ["Lead"]),
+        helpcrunch.remove_tags(customer_id, "Lead"),
+        helpcrunch.add_tags(customer_id, [spec]),
+        helpcrunch.add_tags("1568834", many),
+        helpcrunch.get_customer(customer_id),
+    ]
+
+
+async def module_functions_async(customer_id: int) -> list[Customer]:
+    return [
+        await helpcrunch.remove_tags_async(customer_id, ["Lead"]),
+        await helpcrunch.add_tags_async(customer_id, [{"name": "Lead"}]),
+        await helpcrunch.get_customer_async(customer_id),
+    ]
+
+
+def sync_client() -> Customer:
+    client = Client(
+        api_key="key",
+        base_url="https://api.helpcrunch.com/v1",
+        timeout=10.0,
+        max_retries=3,
+        rate_limit=120,
+    )
+    unlimited = Client(rate_limit=None, allow_insecure_http=False)
+    unlimited.close()
+    settings: tuple[str, float, int, float | None, bool] = (
+        client.base_url,
+        client.timeout,
+        client.max_retries,
+        client.rate_limit,
+        client.closed,
+    )
+    print(settings, repr(client))
+    copy: Client = pickle.loads(pickle.dumps(client))
+    with copy as c:
+        c.remove_tags(1568834, (name for name in ["Lead", "vip"]))
+        c.add_tags(1568834, {"name": "Lead"})
+        return c.get_customer(1568834)
+
+
+async def async_client() -> list[Customer]:
+    async with AsyncClient(api_key="key", rate_limit=None) as c:
+        results = await asyncio.gather(
+            c.remove_tags(1, ["Lead"]), c.add_tags(2, ["Lead"]), c.get_customer(3)
+        )
+        return list(results)
+
+
+def handle_errors() -> str:
+    try:
+        sync_client()
+    except RateLimitError as e:
+        wait: float | None = e.retry_after
+        return f"wait {wait}"
+    except (NotFoundError, BadRequestError, UnprocessableEntityError, ConflictError) as e:
+        details: list[ErrorDetail] = e.errors
+        codes: list[str] = e.codes
+        return f"{e.status_code} {[d['message'] for d in details]} {codes}"
+    except (AuthenticationError, PermissionDeniedError) as e:
+        return e.message
+    except InternalServerError as e:
+        body: str = e.body
+        headers: dict[str, str] = e.headers
+        return f"{body} {headers}"
+    except APIStatusError as e:
+        attempts: int = e.attempts
+        return f"{e.status_code} after {attempts}"
+    except APITimeoutError as e:
+        return f"timeout after {e.attempts}"
+    except APIConnectionError as e:
+        return str(e)
+    except APIResponseValidationError as e:
+        return f"{e.status_code} {e.body}"
+    except APIError as e:
+        return e.message
+    except (ConfigurationError, ClientClosedError) as e:
+        return str(e)
+    except HelpCrunchError as e:
+        return str(e)
+    return "ok"
+
+
+def main() -> None:
+    print(describe(sync_client()))
+    print([describe(c) for c in module_functions(1568834)])
+    print(asyncio.run(module_functions_async(1568834)))
+    print(asyncio.run(async_client()))
+    print(handle_errors(), helpcrunch.__version__, helpcrunch.DEFAULT_BASE_URL)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Unattended running: hostile servers, arbitrary inputs, load, soak and interpreter exit."""

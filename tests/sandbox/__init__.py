@@ -1,0 +1,1 @@
+"""The sandbox (the fake HelpCrunch server) and its pytest fixture."""
