@@ -177,10 +177,11 @@ def server() -> Iterator[ScriptedServer]:
         os.environ["HELPCRUNCH_BASE_URL"] = s.base_url
         # The module functions' shared client, built from that environment, with the rate limit
         # off so the many valid examples are not paced at 120 a minute.
-        helpcrunch._default_client = helpcrunch.Client(rate_limit=None)
+        client = helpcrunch.Client(rate_limit=None)
+        helpcrunch._defaults = (client, helpcrunch.AsyncClient._from_native(client._native))
         helpcrunch._default_env = (API_KEY, s.base_url)
         yield s
-        helpcrunch._default_client = None
+        helpcrunch._defaults = None
     for name, value in saved.items():
         if value is None:
             os.environ.pop(name, None)
