@@ -13,65 +13,24 @@ from __future__ import annotations
 import os
 import threading
 
-from . import _logs
+from . import _exceptions, _logs
 from ._bulk import BulkReport, BulkResult
 from ._client import DEFAULT_BASE_URL, AsyncClient, Client
-from ._exceptions import (
-    APIConnectionError,
-    APIError,
-    APIResponseValidationError,
-    APIStatusError,
-    APITimeoutError,
-    AuthenticationError,
-    BadRequestError,
-    BulkError,
-    BulkInterrupted,
-    ClientClosedError,
-    ConfigurationError,
-    ConflictError,
-    ErrorDetail,
-    HelpCrunchError,
-    InternalServerError,
-    NotFoundError,
-    PermissionDeniedError,
-    RateLimitError,
-    RequestCancelledError,
-    UnprocessableEntityError,
-)
+from ._exceptions import *  # noqa: F403 (the exception classes, listed in their __all__)
 from ._native import __version__
 from ._types import Customer, CustomerId, Tag, Tags, TagSpec
 
 __all__ = [
     "DEFAULT_BASE_URL",
-    "APIConnectionError",
-    "APIError",
-    "APIResponseValidationError",
-    "APIStatusError",
-    "APITimeoutError",
     "AsyncClient",
-    "AuthenticationError",
-    "BadRequestError",
-    "BulkError",
-    "BulkInterrupted",
     "BulkReport",
     "BulkResult",
     "Client",
-    "ClientClosedError",
-    "ConfigurationError",
-    "ConflictError",
     "Customer",
     "CustomerId",
-    "ErrorDetail",
-    "HelpCrunchError",
-    "InternalServerError",
-    "NotFoundError",
-    "PermissionDeniedError",
-    "RateLimitError",
-    "RequestCancelledError",
     "Tag",
     "TagSpec",
     "Tags",
-    "UnprocessableEntityError",
     "__version__",
     "add_tags",
     "add_tags_async",
@@ -80,6 +39,7 @@ __all__ = [
     "remove_tags",
     "remove_tags_async",
 ]
+__all__ += _exceptions.__all__
 
 _logs.setup_from_env()
 

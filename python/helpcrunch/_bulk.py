@@ -398,6 +398,23 @@ class _Run:
         if count:
             self._bar.update(result)
 
+    def _take_ready(self) -> BulkResult:
+        """The next ready result, forgotten as it is handed to the caller."""
+        result = self._ready[0]
+        self._handed_over(result)
+        return result
+
+    def _collect_ready(self, done: list[BulkResult], stop_at_failure: bool) -> BulkResult | None:
+        """Append each ready result to ``done`` (before forgetting it, so none can be lost);
+        return the first failure when ``stop_at_failure``."""
+        while self._ready:
+            result = self._ready[0]
+            done.append(result)
+            self._handed_over(result)
+            if stop_at_failure and not result.ok:
+                return result
+        return None
+
     def _work_left(self) -> bool:
         return bool(self._ready or self._pending or not self._exhausted)
 
@@ -465,9 +482,7 @@ class SyncRun(_Run):
             while self._work_left():
                 self._fill()
                 while self._ready:
-                    result = self._ready[0]
-                    self._handed_over(result)
-                    yield result
+                    yield self._take_ready()
         except _InputFailed as e:
             # A stream has no report to attach: the input's own error goes through.
             raise e.error from None
@@ -475,18 +490,13 @@ class SyncRun(_Run):
             self._close()
 
     def collect(self, done: list[BulkResult], stop_at_failure: bool) -> BulkResult | None:
-        """Append every result to ``done`` (before forgetting it, so none can be lost); return
-        the first failure when ``stop_at_failure``."""
+        """Every result into ``done``; the first failure when ``stop_at_failure``."""
         try:
-            while self._work_left():
+            failure = None
+            while failure is None and self._work_left():
                 self._fill()
-                while self._ready:
-                    result = self._ready[0]
-                    done.append(result)
-                    self._handed_over(result)
-                    if stop_at_failure and not result.ok:
-                        return result
-            return None
+                failure = self._collect_ready(done, stop_at_failure)
+            return failure
         finally:
             self._close()
 
@@ -521,9 +531,7 @@ class AsyncRun(_Run):
             while self._work_left():
                 await self._fill()
                 while self._ready:
-                    result = self._ready[0]
-                    self._handed_over(result)
-                    yield result
+                    yield self._take_ready()
         except _InputFailed as e:
             raise e.error from None
         finally:
@@ -531,15 +539,11 @@ class AsyncRun(_Run):
 
     async def collect(self, done: list[BulkResult], stop_at_failure: bool) -> BulkResult | None:
         try:
-            while self._work_left():
+            failure = None
+            while failure is None and self._work_left():
                 await self._fill()
-                while self._ready:
-                    result = self._ready[0]
-                    done.append(result)
-                    self._handed_over(result)
-                    if stop_at_failure and not result.ok:
-                        return result
-            return None
+                failure = self._collect_ready(done, stop_at_failure)
+            return failure
         finally:
             self._close()
 
@@ -554,6 +558,14 @@ def _report(done: list[BulkResult], run: _Run) -> BulkReport:
     item can be in both if an interrupt landed just between; it counts once)."""
     have = {r.index for r in done}
     return BulkReport(done + [r for r in run.drained if r.index not in have])
+
+
+def _finished(done: list[BulkResult], run: _Run, first_failure: BulkResult | None) -> BulkReport:
+    """The report of a run that ended, or the error of one stopped at its first failure."""
+    report = _report(done, run)
+    if first_failure is not None:
+        raise _stopped_at(first_failure, report) from first_failure.error
+    return report
 
 
 def _stopped_at(first: BulkResult, report: BulkReport) -> BulkError:
@@ -587,9 +599,7 @@ def collect(run: SyncRun, on_error: OnError) -> BulkReport:
     except _InputFailed as e:
         # Say so, with the report of what was done before.
         raise _input_failed(e, _report(done, run)) from e.error
-    if first_failure is not None:
-        raise _stopped_at(first_failure, _report(done, run)) from first_failure.error
-    return _report(done, run)
+    return _finished(done, run, first_failure)
 
 
 async def acollect(run: AsyncRun, on_error: OnError) -> BulkReport:
@@ -600,6 +610,4 @@ async def acollect(run: AsyncRun, on_error: OnError) -> BulkReport:
         first_failure = await run.collect(done, stop_at_failure=on_error == "raise")
     except _InputFailed as e:
         raise _input_failed(e, _report(done, run)) from e.error
-    if first_failure is not None:
-        raise _stopped_at(first_failure, _report(done, run)) from first_failure.error
-    return _report(done, run)
+    return _finished(done, run, first_failure)

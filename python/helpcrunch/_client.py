@@ -1,13 +1,17 @@
 """``Client`` and ``AsyncClient``: settings, connection pool and rate limiter, shared by every
 call made through them. The work happens in the Rust core (``helpcrunch._native``), which also
-judges every setting's value and holds every default."""
+judges every setting's value and holds every default.
+
+Each call is written once, in ``_Calls``, generic over what it returns: a ``Client`` returns the
+result, an ``AsyncClient`` an awaitable of it (or an async iterator where a ``Client`` gives an
+iterator). Each client only says how a call runs, in its ``_run_*`` methods."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from . import _aio, _native
 from ._bulk import (
@@ -22,7 +26,7 @@ from ._bulk import (
 )
 from ._native import NativeClient
 from ._progress import ProgressArg
-from ._types import CallName, Customer, CustomerId, Tags
+from ._types import CallName, Customer, CustomerId, TagCall, Tags
 
 __all__ = ["DEFAULT_BASE_URL", "AsyncClient", "Client"]
 
@@ -34,6 +38,12 @@ DEFAULT_MAX_RESPONSE_BYTES = _native.DEFAULT_MAX_RESPONSE_BYTES
 DEFAULT_CONCURRENCY = _native.DEFAULT_CONCURRENCY
 
 _C = TypeVar("_C", bound="_BaseClient")
+#: What a call gives: the customer, or an awaitable of it.
+_CustomerT = TypeVar("_CustomerT", Customer, Awaitable[Customer])
+#: What a bulk run gives: the report, or an awaitable of it.
+_ReportT = TypeVar("_ReportT", BulkReport, Awaitable[BulkReport])
+#: What a streamed bulk run gives: an iterator of results, or an async one.
+_ResultsT = TypeVar("_ResultsT", Iterator[BulkResult], AsyncIterator[BulkResult])
 
 
 class _BaseClient:
@@ -84,11 +94,6 @@ class _BaseClient:
         # Dask, Spark): connections and limiter state do not travel.
         return (type(self)._from_native, (self._native,))
 
-    async def _call_async(
-        self, call: CallName, customer_id: CustomerId, tags: Tags | None
-    ) -> Customer:
-        return await _aio.call(self._native.call_async, call, customer_id, tags)
-
     @property
     def base_url(self) -> str:
         return self._native.settings()["base_url"]
@@ -120,35 +125,32 @@ class _BaseClient:
         )
 
 
-class Client(_BaseClient):
-    """A HelpCrunch client for blocking code. Safe to share between threads.
+class _Calls(_BaseClient, Generic[_CustomerT, _ReportT, _ResultsT]):
+    """The calls both clients offer (see the module's docstring)."""
 
-    >>> with helpcrunch.Client() as client:
-    ...     customer = client.remove_tags(1568834, ["Lead"])
-    """
-
-    def remove_tags(self, customer_id: CustomerId, tags: Tags) -> Customer:
+    def remove_tags(self, customer_id: CustomerId, tags: Tags) -> _CustomerT:
         """Untag a customer (``DELETE /customers/{id}/tags``) and return it as it now is.
 
         ``tags`` is one tag name or a list of names (or of ``{"name": …}`` mappings). Removing a
         tag the customer does not have is not an error.
         """
-        return self._native.call("remove_tags", customer_id, tags)
+        return self._run_call("remove_tags", customer_id, tags)
 
-    def add_tags(self, customer_id: CustomerId, tags: Tags) -> Customer:
+    def add_tags(self, customer_id: CustomerId, tags: Tags) -> _CustomerT:
         """Tag a customer (``PUT /customers/{id}/tags``), creating unknown tags; returns it.
 
         Tags may carry a colour: ``[{"name": "Lead", "color": "#c57de0"}]``.
         """
-        return self._native.call("add_tags", customer_id, tags)
+        return self._run_call("add_tags", customer_id, tags)
 
-    def get_customer(self, customer_id: CustomerId) -> Customer:
+    def get_customer(self, customer_id: CustomerId) -> _CustomerT:
         """Fetch a customer (``GET /customers/{id}``)."""
-        return self._native.call("get_customer", customer_id)
+        return self._run_call("get_customer", customer_id, None)
 
     # Bulk: see the README's "Pipelines" section. ``items`` is an iterable of
     # ``(customer_id, tags)`` pairs or of mappings with ``customer_id`` and ``tags`` (names set by
-    # ``id_column``/``tags_column``), or a pandas or polars DataFrame with those columns.
+    # ``id_column``/``tags_column``), or a pandas or polars DataFrame with those columns; for an
+    # ``AsyncClient`` it may also be an async iterable.
 
     def remove_tags_many(
         self,
@@ -160,7 +162,7 @@ class Client(_BaseClient):
         checkpoint: str | os.PathLike[str] | None = None,
         id_column: str = "customer_id",
         tags_column: str = "tags",
-    ) -> BulkReport:
+    ) -> _ReportT:
         """Untag many customers, ``concurrency`` at a time at the client's rate limit, and return
         a report of every item in input order.
 
@@ -168,10 +170,11 @@ class Client(_BaseClient):
           and raises :class:`~helpcrunch.BulkError` with the report attached.
         - ``progress=True`` shows a tqdm bar; a callable gets ``(done, total, result)``.
         - ``checkpoint="run.jsonl"`` appends each finished item; a rerun skips those done.
-        - Ctrl-C raises :class:`~helpcrunch.BulkInterrupted` with the report so far.
+        - Ctrl-C raises :class:`~helpcrunch.BulkInterrupted` with the report so far; cancelling
+          an ``AsyncClient``'s task cancels the run.
         """
         options = BulkOptions(concurrency, progress, checkpoint, id_column, tags_column)
-        return collect(SyncRun(self._native, "remove_tags", items, options), on_error)
+        return self._run_many("remove_tags", items, options, on_error)
 
     def add_tags_many(
         self,
@@ -183,10 +186,10 @@ class Client(_BaseClient):
         checkpoint: str | os.PathLike[str] | None = None,
         id_column: str = "customer_id",
         tags_column: str = "tags",
-    ) -> BulkReport:
+    ) -> _ReportT:
         """Tag many customers; see :meth:`remove_tags_many`."""
         options = BulkOptions(concurrency, progress, checkpoint, id_column, tags_column)
-        return collect(SyncRun(self._native, "add_tags", items, options), on_error)
+        return self._run_many("add_tags", items, options, on_error)
 
     def iter_remove_tags(
         self,
@@ -197,11 +200,12 @@ class Client(_BaseClient):
         checkpoint: str | os.PathLike[str] | None = None,
         id_column: str = "customer_id",
         tags_column: str = "tags",
-    ) -> Iterator[BulkResult]:
-        """Untag many customers, yielding each result as it completes (completion order).
-        The input is read lazily; stopping early cancels what is in flight."""
+    ) -> _ResultsT:
+        """Untag many customers, yielding each result as it completes (completion order;
+        ``async for`` on an ``AsyncClient``). The input is read lazily; stopping early cancels
+        what is in flight."""
         options = BulkOptions(concurrency, progress, checkpoint, id_column, tags_column)
-        return SyncRun(self._native, "remove_tags", items, options).results()
+        return self._run_stream("remove_tags", items, options)
 
     def iter_add_tags(
         self,
@@ -212,10 +216,42 @@ class Client(_BaseClient):
         checkpoint: str | os.PathLike[str] | None = None,
         id_column: str = "customer_id",
         tags_column: str = "tags",
-    ) -> Iterator[BulkResult]:
+    ) -> _ResultsT:
         """Tag many customers, yielding each result as it completes."""
         options = BulkOptions(concurrency, progress, checkpoint, id_column, tags_column)
-        return SyncRun(self._native, "add_tags", items, options).results()
+        return self._run_stream("add_tags", items, options)
+
+    # How each kind of call runs: blocking or awaitable.
+
+    def _run_call(self, call: CallName, customer_id: CustomerId, tags: Tags | None) -> _CustomerT:
+        raise NotImplementedError
+
+    def _run_many(
+        self, call: TagCall, items: Any, options: BulkOptions, on_error: OnError
+    ) -> _ReportT:
+        raise NotImplementedError
+
+    def _run_stream(self, call: TagCall, items: Any, options: BulkOptions) -> _ResultsT:
+        raise NotImplementedError
+
+
+class Client(_Calls[Customer, BulkReport, Iterator[BulkResult]]):
+    """A HelpCrunch client for blocking code. Safe to share between threads.
+
+    >>> with helpcrunch.Client() as client:
+    ...     customer = client.remove_tags(1568834, ["Lead"])
+    """
+
+    def _run_call(self, call: CallName, customer_id: CustomerId, tags: Tags | None) -> Customer:
+        return self._native.call(call, customer_id, tags)
+
+    def _run_many(
+        self, call: TagCall, items: Any, options: BulkOptions, on_error: OnError
+    ) -> BulkReport:
+        return collect(SyncRun(self._native, call, items, options), on_error)
+
+    def _run_stream(self, call: TagCall, items: Any, options: BulkOptions) -> Iterator[BulkResult]:
+        return SyncRun(self._native, call, items, options).results()
 
     def close(self) -> None:
         """Stop taking calls and release the connection pool. Calls in flight finish."""
@@ -233,84 +269,28 @@ class Client(_BaseClient):
         self.close()
 
 
-class AsyncClient(_BaseClient):
-    """A HelpCrunch client for asyncio. Works on any running loop (Jupyter's, uvloop's), and
-    one client may serve several loops in turn.
+class AsyncClient(_Calls[Awaitable[Customer], Awaitable[BulkReport], AsyncIterator[BulkResult]]):
+    """A HelpCrunch client for asyncio: the same calls as :class:`Client`, awaitable. Works on
+    any running loop (Jupyter's, uvloop's), and one client may serve several loops in turn.
 
     >>> async with helpcrunch.AsyncClient() as client:
     ...     customer = await client.remove_tags(1568834, ["Lead"])
     """
 
-    async def remove_tags(self, customer_id: CustomerId, tags: Tags) -> Customer:
-        """Untag a customer; see :meth:`Client.remove_tags`."""
-        return await self._call_async("remove_tags", customer_id, tags)
+    async def _run_call(
+        self, call: CallName, customer_id: CustomerId, tags: Tags | None
+    ) -> Customer:
+        return await _aio.call(self._native.call_async, call, customer_id, tags)
 
-    async def add_tags(self, customer_id: CustomerId, tags: Tags) -> Customer:
-        """Tag a customer; see :meth:`Client.add_tags`."""
-        return await self._call_async("add_tags", customer_id, tags)
-
-    async def get_customer(self, customer_id: CustomerId) -> Customer:
-        """Fetch a customer; see :meth:`Client.get_customer`."""
-        return await self._call_async("get_customer", customer_id, None)
-
-    async def remove_tags_many(
-        self,
-        items: Any,
-        *,
-        concurrency: int = DEFAULT_CONCURRENCY,
-        progress: ProgressArg = False,
-        on_error: OnError = "collect",
-        checkpoint: str | os.PathLike[str] | None = None,
-        id_column: str = "customer_id",
-        tags_column: str = "tags",
+    async def _run_many(
+        self, call: TagCall, items: Any, options: BulkOptions, on_error: OnError
     ) -> BulkReport:
-        """Untag many customers; see :meth:`Client.remove_tags_many`. ``items`` may also be an
-        async iterable. Cancelling the task cancels the run."""
-        options = BulkOptions(concurrency, progress, checkpoint, id_column, tags_column)
-        return await acollect(AsyncRun(self._native, "remove_tags", items, options), on_error)
+        return await acollect(AsyncRun(self._native, call, items, options), on_error)
 
-    async def add_tags_many(
-        self,
-        items: Any,
-        *,
-        concurrency: int = DEFAULT_CONCURRENCY,
-        progress: ProgressArg = False,
-        on_error: OnError = "collect",
-        checkpoint: str | os.PathLike[str] | None = None,
-        id_column: str = "customer_id",
-        tags_column: str = "tags",
-    ) -> BulkReport:
-        """Tag many customers; see :meth:`Client.remove_tags_many`."""
-        options = BulkOptions(concurrency, progress, checkpoint, id_column, tags_column)
-        return await acollect(AsyncRun(self._native, "add_tags", items, options), on_error)
-
-    def iter_remove_tags(
-        self,
-        items: Any,
-        *,
-        concurrency: int = DEFAULT_CONCURRENCY,
-        progress: ProgressArg = False,
-        checkpoint: str | os.PathLike[str] | None = None,
-        id_column: str = "customer_id",
-        tags_column: str = "tags",
+    def _run_stream(
+        self, call: TagCall, items: Any, options: BulkOptions
     ) -> AsyncIterator[BulkResult]:
-        """``async for result in client.iter_remove_tags(items)``: each result as it completes."""
-        options = BulkOptions(concurrency, progress, checkpoint, id_column, tags_column)
-        return AsyncRun(self._native, "remove_tags", items, options).results()
-
-    def iter_add_tags(
-        self,
-        items: Any,
-        *,
-        concurrency: int = DEFAULT_CONCURRENCY,
-        progress: ProgressArg = False,
-        checkpoint: str | os.PathLike[str] | None = None,
-        id_column: str = "customer_id",
-        tags_column: str = "tags",
-    ) -> AsyncIterator[BulkResult]:
-        """``async for result in client.iter_add_tags(items)``: each result as it completes."""
-        options = BulkOptions(concurrency, progress, checkpoint, id_column, tags_column)
-        return AsyncRun(self._native, "add_tags", items, options).results()
+        return AsyncRun(self._native, call, items, options).results()
 
     def close(self) -> None:
         self._native.close()
