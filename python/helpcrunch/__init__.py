@@ -10,10 +10,11 @@ Module-level functions use a shared default client built from ``HELPCRUNCH_API_K
 
 from __future__ import annotations
 
+import atexit
 import os
 import threading
 
-from . import _exceptions, _logs
+from . import _exceptions, _logs, _native
 from ._bulk import BulkReport, BulkResult
 from ._client import DEFAULT_BASE_URL, AsyncClient, Client
 from ._exceptions import *  # noqa: F403 (the exception classes, listed in their __all__)
@@ -42,6 +43,9 @@ __all__ = [
 __all__ += _exceptions.__all__
 
 _logs.setup_from_env()
+# Threads still in a blocking call when the interpreter exits must not re-enter it, and the
+# core's last log records must be emitted (src/python/bridge.rs).
+atexit.register(_native._prepare_exit)
 
 _default_lock = threading.Lock()
 #: The shared clients (one native client behind both) and the environment they came from.

@@ -9,6 +9,7 @@ import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 
+from . import _logs
 from ._native import LoopBridge, TaskHandle
 
 if TYPE_CHECKING:
@@ -25,6 +26,14 @@ _bridges: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, LoopBridge] = (
 _pinned: dict[asyncio.AbstractEventLoop, LoopBridge] = {}
 
 
+def _drain(bridge: LoopBridge) -> None:
+    """The loop's callback when its bridge has something: results, or log records to emit."""
+    try:
+        bridge.drain()
+    finally:
+        _logs.flush()
+
+
 def _bridge_for(loop: asyncio.AbstractEventLoop) -> LoopBridge:
     try:
         return _bridges[loop]
@@ -35,13 +44,14 @@ def _bridge_for(loop: asyncio.AbstractEventLoop) -> LoopBridge:
             return _pinned[loop]
     bridge = LoopBridge()
     fd = bridge.fileno()
+    drain = functools.partial(_drain, bridge)
     try:
         if fd is None:
             raise NotImplementedError
-        loop.add_reader(fd, bridge.drain)
+        loop.add_reader(fd, drain)
     except NotImplementedError:
         # No add_reader (Windows' proactor loop): wake the loop through call_soon_threadsafe.
-        bridge.wake_with(functools.partial(loop.call_soon_threadsafe, bridge.drain))
+        bridge.wake_with(functools.partial(loop.call_soon_threadsafe, drain))
     try:
         _bridges[loop] = bridge
     except TypeError:

@@ -25,7 +25,7 @@ from collections.abc import (
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any, Literal, NamedTuple, overload
 
-from . import _aio
+from . import _aio, _logs
 from ._exceptions import APIStatusError, BulkError, BulkInterrupted, RequestCancelledError
 from ._native import NativeBulkRun, NativeClient
 from ._progress import Progress, ProgressArg
@@ -472,7 +472,10 @@ class SyncRun(_Run):
                 raise _InputFailed(e) from e
             self._offer(row)
         if not self._ready and self._pending:
-            self._receive(self._run.next_batch(self._window))
+            try:
+                self._receive(self._run.next_batch(self._window))
+            finally:
+                _logs.flush()
 
     def results(self) -> Generator[BulkResult, None, None]:
         """Results in completion order; invalid rows as soon as they are read. Stopping early

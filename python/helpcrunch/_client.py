@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from types import TracebackType
 from typing import Any, Generic, TypeVar
 
-from . import _aio, _native
+from . import _aio, _logs, _native
 from ._bulk import (
     AsyncRun,
     BulkOptions,
@@ -243,7 +243,10 @@ class Client(_Calls[Customer, BulkReport, Iterator[BulkResult]]):
     """
 
     def _run_call(self, call: CallName, customer_id: CustomerId, tags: Tags | None) -> Customer:
-        return self._native.call(call, customer_id, tags)
+        try:
+            return self._native.call(call, customer_id, tags)
+        finally:
+            _logs.flush()
 
     def _run_many(
         self, call: TagCall, items: Any, options: BulkOptions, on_error: OnError

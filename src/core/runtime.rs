@@ -42,13 +42,60 @@ pub fn process_generation() -> u64 {
     FORKS.load(Ordering::Relaxed)
 }
 
-struct Slot {
-    generation: u64,
-    runtime: Runtime,
+/// A value each process has its own of: built on first use, and built again in a child after
+/// `fork()`. The parent's is leaked, never dropped: its threads (a runtime's) or a lock held by a
+/// thread that does not exist in the child must not be touched. No lock is taken here, so a
+/// fork in the middle cannot leave the child blocked.
+pub struct PerProcess<T: 'static> {
+    slot: AtomicPtr<(u64, T)>,
+    build: fn() -> T,
+    /// For a value built by a thread that lost the race to publish it (never used).
+    discard: fn(T),
 }
 
-static MULTI_THREAD: AtomicPtr<Slot> = AtomicPtr::new(std::ptr::null_mut());
-static CURRENT_THREAD: AtomicPtr<Slot> = AtomicPtr::new(std::ptr::null_mut());
+impl<T: 'static> PerProcess<T> {
+    pub const fn new(build: fn() -> T, discard: fn(T)) -> Self {
+        PerProcess {
+            slot: AtomicPtr::new(std::ptr::null_mut()),
+            build,
+            discard,
+        }
+    }
+
+    pub fn get(&'static self) -> &'static T {
+        let generation = process_generation();
+        let current = self.slot.load(Ordering::Acquire);
+        // SAFETY: slots are leaked, never freed, so a non-null pointer is always valid.
+        if let Some((built_in, value)) = unsafe { current.as_ref() } {
+            if *built_in == generation {
+                return value;
+            }
+        }
+        let fresh = Box::into_raw(Box::new((generation, (self.build)())));
+        match self
+            .slot
+            .compare_exchange(current, fresh, Ordering::AcqRel, Ordering::Acquire)
+        {
+            // SAFETY: `fresh` was just leaked and is now published; it is never freed.
+            Ok(_) => unsafe { &(*fresh).1 },
+            Err(winner) => {
+                // SAFETY: `fresh` was never published, so we own it; `winner` is a leaked slot.
+                let (_, ours) = *unsafe { Box::from_raw(fresh) };
+                (self.discard)(ours);
+                unsafe { &(*winner).1 }
+            }
+        }
+    }
+}
+
+/// A runtime that lost the race to be published never ran anything: shut it down in the
+/// background, which works from any context (dropping it inside a runtime would panic).
+fn discard_runtime(runtime: Runtime) {
+    runtime.shutdown_background();
+}
+
+static MULTI_THREAD: PerProcess<Runtime> = PerProcess::new(build_multi_thread, discard_runtime);
+static CURRENT_THREAD: PerProcess<Runtime> = PerProcess::new(build_current_thread, discard_runtime);
 
 fn build_multi_thread() -> Runtime {
     let workers = std::thread::available_parallelism()
@@ -70,42 +117,14 @@ fn build_current_thread() -> Runtime {
         .expect("building a tokio runtime only fails when the OS refuses resources")
 }
 
-/// This process's runtime in `cell`, built on first use (and again after a fork).
-fn runtime(cell: &'static AtomicPtr<Slot>, build: fn() -> Runtime) -> &'static Runtime {
-    let generation = process_generation();
-    let current = cell.load(Ordering::Acquire);
-    // SAFETY: slots are leaked, never freed, so a non-null pointer is always valid.
-    if let Some(slot) = unsafe { current.as_ref() } {
-        if slot.generation == generation {
-            return &slot.runtime;
-        }
-    }
-    let fresh = Box::into_raw(Box::new(Slot {
-        generation,
-        runtime: build(),
-    }));
-    match cell.compare_exchange(current, fresh, Ordering::AcqRel, Ordering::Acquire) {
-        // SAFETY: `fresh` was just leaked and is now published; it is never freed.
-        Ok(_) => unsafe { &(*fresh).runtime },
-        Err(winner) => {
-            // Another thread published first. Ours never ran anything: shut it down (in the
-            // background, so this works from any context) and use the winner's.
-            // SAFETY: `fresh` was never published, so we own it; `winner` is a leaked slot.
-            let ours = unsafe { Box::from_raw(fresh) };
-            ours.runtime.shutdown_background();
-            unsafe { &(*winner).runtime }
-        }
-    }
-}
-
 /// The handle of this process's multi-thread runtime.
 pub fn handle() -> Handle {
-    runtime(&MULTI_THREAD, build_multi_thread).handle().clone()
+    MULTI_THREAD.get().handle().clone()
 }
 
 /// Run `fut` to completion on this thread, on the process's current-thread runtime. Several
 /// threads may do so at once: one of them drives the sockets and timers for all. Must not be
 /// called from inside a runtime (the caller checks).
 pub fn block_on<F: Future>(fut: F) -> F::Output {
-    runtime(&CURRENT_THREAD, build_current_thread).block_on(fut)
+    CURRENT_THREAD.get().block_on(fut)
 }

@@ -5,7 +5,7 @@ use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::time::Duration;
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use futures_util::FutureExt;
@@ -15,6 +15,7 @@ use pyo3::{intern, IntoPyObjectExt};
 use tokio::task::AbortHandle;
 
 use super::errors::to_py_err;
+use super::logging::emit_queued;
 use crate::core::{runtime, wait, Error};
 
 /// How often a blocked call wakes to let Python run signal handlers (Ctrl-C).
@@ -73,12 +74,12 @@ where
     // touching an interpreter that is shutting down.
     let on_main_thread = is_main_thread(py);
     let fut = catching_panics(fut);
-    py.detach(|| {
+    let outcome = detach(py, || {
         // The call runs right here, on this thread (see core::runtime): no hand-off.
         let run = async {
             tokio::pin!(fut);
             if !on_main_thread {
-                return Ok(fut.await);
+                return PyResult::Ok(fut.await);
             }
             loop {
                 tokio::select! {
@@ -90,7 +91,10 @@ where
                             // Running a statement gives the interpreter a chance to run pending
                             // signal handlers; check_signals covers the rest.
                             py.run(c"pass", None, None)?;
-                            py.check_signals()
+                            py.check_signals()?;
+                            // A retry's record appears while the call waits, not after it
+                            // (safe here: the main thread is never ended by the exit).
+                            emit_queued(py)
                         })
                         .transpose()?;
                     }
@@ -101,7 +105,55 @@ where
             Wait::PollFirst => wait::block_on_polling(run),
             Wait::Sleep => runtime::block_on(run),
         }
-    })
+    })?;
+    Ok(outcome)
+}
+
+/// Threads between the end of a wait without the GIL and holding the GIL again.
+static RETURNING: AtomicUsize = AtomicUsize::new(0);
+/// Set by [`_prepare_exit`] (an `atexit` hook): the interpreter is about to finalize.
+static EXITING: AtomicBool = AtomicBool::new(false);
+
+/// `py.detach(work)`, safe at interpreter exit. On CPython before 3.14 a thread that takes the
+/// GIL again once finalization has begun (a daemon thread whose call just finished) is ended
+/// with `pthread_exit`, whose forced unwinding through this extension's frames aborts the
+/// process ("FATAL: exception not rethrown"). So a thread that finishes its wait after the
+/// interpreter began to exit never takes the GIL again: it parks for good, as CPython 3.14 does
+/// with such threads, and the process exits without it. A thread already on its way back when
+/// the exit begins is waited for by [`_prepare_exit`] (the counter and the flag are each written
+/// before the other is read, so no thread can slip between them).
+fn detach<T: Send>(py: Python<'_>, work: impl FnOnce() -> T + Send) -> T {
+    let value = py.detach(|| {
+        let value = work();
+        RETURNING.fetch_add(1, Ordering::SeqCst);
+        if EXITING.load(Ordering::SeqCst) {
+            RETURNING.fetch_sub(1, Ordering::SeqCst);
+            loop {
+                std::thread::park();
+            }
+        }
+        value
+    });
+    RETURNING.fetch_sub(1, Ordering::SeqCst);
+    value
+}
+
+/// How long the exit waits for threads on their way back to Python.
+const EXIT_WAIT: Duration = Duration::from_secs(2);
+
+/// `_native._prepare_exit()`, registered with `atexit`: from now on a thread ending a blocking
+/// wait parks instead of re-entering the interpreter (see [`detach`]); the ones already on their
+/// way back are let through first; then the log records still queued are emitted.
+#[pyfunction]
+pub fn _prepare_exit(py: Python<'_>) -> PyResult<()> {
+    EXITING.store(true, Ordering::SeqCst);
+    py.detach(|| {
+        let deadline = std::time::Instant::now() + EXIT_WAIT;
+        while RETURNING.load(Ordering::SeqCst) > 0 && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    });
+    emit_queued(py)
 }
 
 fn is_main_thread(py: Python<'_>) -> bool {
@@ -121,6 +173,17 @@ type MakeValue = Box<dyn for<'py> FnOnce(Python<'py>) -> PyResult<Bound<'py, PyA
 struct Completion {
     future: Py<PyAny>,
     value: MakeValue,
+}
+
+/// Wakes a loop's bridge from any thread without the GIL, so that the loop emits queued log
+/// records (see `logging`).
+#[derive(Clone)]
+pub struct LoopWaker(Arc<BridgeInner>);
+
+impl LoopWaker {
+    pub fn wake(&self) {
+        self.0.wake_once();
+    }
 }
 
 /// Hands results from tokio tasks to one asyncio loop, many at a time.
@@ -154,6 +217,11 @@ impl BridgeInner {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .push(completion);
+        self.wake_once();
+    }
+
+    /// Wake the loop unless a wake-up is already pending.
+    fn wake_once(&self) {
         if !self.wake_pending.swap(true, Ordering::AcqRel) {
             self.wake();
         }
@@ -225,7 +293,8 @@ impl LoopBridge {
         self.inner.woken_by_call_soon.store(true, Ordering::Release);
     }
 
-    /// Resolve the futures of everything finished so far. Runs on the loop's thread.
+    /// Resolve the futures of everything finished so far. Runs on the loop's thread (whose
+    /// reader callback then emits the queued log records, see `_aio.py`).
     fn drain(&self, py: Python<'_>) {
         // Order matters: empty the socket, then clear the flag, then take the queue. Clearing
         // the flag first would let a task's wake-up byte be swallowed here while the flag stays
@@ -277,6 +346,13 @@ impl LoopBridge {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .take();
+    }
+}
+
+impl LoopBridge {
+    /// A handle that wakes this loop from any thread (see [`LoopWaker`]).
+    pub fn waker(&self) -> LoopWaker {
+        LoopWaker(self.inner.clone())
     }
 }
 

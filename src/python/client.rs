@@ -8,7 +8,7 @@ use std::future::Future;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 
-use super::bridge::{block_on, spawn_for_loop, LoopBridge, TaskHandle, Wait};
+use super::bridge::{block_on, spawn_for_loop, LoopBridge, LoopWaker, TaskHandle, Wait};
 use super::bulk::NativeBulkRun;
 use super::convert;
 use super::errors::to_py_err;
@@ -50,9 +50,10 @@ impl NativeClient {
         call: &str,
         customer_id: &Bound<'_, PyAny>,
         tags: Option<&Bound<'_, PyAny>>,
+        waker: Option<LoopWaker>,
     ) -> PyResult<impl Future<Output = Result<Response, Error>> + Send + 'static> {
         let op = convert::operation(call, customer_id, tags).map_err(|e| e.into_py_err(py))?;
-        let observer = LogObserver::for_current_level(py);
+        let observer = LogObserver::for_current_level(py, waker)?;
         let core = self.core.clone();
         Ok(async move { core.call(op, observer).await })
     }
@@ -107,7 +108,7 @@ impl NativeClient {
         customer_id: &Bound<'_, PyAny>,
         tags: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Py<PyAny>> {
-        let run = self.prepare(py, call, customer_id, tags)?;
+        let run = self.prepare(py, call, customer_id, tags, None)?;
         let outcome = block_on(py, Wait::PollFirst, run)?;
         let client = self.core.clone();
         Ok(CallOutcome { outcome, client }.into_pyobject(py)?.unbind())
@@ -123,7 +124,7 @@ impl NativeClient {
         bridge: &Bound<'_, LoopBridge>,
         future: Py<PyAny>,
     ) -> PyResult<TaskHandle> {
-        let run = self.prepare(py, call, customer_id, tags)?;
+        let run = self.prepare(py, call, customer_id, tags, Some(bridge.get().waker()))?;
         let client = self.core.clone();
         Ok(spawn_for_loop(bridge.get(), future, async move {
             CallOutcome {
@@ -143,7 +144,7 @@ impl NativeClient {
         let call = convert::call(call).map_err(|e| e.into_py_err(py))?;
         let concurrency = convert::int_setting(Setting::Concurrency, concurrency)
             .map_err(|e| e.into_py_err(py))?;
-        let observer = LogObserver::for_current_level(py);
+        let observer = LogObserver::for_current_level(py, None)?;
         Ok(NativeBulkRun::new(
             BulkRun::new(self.core.clone(), concurrency as usize, observer),
             call,

@@ -1,15 +1,130 @@
-//! The `helpcrunch` logger: each attempt the core reports becomes a log record.
+//! The `helpcrunch` logger: what the core reports (each attempt) becomes a log record.
+//!
+//! The core reports on whatever thread the work runs, tokio's included, and a tokio thread must
+//! never take the GIL: at interpreter exit that aborts the process (CPython's
+//! `PyGILState_Release` fatal error). So a report only queues a record, without the GIL, and
+//! the package's Python code emits what is queued (`_logs.flush`) when a blocking call
+//! returns, when an asyncio loop takes its results (an async call's report also wakes its
+//! loop, so records are not held until the call ends) and when a bulk run hands over a batch;
+//! the main thread also emits while it waits for a blocking call, and at exit
+//! (`bridge::_prepare_exit`). Handlers run from Python frames, never from this extension's:
+//! a handler doing I/O in a daemon thread at exit may have its thread ended by CPython, and
+//! that must not unwind through Rust frames. Each record keeps the time its event happened.
 
-use std::sync::Arc;
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
 
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::PyDict;
+use pyo3::types::{PyDict, PyList};
 
+use super::bridge::LoopWaker;
 use crate::core::client::{AttemptEvent, Observer};
+use crate::core::runtime::PerProcess;
 
 const DEBUG: u8 = 10;
 const INFO: u8 = 20;
+
+/// Records kept while no Python thread comes to emit them (a daemon thread's call never
+/// returning, say); past this the oldest are dropped, and the next emit says how many.
+const MAX_QUEUED: usize = 10_000;
+
+/// A log record waiting for a Python thread.
+struct Record {
+    level: u8,
+    message: String,
+    /// Seconds since the epoch, when the event happened.
+    created: f64,
+    /// The `extra` attributes: method, path, status, attempt, elapsed_ms.
+    attempt: Option<AttemptFields>,
+}
+
+struct AttemptFields {
+    method: &'static str,
+    path: String,
+    status: Option<u16>,
+    attempt: u32,
+    elapsed_ms: f64,
+}
+
+#[derive(Default)]
+struct Queue {
+    records: Mutex<VecDeque<Record>>,
+    dropped: AtomicUsize,
+    /// `records.len()`, readable without the lock, so emitting nothing costs one atomic load.
+    len: AtomicUsize,
+}
+
+/// Per process: a record queued in a parent is not emitted again by a forked child, and a lock
+/// held by a parent's thread at the fork cannot block the child.
+static QUEUE: PerProcess<Queue> = PerProcess::new(Queue::default, drop);
+
+fn push(record: Record) {
+    let queue = QUEUE.get();
+    let mut records = queue.records.lock().unwrap_or_else(|e| e.into_inner());
+    if records.len() >= MAX_QUEUED {
+        records.pop_front();
+        queue.dropped.fetch_add(1, Ordering::Relaxed);
+    }
+    records.push_back(record);
+    queue.len.store(records.len(), Ordering::Release);
+}
+
+/// Every queued record as `(level, message, created, extra)`, in order, and how many were
+/// dropped; `None` when there is nothing (one atomic load).
+fn take_queued(py: Python<'_>) -> PyResult<Option<(Bound<'_, PyList>, usize)>> {
+    let queue = QUEUE.get();
+    if queue.len.load(Ordering::Acquire) == 0 {
+        return Ok(None);
+    }
+    let records: Vec<Record> = {
+        let mut records = queue.records.lock().unwrap_or_else(|e| e.into_inner());
+        queue.len.store(0, Ordering::Release);
+        records.drain(..).collect()
+    };
+    let dropped = queue.dropped.swap(0, Ordering::Relaxed);
+    let batch = PyList::empty(py);
+    for record in records {
+        let extra = PyDict::new(py);
+        if let Some(a) = &record.attempt {
+            extra.set_item("method", a.method)?;
+            extra.set_item("path", &a.path)?;
+            extra.set_item("status", a.status)?;
+            extra.set_item("attempt", a.attempt)?;
+            extra.set_item("elapsed_ms", a.elapsed_ms)?;
+        }
+        batch.append((record.level, record.message, record.created, extra))?;
+    }
+    Ok(Some((batch, dropped)))
+}
+
+/// `_native._take_queued_logs()`: what `_logs.flush` emits.
+#[pyfunction]
+pub fn _take_queued_logs(py: Python<'_>) -> PyResult<Option<(Bound<'_, PyList>, usize)>> {
+    take_queued(py)
+}
+
+/// Emit the queued records from here: only on the main thread, which the exit never ends.
+/// Errors (a handler raising KeyboardInterrupt) propagate.
+pub fn emit_queued(py: Python<'_>) -> PyResult<()> {
+    if let Some((records, dropped)) = take_queued(py)? {
+        emitter(py)?.call1((records, dropped))?;
+    }
+    Ok(())
+}
+
+static EMITTER: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+
+/// `helpcrunch._logs.emit`, which turns the queued records into `logging` records.
+fn emitter(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
+    EMITTER
+        .get_or_try_init(py, || -> PyResult<Py<PyAny>> {
+            Ok(py.import("helpcrunch._logs")?.getattr("emit")?.unbind())
+        })
+        .map(|f| f.bind(py))
+}
 
 static LOGGER: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 
@@ -24,29 +139,33 @@ fn logger(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
         .map(|l| l.bind(py))
 }
 
-/// Sends each attempt to the `helpcrunch` logger: DEBUG for every attempt, INFO for retries.
-/// Only made when the logger would print something, so a quiet logger costs nothing per request.
+/// Queues a record for each attempt: DEBUG for every attempt, INFO for retries. Only made when
+/// the logger would print something, so a quiet logger costs nothing per request.
 pub struct LogObserver {
     min_level: u8,
+    /// The loop to wake when a record is queued (an async call's).
+    waker: Option<LoopWaker>,
 }
 
 impl LogObserver {
-    pub fn for_current_level(py: Python<'_>) -> Option<Arc<dyn Observer>> {
-        let logger = logger(py).ok()?;
-        let enabled = |level: u8| {
-            logger
-                .call_method1("isEnabledFor", (level,))
-                .and_then(|r| r.is_truthy())
-                .unwrap_or(false)
+    /// The observer for a call starting now, if the logger is enabled for its records. `waker`:
+    /// the loop that should emit them, for an async call.
+    pub fn for_current_level(
+        py: Python<'_>,
+        waker: Option<LoopWaker>,
+    ) -> PyResult<Option<Arc<dyn Observer>>> {
+        let logger = logger(py)?;
+        let enabled = |level: u8| -> PyResult<bool> {
+            logger.call_method1("isEnabledFor", (level,))?.is_truthy()
         };
-        let min_level = if enabled(DEBUG) {
+        let min_level = if enabled(DEBUG)? {
             DEBUG
-        } else if enabled(INFO) {
+        } else if enabled(INFO)? {
             INFO
         } else {
-            return None;
+            return Ok(None);
         };
-        Some(Arc::new(LogObserver { min_level }))
+        Ok(Some(Arc::new(LogObserver { min_level, waker })))
     }
 }
 
@@ -69,24 +188,24 @@ impl Observer for LogObserver {
         if let Some(wait) = ev.retry_in {
             message.push_str(&format!("; retrying in {:.2} s", wait.as_secs_f64()));
         }
-        // try_attach: a request finishing while the interpreter shuts down logs nothing.
-        Python::try_attach(|py| {
-            let result = (|| -> PyResult<()> {
-                let extra = PyDict::new(py);
-                extra.set_item("method", ev.method)?;
-                extra.set_item("path", ev.path)?;
-                extra.set_item("status", ev.status)?;
-                extra.set_item("attempt", ev.attempt)?;
-                extra.set_item("elapsed_ms", elapsed_ms)?;
-                let kwargs = PyDict::new(py);
-                kwargs.set_item("extra", extra)?;
-                logger(py)?.call_method("log", (level, message), Some(&kwargs))?;
-                Ok(())
-            })();
-            // A broken log handler must not break the request.
-            if let Err(e) = result {
-                e.print(py);
-            }
+        let created = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map(|d| d.as_secs_f64())
+            .unwrap_or(0.0);
+        push(Record {
+            level,
+            message,
+            created,
+            attempt: Some(AttemptFields {
+                method: ev.method,
+                path: ev.path.to_string(),
+                status: ev.status,
+                attempt: ev.attempt,
+                elapsed_ms,
+            }),
         });
+        if let Some(waker) = &self.waker {
+            waker.wake();
+        }
     }
 }

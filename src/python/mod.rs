@@ -49,6 +49,8 @@ fn _panic_in_async_call(
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_panic_in_blocking_call, m)?)?;
     m.add_function(wrap_pyfunction!(_panic_in_async_call, m)?)?;
+    m.add_function(wrap_pyfunction!(bridge::_prepare_exit, m)?)?;
+    m.add_function(wrap_pyfunction!(logging::_take_queued_logs, m)?)?;
     m.add_class::<client::NativeClient>()?;
     m.add_class::<sandbox::SandboxServer>()?;
     m.add_class::<bulk::NativeBulkRun>()?;

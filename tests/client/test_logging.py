@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
+import time
+from collections.abc import Iterator
 
 import pytest
 
@@ -148,3 +151,76 @@ def test_without_helpcrunch_log_nothing_goes_to_stderr(server: ScriptedServer) -
     out = run_python(GET_ONE_CUSTOMER, API_KEY, server.base_url)
     assert out.returncode == 0, out.stderr
     assert out.stderr == ""
+
+
+# The core queues its records and Python threads emit them (never a tokio thread: see
+# tests/reliability/test_exit_logging.py). Records still come out while a call waits, and carry
+# the time their event happened.
+
+
+class Stamping(logging.Handler):
+    """Keeps each record with the monotonic time it was handled."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.handled: list[tuple[logging.LogRecord, float]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.handled.append((record, time.monotonic()))
+
+
+@pytest.fixture
+def stamping() -> Iterator[Stamping]:
+    logger = logging.getLogger("helpcrunch")
+    handler = Stamping()
+    old_level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    yield handler
+    logger.removeHandler(handler)
+    logger.setLevel(old_level)
+
+
+def test_a_blocking_call_logs_its_retry_while_it_waits(
+    server: ScriptedServer, client: helpcrunch.Client, stamping: Stamping
+) -> None:
+    server.enqueue(Reply(503, {}, {"retry-after-ms": "1500"}))
+    client.get_customer(1)
+    returned = time.monotonic()
+    retry = next(r for r in stamping.handled if r[0].levelno == logging.INFO)
+    # Handled before the second attempt even reached the server, not when the call ended.
+    assert retry[1] < server.requests[1].at < returned
+
+
+def test_an_async_call_logs_its_retry_while_it_waits(
+    server: ScriptedServer, stamping: Stamping
+) -> None:
+    server.enqueue(Reply(503, {}, {"retry-after-ms": "1500"}))
+
+    async def main() -> None:
+        async with helpcrunch.AsyncClient(
+            api_key=API_KEY, base_url=server.base_url, rate_limit=None
+        ) as client:
+            call = asyncio.ensure_future(client.get_customer(1))
+            while not any(r.levelno == logging.INFO for r, _ in stamping.handled):
+                assert not call.done(), "the retry's record only came with the result"
+                await asyncio.sleep(0.01)
+            assert len(server.requests) == 1, "the record waited for the second attempt"
+            await call
+
+    asyncio.run(main())
+
+
+def test_records_carry_the_time_of_their_event(
+    server: ScriptedServer, client: helpcrunch.Client, stamping: Stamping
+) -> None:
+    # On a thread other than the main one, records come out when the call returns; each still
+    # has the time its attempt ended.
+    server.enqueue(Reply(503, {}, {"retry-after-ms": "300"}))
+    wall_start = time.time()
+    thread = threading.Thread(target=client.get_customer, args=(1,))
+    thread.start()
+    thread.join()
+    (first, _), (second, _) = stamping.handled
+    assert wall_start <= first.created < second.created
+    assert second.created - first.created >= 0.3, "the retry's wait lies between the two"
