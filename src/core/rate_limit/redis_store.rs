@@ -53,6 +53,11 @@ impl RedisStore {
         })
     }
 
+    #[cfg(test)]
+    pub(crate) fn key(&self) -> &str {
+        &self.key
+    }
+
     /// Run `op` on the server's state, on the multi-thread runtime, within
     /// [`OPERATION_TIMEOUT`]. `now_us` pins the clock (tests compare with `gcra.rs`); None
     /// uses the server's.
