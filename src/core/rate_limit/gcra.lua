@@ -1,0 +1,92 @@
+-- One account's shared rate limit: gcra.rs's `State::apply`, step for step, run atomically
+-- inside Redis. Plain Lua and core commands only (no modules), so managed Redis runs it.
+--
+-- KEYS[1]  the account's hash (fields tat, seen, rate, at, epoch; times in microseconds)
+-- ARGV[1]  operation: "grant", "throttled" or "peek"
+-- ARGV[2]  the caller's configured rate (requests per minute)
+-- ARGV[3]  safety margin          ARGV[4]  decrease factor
+-- ARGV[5]  recovery (µs)          ARGV[6]  floor share
+-- ARGV[7]  how long an idle account's state is kept (ms)
+-- ARGV[8]  the epoch the throttled request was granted under ("throttled" only)
+-- ARGV[9]  "now" in µs, or "" for the server's clock (tests pin it to compare with gcra.rs)
+-- Returns {wait µs, epoch, rate as text, 1 if this call decreased the rate else 0, slot µs}
+-- (the slot's time for a grant, the operation's time otherwise).
+
+-- Redis before 5 refuses writes after TIME in a script unless effects are replicated;
+-- later versions always replicate effects and keep the call as a no-op.
+if redis.replicate_commands then
+  pcall(redis.replicate_commands)
+end
+
+local now
+if ARGV[9] ~= '' then
+  now = tonumber(ARGV[9])
+else
+  local time = redis.call('TIME')
+  now = tonumber(time[1]) * 1000000 + tonumber(time[2])
+end
+
+local key = KEYS[1]
+local op = ARGV[1]
+local ceiling = tonumber(ARGV[2])
+local margin = tonumber(ARGV[3])
+local decrease = tonumber(ARGV[4])
+local recovery = tonumber(ARGV[5])
+local floor_share = tonumber(ARGV[6])
+local retention_ms = tonumber(ARGV[7])
+
+local stored = redis.call('HMGET', key, 'tat', 'seen', 'rate', 'at', 'epoch')
+local tat = tonumber(stored[1]) or 0
+local seen = tonumber(stored[2]) or now
+local throttled_rate = tonumber(stored[3]) or 0
+local throttled_at = tonumber(stored[4]) or 0
+local epoch = tonumber(stored[5]) or 0
+
+if seen > now then
+  local back = seen - now
+  tat = tat - back
+  throttled_at = throttled_at - back
+end
+
+local function rate_now()
+  if throttled_rate <= 0 then
+    return ceiling
+  end
+  local x = (now - throttled_at) / recovery - 1.0
+  local rate = throttled_rate * (1.0 + (1.0 - decrease) * (x * x * x))
+  rate = math.min(rate, ceiling)
+  return math.max(rate, ceiling * floor_share)
+end
+
+local function save()
+  redis.call('HSET', key,
+    'tat', string.format('%d', tat),
+    'seen', string.format('%d', now),
+    'rate', string.format('%.17g', throttled_rate),
+    'at', string.format('%d', throttled_at),
+    'epoch', string.format('%d', epoch))
+  local ahead_ms = math.max(0, math.ceil((tat - now) / 1000))
+  redis.call('PEXPIRE', key, ahead_ms + retention_ms)
+end
+
+if op == 'grant' then
+  local rate = rate_now()
+  local interval = math.min(math.ceil(60000000.0 / rate * margin), 1e15)
+  local slot = math.max(tat, now)
+  tat = slot + interval
+  save()
+  return {slot - now, epoch, string.format('%.17g', rate), 0, slot}
+elseif op == 'throttled' then
+  local decreased = 0
+  if tonumber(ARGV[8]) == epoch then
+    throttled_rate = rate_now()
+    throttled_at = now
+    epoch = epoch + 1
+    decreased = 1
+    save()
+  end
+  return {0, epoch, string.format('%.17g', rate_now()), decreased, now}
+elseif op == 'peek' then
+  return {0, epoch, string.format('%.17g', rate_now()), 0, now}
+end
+return redis.error_reply('unknown operation ' .. tostring(op))
