@@ -11,11 +11,11 @@
 mod data;
 mod errors;
 mod faults;
-mod limit;
 mod log;
 mod routes;
 mod search;
 mod server;
+mod sliding_window;
 mod state;
 
 #[cfg(test)]
@@ -33,8 +33,8 @@ pub use faults::{Fault, FaultMatch};
 pub use log::RequestRecord;
 
 use faults::FaultQueue;
-use limit::RateLimiter;
 use log::RequestLog;
+use sliding_window::SlidingWindow;
 use state::Store;
 
 /// Requests kept in the log by default: enough to inspect any test, bounded for benchmarks.
@@ -84,7 +84,7 @@ struct Shared {
     /// `Bearer <api_key>`, compared byte for byte against the Authorization header.
     expected_auth: Box<[u8]>,
     store: Store,
-    limiter: Option<RateLimiter>,
+    rate_limit: Option<SlidingWindow>,
     faults: FaultQueue,
     log: RequestLog,
     connections: AtomicU64,
@@ -138,7 +138,7 @@ impl Sandbox {
                 .into_boxed_slice(),
             api_key: config.api_key,
             store,
-            limiter: config.rate_limit.map(RateLimiter::per_minute),
+            rate_limit: config.rate_limit.map(SlidingWindow::per_minute),
             faults: FaultQueue::default(),
             log: RequestLog::new(config.log_capacity),
             connections: AtomicU64::new(0),

@@ -60,8 +60,8 @@ impl Reply {
 pub(super) struct TooLarge;
 
 pub(super) fn handle(shared: &Shared, parts: &Parts, body: Result<&[u8], TooLarge>) -> Reply {
-    if let Some(limiter) = &shared.limiter {
-        if !limiter.try_acquire() {
+    if let Some(window) = &shared.rate_limit {
+        if !window.try_admit() {
             return Reply::fixed(StatusCode::TOO_MANY_REQUESTS, TOO_MANY_REQUESTS);
         }
     }
