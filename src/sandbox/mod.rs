@@ -9,9 +9,13 @@
 //! choices are listed on [`Sandbox`].
 
 mod data;
+mod entry;
 mod errors;
 mod faults;
+mod fields;
 mod log;
+mod query;
+mod rng;
 mod routes;
 mod search;
 mod server;
@@ -34,6 +38,7 @@ pub use log::RequestRecord;
 
 use faults::FaultQueue;
 use log::RequestLog;
+use query::Caps;
 use sliding_window::SlidingWindow;
 use state::Store;
 
@@ -88,6 +93,15 @@ struct Shared {
     faults: FaultQueue,
     log: RequestLog,
     connections: AtomicU64,
+    caps: Caps,
+}
+
+impl Shared {
+    /// The order for customers with equal sort values in one list or search: None keeps
+    /// them in id order.
+    fn shuffle(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// A running fake HelpCrunch. Cheap to clone; the server stops when [`Sandbox::shutdown`] is
@@ -102,9 +116,15 @@ struct Shared {
 ///   tagging with a known name keeps the known colour;
 /// - `404 entity_not_found` has the single-element body HelpCrunch shows for it; every other
 ///   error starts with `{"code":"invalid_request","message":"Invalid request"}`;
-/// - search filters combine with `comparison` (`AND` by default); list and search sort by
-///   `sort` (`customers.<field>`, default `customers.id`) and `order` (`asc` by default);
-///   `limit` defaults to 100;
+/// - search takes the documented filter fields only (`customers.id`, `name`, `email`,
+///   `userId`, `company`, `phone`, `countryCode`, `city`, `regionCode`, `lastSeen`,
+///   `tagsData` and the messenger ids); any other is a 400 naming `filter[i].field`. A value
+///   must have its field's type (a string, or a number or numeric string for `id` and
+///   `lastSeen`), else a 400 naming `filter[i].value`. `=`, `!=` and the orderings compare
+///   text exactly, `~`/`!~` ignore case; a missing or null value matches only `!=` and `!~`;
+/// - filters combine with `comparison` (`AND` by default); list and search sort by id unless
+///   `sort` names `customers.firstSeen` or `customers.lastSeen`; equal values come in id
+///   order, `order: desc` reverses the whole order; `limit` defaults to 100;
 /// - `POST /v1/customers` ignores a given `id`; missing documented fields are null (`tags`
 ///   `[]`, `customData` `{}`, `unsubscribed`/`blocked` false).
 #[derive(Clone)]
@@ -131,7 +151,8 @@ impl Sandbox {
     /// `block_on`. Callable from any thread, inside a runtime or not.
     pub fn start(config: SandboxConfig, rt: &tokio::runtime::Handle) -> io::Result<Sandbox> {
         let customers = config.customers.unwrap_or_else(data::demo_customers);
-        let store = Store::new(customers)?;
+        let store = Store::new(customers)
+            .map_err(|msg| io::Error::new(io::ErrorKind::InvalidInput, msg))?;
         let shared = Arc::new(Shared {
             expected_auth: format!("Bearer {}", config.api_key)
                 .into_bytes()
@@ -142,6 +163,7 @@ impl Sandbox {
             faults: FaultQueue::default(),
             log: RequestLog::new(config.log_capacity),
             connections: AtomicU64::new(0),
+            caps: Caps::default(),
         });
         let listener = {
             // Registering the socket with tokio's reactor needs the runtime's context.
@@ -180,7 +202,7 @@ impl Sandbox {
 
     /// The customer as the API would return it now.
     pub fn customer(&self, id: u64) -> Option<Map<String, Value>> {
-        self.inner.shared.store.get(id).map(|e| e.map.clone())
+        self.inner.shared.store.get(id).map(|e| e.to_map())
     }
 
     /// Every customer, ordered by id.

@@ -8,13 +8,15 @@ use hyper::http::request::Parts;
 use hyper::{Method, StatusCode};
 use serde_json::{Map, Value};
 
+use super::entry::Customer;
 use super::errors::{
     validation_body, Invalid, CUSTOMER_NOT_FOUND, INVALID_JSON, METHOD_NOT_ALLOWED, NOT_BLANK,
     PAYLOAD_TOO_LARGE, ROUTE_NOT_FOUND, TOO_MANY_REQUESTS, TYPE_ARRAY, TYPE_NUMERIC, TYPE_OBJECT,
     TYPE_STRING, UNAUTHORIZED,
 };
-use super::search::{is_blank, page_body, parse_list_query, parse_search};
-use super::state::{Customer, TagRequest};
+use super::query::{is_blank, parse_list_query, parse_search};
+use super::search::page_body;
+use super::state::TagRequest;
 use super::Shared;
 
 /// An answer, always JSON.
@@ -188,9 +190,9 @@ fn tag(shared: &Shared, raw_id: &str, add: bool, body: &[u8]) -> Reply {
 }
 
 fn list(shared: &Shared, query: Option<&str>) -> Reply {
-    match parse_list_query(query) {
+    match parse_list_query(query, shared.caps) {
         Ok(q) => {
-            let (page, total) = q.run(&shared.store);
+            let (page, total) = q.run(&shared.store.read(), shared.shuffle());
             Reply::new(StatusCode::OK, page_body(&page, total))
         }
         Err(problems) => Reply::invalid(&problems),
@@ -202,9 +204,9 @@ fn search(shared: &Shared, body: &[u8]) -> Reply {
         Ok(body) => body,
         Err(problem) => return Reply::invalid(&[problem]),
     };
-    match parse_search(&body) {
+    match parse_search(&body, shared.caps) {
         Ok(q) => {
-            let (page, total) = q.run(&shared.store);
+            let (page, total) = q.run(&shared.store.read(), shared.shuffle());
             Reply::new(StatusCode::OK, page_body(&page, total))
         }
         Err(problems) => Reply::invalid(&problems),
@@ -259,7 +261,7 @@ fn create(shared: &Shared, body: &[u8]) -> Reply {
                 .collect(),
         ),
     );
-    let entry = shared.store.create(customer);
+    let entry = shared.store.create(&customer);
     Reply::new(StatusCode::CREATED, entry.json.clone())
 }
 
@@ -379,7 +381,7 @@ mod tests {
         );
         let codes: Vec<_> = problems
             .iter()
-            .map(|p| (p.code.as_str(), p.message))
+            .map(|p| (p.code.as_str(), p.message.as_ref()))
             .collect();
         assert_eq!(
             codes,
@@ -400,7 +402,7 @@ mod tests {
             false,
             &mut problems,
         );
-        let codes: Vec<_> = problems.iter().map(|p| p.message).collect();
+        let codes: Vec<_> = problems.iter().map(|p| p.message.as_ref()).collect();
         assert_eq!(codes, [NOT_BLANK, NOT_BLANK, TYPE_ARRAY]);
     }
 }
