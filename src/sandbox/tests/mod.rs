@@ -2,7 +2,7 @@
 //! against a sandbox on the test's own runtime.
 //!
 //! - `customers`: get, list, create, tag and untag, and the customers a sandbox starts with.
-//! - `search`: `POST /customers/search` filters, comparison, sort and paging.
+//! - `search`: `POST /customers/search` filters: every field, operator and comparison.
 //! - `errors`: auth and HelpCrunch's error shape for every kind of bad request.
 //! - `rate_limit`: the server's sliding-window limit.
 //! - `faults`: injected statuses, latency, dropped and cut-off answers.
@@ -25,7 +25,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use reqwest::header::HeaderMap;
 use reqwest::Method;
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
 use super::data::DEMO_CUSTOMERS;
 use super::*;
@@ -114,6 +114,36 @@ impl Api {
     fn get(&self, path: &str) -> impl Future<Output = Answer> {
         self.call(Method::GET, path, None)
     }
+
+    fn search(&self, body: Value) -> impl Future<Output = Answer> {
+        self.call(Method::POST, "/customers/search", Some(body))
+    }
+
+    /// A sandbox holding `customers` (a JSON array of objects).
+    fn with(customers: Value) -> Api {
+        Api::start(SandboxConfig {
+            customers: Some(maps(customers)),
+            ..SandboxConfig::new(KEY)
+        })
+    }
+}
+
+fn maps(customers: Value) -> Vec<Map<String, Value>> {
+    match customers {
+        Value::Array(items) => items
+            .into_iter()
+            .map(|c| match c {
+                Value::Object(map) => map,
+                other => panic!("not an object: {other}"),
+            })
+            .collect(),
+        other => panic!("not an array: {other}"),
+    }
+}
+
+/// One search filter, as the wire has it.
+fn filter(field: &str, operator: &str, value: Value) -> Value {
+    json!({"field": field, "operator": operator, "value": value})
 }
 
 async fn send(req: reqwest::RequestBuilder) -> Answer {
