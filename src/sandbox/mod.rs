@@ -67,6 +67,16 @@ pub struct SandboxConfig {
     pub port: u16,
     /// How many of the most recent requests [`Sandbox::requests`] keeps.
     pub log_capacity: usize,
+    /// The largest `limit` list and search accept; past it, a 400 naming `limit`. None: no
+    /// cap (HelpCrunch documents none), so the default page is 100.
+    pub max_page_size: Option<usize>,
+    /// The most filters one search accepts; past it, a 400 naming `filter`. None: no cap
+    /// (HelpCrunch documents none, and warns there is one).
+    pub max_filters: Option<usize>,
+    /// Customers with equal sort values come in a fresh random order for every request, as
+    /// a database answering `ORDER BY firstSeen LIMIT … OFFSET …` may give them, so that a
+    /// client's paging can be tested against the worst case. false: in id order.
+    pub unstable_ties: bool,
 }
 
 impl SandboxConfig {
@@ -78,8 +88,30 @@ impl SandboxConfig {
             host: IpAddr::V4(Ipv4Addr::LOCALHOST),
             port: 0,
             log_capacity: DEFAULT_LOG_CAPACITY,
+            max_page_size: None,
+            max_filters: None,
+            unstable_ties: false,
         }
     }
+
+    fn caps(&self) -> io::Result<Caps> {
+        for (name, cap) in [
+            ("max_page_size", self.max_page_size),
+            ("max_filters", self.max_filters),
+        ] {
+            if cap == Some(0) {
+                return Err(invalid_input(format!("{name} must be at least 1")));
+            }
+        }
+        Ok(Caps {
+            max_page_size: self.max_page_size,
+            max_filters: self.max_filters,
+        })
+    }
+}
+
+fn invalid_input(message: impl Into<String>) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, message.into())
 }
 
 /// What the server's tasks share. The handle ([`Sandbox`]) holds it too, but the tasks never
@@ -94,13 +126,14 @@ struct Shared {
     log: RequestLog,
     connections: AtomicU64,
     caps: Caps,
+    unstable_ties: bool,
 }
 
 impl Shared {
     /// The order for customers with equal sort values in one list or search: None keeps
     /// them in id order.
     fn shuffle(&self) -> Option<u64> {
-        None
+        self.unstable_ties.then(|| fastrand::u64(..))
     }
 }
 
@@ -125,6 +158,8 @@ impl Shared {
 /// - filters combine with `comparison` (`AND` by default); list and search sort by id unless
 ///   `sort` names `customers.firstSeen` or `customers.lastSeen`; equal values come in id
 ///   order, `order: desc` reverses the whole order; `limit` defaults to 100;
+/// - [`SandboxConfig`]'s caps, when set, apply to list and search alike; a default page
+///   larger than `max_page_size` shrinks to it;
 /// - `POST /v1/customers` ignores a given `id`; missing documented fields are null (`tags`
 ///   `[]`, `customData` `{}`, `unsubscribed`/`blocked` false).
 #[derive(Clone)]
@@ -150,9 +185,9 @@ impl Sandbox {
     /// must be driven by someone: a multi-thread runtime, or a current-thread one inside
     /// `block_on`. Callable from any thread, inside a runtime or not.
     pub fn start(config: SandboxConfig, rt: &tokio::runtime::Handle) -> io::Result<Sandbox> {
+        let caps = config.caps()?;
         let customers = config.customers.unwrap_or_else(data::demo_customers);
-        let store = Store::new(customers)
-            .map_err(|msg| io::Error::new(io::ErrorKind::InvalidInput, msg))?;
+        let store = Store::new(customers).map_err(invalid_input)?;
         let shared = Arc::new(Shared {
             expected_auth: format!("Bearer {}", config.api_key)
                 .into_bytes()
@@ -163,7 +198,8 @@ impl Sandbox {
             faults: FaultQueue::default(),
             log: RequestLog::new(config.log_capacity),
             connections: AtomicU64::new(0),
-            caps: Caps::default(),
+            caps,
+            unstable_ties: config.unstable_ties,
         });
         let listener = {
             // Registering the socket with tokio's reactor needs the runtime's context.

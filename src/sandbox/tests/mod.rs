@@ -3,6 +3,7 @@
 //!
 //! - `customers`: get, list, create, tag and untag, and the customers a sandbox starts with.
 //! - `search`: `POST /customers/search` filters: every field, operator and comparison.
+//! - `paging`: sort, order, offset, limit, total, the caps, and ties in the sort value.
 //! - `errors`: auth and HelpCrunch's error shape for every kind of bad request.
 //! - `rate_limit`: the server's sliding-window limit.
 //! - `faults`: injected statuses, latency, dropped and cut-off answers.
@@ -15,6 +16,7 @@ mod customers;
 mod errors;
 mod faults;
 mod lifecycle;
+mod paging;
 mod rate_limit;
 mod raw;
 mod search;
