@@ -63,3 +63,71 @@ async fn concurrent_tagging_leaves_consistent_state() {
     assert_eq!(api.get("/customers/51").await.json(), shared);
     assert_eq!(api.sb.request_count(), 50 * 5 + 25 + 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn searches_page_consistently_while_customers_are_tagged() {
+    const N: u64 = 400;
+    let customers: Vec<Value> = (1..=N)
+        .map(|id| json!({"id": id, "firstSeen": id * 10, "tags": [{"name": "keep", "color": "#111111"}]}))
+        .collect();
+    let api = std::sync::Arc::new(Api::with(Value::Array(customers)));
+    let names = |c: &Value| -> Vec<String> { tags_of(c).into_iter().map(|t| t.0).collect() };
+
+    let mut taggers = tokio::task::JoinSet::new();
+    for k in 0..4u64 {
+        let api = api.clone();
+        taggers.spawn(async move {
+            for id in (1..=N).filter(|id| id % 4 == k) {
+                for (method, tag) in [
+                    (Method::PUT, "churn".to_owned()),
+                    (Method::DELETE, "churn".to_owned()),
+                    (Method::PUT, format!("t{k}")),
+                ] {
+                    let body = json!({"tags": [{"name": tag}]});
+                    let req = api.request(method, &format!("/customers/{id}/tags"), Some(body));
+                    assert_eq!(send(req).await.status, 200);
+                }
+            }
+        });
+    }
+
+    let page = |tag: &str, offset: usize| {
+        api.search(json!({
+            "filter": [filter("customers.tagsData", "=", json!([{"name": tag}]))],
+            "sort": "customers.firstSeen", "offset": offset, "limit": 7,
+        }))
+    };
+    let mut scans = 0;
+    while scans < 3 || !taggers.is_empty() {
+        // "keep" never changes: every scan sees every customer once, in order.
+        let mut seen = Vec::new();
+        for offset in (0..N as usize).step_by(7) {
+            let a = page("keep", offset).await;
+            assert_eq!(a.json()["total"], N);
+            for c in a.json()["data"].as_array().unwrap() {
+                assert!(names(c).contains(&"keep".to_owned()));
+            }
+            seen.extend(a.ids());
+            // Each answer is one consistent state: whoever it lists as carrying "churn"
+            // carries it in the JSON it sends.
+            let churn = page("churn", 0).await.json();
+            for c in churn["data"].as_array().unwrap() {
+                assert!(names(c).contains(&"churn".to_owned()), "{c}");
+            }
+            while let Some(done) = taggers.try_join_next() {
+                done.expect("a tagger's requests all succeed");
+            }
+        }
+        assert_eq!(seen, (1..=N).collect::<Vec<_>>());
+        scans += 1;
+    }
+    for id in 1..=N {
+        let c = Value::Object(api.sb.customer(id).unwrap());
+        assert_eq!(
+            names(&c),
+            ["keep".to_owned(), format!("t{}", id % 4)],
+            "{id}"
+        );
+    }
+    assert_eq!(page("churn", 0).await.json()["total"], 0);
+}
