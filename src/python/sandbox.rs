@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 
 use super::convert::{json_to_py, object_to_py};
 use crate::core::runtime;
-use crate::sandbox::{Fault, FaultMatch, Sandbox, SandboxConfig};
+use crate::sandbox::{Customers, Fault, FaultMatch, Sandbox, SandboxConfig};
 
 #[pyclass(frozen, module = "helpcrunch._native")]
 pub struct SandboxServer {
@@ -54,10 +54,14 @@ impl SandboxServer {
         let config = SandboxConfig {
             api_key,
             rate_limit,
-            customers: customers_json.map(parse_customers).transpose()?,
+            customers: match customers_json {
+                Some(json) => Customers::Given(parse_customers(json)?),
+                None => Customers::Demo,
+            },
             host,
             port,
             log_capacity,
+            ..SandboxConfig::new("")
         };
         let inner = Sandbox::start(config, &runtime::handle())
             .map_err(|e| PyOSError::new_err(format!("cannot start the sandbox: {e}")))?;

@@ -13,6 +13,7 @@ mod entry;
 mod errors;
 mod faults;
 mod fields;
+mod generate;
 mod log;
 mod query;
 mod rng;
@@ -40,7 +41,9 @@ use faults::FaultQueue;
 use log::RequestLog;
 use query::Caps;
 use sliding_window::SlidingWindow;
-use state::Store;
+use state::{Store, StoreBuilder};
+
+pub use generate::MAX_GENERATED;
 
 /// Requests kept in the log by default: enough to inspect any test, bounded for benchmarks.
 pub const DEFAULT_LOG_CAPACITY: usize = 100_000;
@@ -48,6 +51,24 @@ pub const DEFAULT_LOG_CAPACITY: usize = 100_000;
 /// A path outside `/v1` that answers 200 `{"status":"ok"}` to any method, without auth,
 /// faults, rate limiting or logging: for readiness checks that must not disturb a test.
 pub const HEALTH_PATH: &str = "/__sandbox/health";
+
+/// The seed of a generated account when none is given.
+pub const DEFAULT_SEED: u64 = 0;
+
+/// The customers a sandbox starts with.
+#[derive(Debug, Clone, Default)]
+pub enum Customers {
+    /// HelpCrunch's example customer and nine more, ids 542335..=542344.
+    #[default]
+    Demo,
+    /// These, as the API returns customers. One without an integer `id` gets one past the
+    /// largest given id.
+    Given(Vec<Map<String, Value>>),
+    /// `count` (at most [`MAX_GENERATED`]) made-up customers, ids 1..=count, as a real
+    /// account has them: names, emails, userIds, companies, locations, tags, and `firstSeen`
+    /// over ten years with ties. The same seed gives the same account on every machine.
+    Generated { count: usize, seed: u64 },
+}
 
 /// How to start a [`Sandbox`]. Build it with [`SandboxConfig::new`] and override fields:
 /// `SandboxConfig { rate_limit: Some(120), ..SandboxConfig::new("key") }`.
@@ -58,10 +79,7 @@ pub struct SandboxConfig {
     /// Requests per minute, strict sliding window over the whole server. None: unlimited.
     /// Costs 16 bytes per request admitted in the last minute: keep it None for benchmarks.
     pub rate_limit: Option<u32>,
-    /// The customers to start with. None: the demo set (HelpCrunch's example customer and
-    /// nine more, ids 542335..=542344). A customer without an integer `id` gets one after
-    /// the largest given id.
-    pub customers: Option<Vec<Map<String, Value>>>,
+    pub customers: Customers,
     pub host: IpAddr,
     /// 0 picks a free port.
     pub port: u16,
@@ -84,7 +102,7 @@ impl SandboxConfig {
         SandboxConfig {
             api_key: api_key.into(),
             rate_limit: None,
-            customers: None,
+            customers: Customers::Demo,
             host: IpAddr::V4(Ipv4Addr::LOCALHOST),
             port: 0,
             log_capacity: DEFAULT_LOG_CAPACITY,
@@ -107,6 +125,18 @@ impl SandboxConfig {
             max_page_size: self.max_page_size,
             max_filters: self.max_filters,
         })
+    }
+}
+
+fn load(customers: Customers) -> Result<Store, String> {
+    match customers {
+        Customers::Demo => Store::new(data::demo_customers()),
+        Customers::Given(customers) => Store::new(customers),
+        Customers::Generated { count, seed } => {
+            let mut builder = StoreBuilder::default();
+            generate::generate(count, seed, &mut builder)?;
+            builder.finish()
+        }
     }
 }
 
@@ -186,8 +216,7 @@ impl Sandbox {
     /// `block_on`. Callable from any thread, inside a runtime or not.
     pub fn start(config: SandboxConfig, rt: &tokio::runtime::Handle) -> io::Result<Sandbox> {
         let caps = config.caps()?;
-        let customers = config.customers.unwrap_or_else(data::demo_customers);
-        let store = Store::new(customers).map_err(invalid_input)?;
+        let store = load(config.customers).map_err(invalid_input)?;
         let shared = Arc::new(Shared {
             expected_auth: format!("Bearer {}", config.api_key)
                 .into_bytes()

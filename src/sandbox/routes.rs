@@ -8,6 +8,7 @@ use hyper::http::request::Parts;
 use hyper::{Method, StatusCode};
 use serde_json::{Map, Value};
 
+use super::data::NEW_CUSTOMER;
 use super::entry::Customer;
 use super::errors::{
     validation_body, Invalid, CUSTOMER_NOT_FOUND, INVALID_JSON, METHOD_NOT_ALLOWED, NOT_BLANK,
@@ -212,14 +213,6 @@ fn search(shared: &Shared, body: &[u8]) -> Reply {
         Err(problems) => Reply::invalid(&problems),
     }
 }
-
-/// Documented customer fields, in HelpCrunch's order, with what a new customer has when the
-/// request leaves them out. `id` comes first, from the store.
-const NEW_CUSTOMER: &str = r#"{"name":null,"email":null,"userId":null,"company":null,
-"phone":null,"firstSeen":null,"lastSeen":null,"location":null,"device":null,
-"unsubscribed":false,"blocked":false,"source":null,"referer":null,"lastPage":null,
-"locale":null,"createdFrom":null,"integrationId":null,"notes":null,"tags":[],
-"customData":{}}"#;
 
 /// Fields a new customer may only have as a string or null.
 const STRING_FIELDS: [&str; 6] = ["name", "email", "userId", "company", "phone", "notes"];

@@ -142,6 +142,11 @@ impl StoreBuilder {
         Ok(())
     }
 
+    /// A customer whose tags the account already knows (see [`StoreBuilder::add_tag`]).
+    pub fn add_entry(&mut self, entry: Entry) {
+        self.entries.push(Arc::new(entry));
+    }
+
     /// The first colour given for a name is the account's.
     pub fn add_tag(&mut self, name: &str, color: &str) {
         if !self.tags.contains_key(name) {

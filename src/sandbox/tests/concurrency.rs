@@ -9,7 +9,7 @@ async fn concurrent_tagging_leaves_consistent_state() {
         .map(|v| v.as_object().unwrap().clone())
         .collect();
     let api = std::sync::Arc::new(Api::start(SandboxConfig {
-        customers: Some(customers),
+        customers: Customers::Given(customers),
         ..SandboxConfig::new(KEY)
     }));
     let mut tasks = tokio::task::JoinSet::new();

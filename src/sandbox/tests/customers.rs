@@ -226,7 +226,7 @@ fn bad_customer_sets_are_refused_at_start() {
     ];
     let err = Sandbox::start(
         SandboxConfig {
-            customers: Some(dup),
+            customers: Customers::Given(dup),
             ..SandboxConfig::new(KEY)
         },
         rt.handle(),
@@ -242,7 +242,7 @@ async fn given_customers_pass_through_untouched() {
         {"name": "no id"}]"#;
     let customers: Vec<Map<String, Value>> = serde_json::from_str(text).unwrap();
     let api = Api::start(SandboxConfig {
-        customers: Some(customers.clone()),
+        customers: Customers::Given(customers.clone()),
         ..SandboxConfig::new(KEY)
     });
     let a = api.get("/customers/7").await;

@@ -4,6 +4,7 @@
 //! - `customers`: get, list, create, tag and untag, and the customers a sandbox starts with.
 //! - `search`: `POST /customers/search` filters: every field, operator and comparison.
 //! - `paging`: sort, order, offset, limit, total, the caps, and ties in the sort value.
+//! - `generated`: generated accounts, the same for the same seed.
 //! - `errors`: auth and HelpCrunch's error shape for every kind of bad request.
 //! - `rate_limit`: the server's sliding-window limit.
 //! - `faults`: injected statuses, latency, dropped and cut-off answers.
@@ -15,6 +16,7 @@ mod concurrency;
 mod customers;
 mod errors;
 mod faults;
+mod generated;
 mod lifecycle;
 mod paging;
 mod rate_limit;
@@ -124,7 +126,7 @@ impl Api {
     /// A sandbox holding `customers` (a JSON array of objects).
     fn with(customers: Value) -> Api {
         Api::start(SandboxConfig {
-            customers: Some(maps(customers)),
+            customers: Customers::Given(maps(customers)),
             ..SandboxConfig::new(KEY)
         })
     }

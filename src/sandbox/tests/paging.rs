@@ -82,7 +82,7 @@ async fn ties_keep_one_order_unless_asked_to_shuffle() {
     }
 
     let shuffled = Api::start(SandboxConfig {
-        customers: Some(maps(ties())),
+        customers: Customers::Given(maps(ties())),
         unstable_ties: true,
         ..SandboxConfig::new(KEY)
     });
@@ -159,7 +159,7 @@ async fn caps_are_off_by_default_and_answer_400s_past_them_when_set() {
     assert_eq!(uncapped.get("/customers").await.ids().len(), 100);
 
     let capped = Api::start(SandboxConfig {
-        customers: Some(maps(Value::Array(
+        customers: Customers::Given(maps(Value::Array(
             (1..=300).map(|id| json!({"id": id})).collect(),
         ))),
         max_page_size: Some(50),
