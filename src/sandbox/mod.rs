@@ -14,6 +14,7 @@ mod errors;
 mod faults;
 mod fields;
 mod generate;
+mod load;
 mod log;
 mod query;
 mod rng;
@@ -28,6 +29,7 @@ mod tests;
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -68,6 +70,9 @@ pub enum Customers {
     /// account has them: names, emails, userIds, companies, locations, tags, and `firstSeen`
     /// over ten years with ties. The same seed gives the same account on every machine.
     Generated { count: usize, seed: u64 },
+    /// Read from a file holding a JSON array of customers, or one customer object per line
+    /// (JSON Lines), each as for `Given`.
+    File(PathBuf),
 }
 
 /// How to start a [`Sandbox`]. Build it with [`SandboxConfig::new`] and override fields:
@@ -128,16 +133,17 @@ impl SandboxConfig {
     }
 }
 
-fn load(customers: Customers) -> Result<Store, String> {
-    match customers {
+fn load(customers: Customers) -> io::Result<Store> {
+    let store = match customers {
         Customers::Demo => Store::new(data::demo_customers()),
         Customers::Given(customers) => Store::new(customers),
         Customers::Generated { count, seed } => {
             let mut builder = StoreBuilder::default();
-            generate::generate(count, seed, &mut builder)?;
-            builder.finish()
+            generate::generate(count, seed, &mut builder).and_then(|()| builder.finish())
         }
-    }
+        Customers::File(path) => return load::from_file(&path),
+    };
+    store.map_err(invalid_input)
 }
 
 fn invalid_input(message: impl Into<String>) -> io::Error {
@@ -216,7 +222,7 @@ impl Sandbox {
     /// `block_on`. Callable from any thread, inside a runtime or not.
     pub fn start(config: SandboxConfig, rt: &tokio::runtime::Handle) -> io::Result<Sandbox> {
         let caps = config.caps()?;
-        let store = load(config.customers).map_err(invalid_input)?;
+        let store = load(config.customers)?;
         let shared = Arc::new(Shared {
             expected_auth: format!("Bearer {}", config.api_key)
                 .into_bytes()
@@ -273,6 +279,11 @@ impl Sandbox {
     /// Every customer, ordered by id.
     pub fn customers(&self) -> Vec<Map<String, Value>> {
         self.inner.shared.store.all()
+    }
+
+    /// How many customers the account holds now.
+    pub fn customer_count(&self) -> usize {
+        self.inner.shared.store.len()
     }
 
     /// The most recent requests (up to the log's capacity), oldest first. Requests to

@@ -218,6 +218,10 @@ impl Store {
         table.position(id).map(|p| table.entries[p].clone())
     }
 
+    pub fn len(&self) -> usize {
+        self.read().entries.len()
+    }
+
     pub fn all(&self) -> Vec<Customer> {
         let entries: Vec<Arc<Entry>> = self.read().entries.clone();
         entries.iter().map(|e| e.to_map()).collect()

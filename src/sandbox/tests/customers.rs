@@ -271,3 +271,108 @@ async fn given_customers_pass_through_untouched() {
         json!({"id": 8, "name": "no id"})
     );
 }
+
+/// A file in the temporary directory, removed when dropped.
+struct TempFile(std::path::PathBuf);
+
+impl TempFile {
+    fn new(name: &str, content: &[u8]) -> TempFile {
+        let path =
+            std::env::temp_dir().join(format!("helpcrunch-sandbox-{}-{name}", std::process::id()));
+        std::fs::write(&path, content).unwrap();
+        TempFile(path)
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+fn start_from(file: &TempFile) -> std::io::Result<Api> {
+    let config = SandboxConfig {
+        customers: Customers::File(file.0.clone()),
+        ..SandboxConfig::new(KEY)
+    };
+    Sandbox::start(config, &tokio::runtime::Handle::current()).map(|sb| Api { sb, http: client() })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn customers_load_from_a_json_array_or_json_lines() {
+    let customers: Value = serde_json::from_str(
+        r##"[{"id": 3, "name": "Three", "big": 12345678901234567890123,
+             "tags": [{"name": "x", "color": "#010203"}]},
+            {"name": "No id", "email": "n@example.com"},
+            {"id": 1, "firstSeen": "1600000000"}]"##,
+    )
+    .unwrap();
+    let array = TempFile::new(
+        "array.json",
+        &serde_json::to_vec_pretty(&customers).unwrap(),
+    );
+    let lines: String = customers
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| format!("{c}\n\n"))
+        .collect();
+    let jsonl = TempFile::new("lines.jsonl", format!("\u{feff}{lines}").as_bytes());
+    for file in [&array, &jsonl] {
+        let api = start_from(file).unwrap();
+        assert_eq!(api.get("/customers").await.ids(), [1, 3, 4], "{:?}", file.0);
+        assert_eq!(
+            api.get("/customers/4").await.json(),
+            json!({"id": 4, "name": "No id", "email": "n@example.com"})
+        );
+        let three = api.get("/customers/3").await;
+        assert!(String::from_utf8_lossy(&three.body).contains("12345678901234567890123"));
+        // The file's tags are the account's: their colour stands.
+        let tagged = api
+            .call(
+                Method::PUT,
+                "/customers/1/tags",
+                Some(json!({"tags": [{"name": "x"}]})),
+            )
+            .await;
+        assert_eq!(tags_of(&tagged.json()), pairs(&[("x", "#010203")]));
+    }
+    let empty = TempFile::new("empty.jsonl", b"  \n");
+    assert_eq!(start_from(&empty).unwrap().sb.customer_count(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_customer_file_is_refused_with_where_and_why() {
+    for (name, content, says) in [
+        ("scalar.json", &b"42"[..], "expected a JSON array"),
+        ("bad-item.json", b"[{\"id\": 1},\n 7]", "line 2"),
+        ("bad-line.jsonl", b"{\"id\": 1}\n{\"id\": 2", "line 2"),
+        (
+            "dup.jsonl",
+            b"{\"id\": 1}\n{\"id\": 1}",
+            "two customers have id 1",
+        ),
+        (
+            "bad-id.json",
+            b"[{\"id\": 1}, {\"id\": -5}]",
+            "customer 2: customer id must be",
+        ),
+        ("trailing.json", b"[{\"id\": 1}] x", "trailing"),
+    ] {
+        let file = TempFile::new(name, content);
+        let err = start_from(&file).err().expect(name);
+        assert_eq!(err.kind(), std::io::ErrorKind::InvalidData, "{name}: {err}");
+        let text = err.to_string();
+        assert!(text.contains(says) && text.contains(name), "{name}: {text}");
+    }
+    let missing = TempFile::new("gone.json", b"[]");
+    let path = missing.0.clone();
+    drop(missing);
+    let config = SandboxConfig {
+        customers: Customers::File(path),
+        ..SandboxConfig::new(KEY)
+    };
+    let err = Sandbox::start(config, &tokio::runtime::Handle::current()).unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::NotFound);
+    assert!(err.to_string().contains("gone.json"), "{err}");
+}
