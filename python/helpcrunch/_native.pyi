@@ -36,6 +36,9 @@ class NativeClient:
     def settings(self) -> dict[str, Any]: ...
 
 class SandboxServer:
+    DEFAULT_LOG_CAPACITY: int
+    DEFAULT_SEED: int
+    MAX_GENERATED: int
     def __init__(
         self,
         api_key: str,
@@ -44,6 +47,13 @@ class SandboxServer:
         host: str = "127.0.0.1",
         port: int = 0,
         log_capacity: int = ...,
+        *,
+        generate: int | None = None,
+        seed: int | None = None,
+        load: str | None = None,
+        max_page_size: int | None = None,
+        max_filters: int | None = None,
+        unstable_ties: bool = False,
     ) -> None: ...
     @property
     def base_url(self) -> str: ...
@@ -52,6 +62,7 @@ class SandboxServer:
     @property
     def port(self) -> int: ...
     def customer(self, id: int) -> dict[str, Any] | None: ...
+    def customer_count(self) -> int: ...
     def customers(self) -> list[dict[str, Any]]: ...
     def requests(self) -> list[tuple[str, str, int]]: ...
     def request_count(self) -> int: ...
