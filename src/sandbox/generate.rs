@@ -11,6 +11,9 @@
 //!   of equal values (customers seen in the same second, bulk imports sharing one timestamp)
 //!   so that sorting has ties; `lastSeen` at or after it.
 
+use std::fmt;
+use std::io::Write as _;
+
 use bytes::Bytes;
 
 use super::entry::Entry;
@@ -297,12 +300,15 @@ pub(super) fn generate(count: usize, seed: u64, builder: &mut StoreBuilder) -> R
     }
     let first_seen = timeline(count, seed);
     let streams = mix(seed ^ 0x5EED);
+    let mut out = Out(Vec::with_capacity(2048));
     for (i, &first_seen) in first_seen.iter().enumerate() {
         let id = i as u64 + 1;
         // Each customer draws from its own stream, so one's values do not shift another's.
         let mut rng = Rng::new(mix(streams ^ id));
-        let json = customer(id, first_seen, seed, &mut rng);
-        builder.add_entry(Entry::from_json(json)?);
+        out.0.clear();
+        customer(&mut out, id, first_seen, seed, &mut rng);
+        // Copied out at its exact size: the account holds hundreds of thousands of these.
+        builder.add_entry(Entry::from_json(Bytes::copy_from_slice(&out.0))?);
     }
     Ok(())
 }
@@ -338,8 +344,7 @@ fn timeline(count: usize, seed: u64) -> Vec<u64> {
 }
 
 /// One customer's JSON, fields in the order HelpCrunch sends them.
-fn customer(id: u64, first_seen: u64, seed: u64, rng: &mut Rng) -> Bytes {
-    let mut out = Out(Vec::with_capacity(900));
+fn customer(out: &mut Out, id: u64, first_seen: u64, seed: u64, rng: &mut Rng) {
     let anonymous = rng.percent(4);
     let (channel, messenger, _) = CHANNELS[rng.weighted(&CHANNELS.map(|c| c.2))];
     let has_email = !anonymous && (messenger.is_none() || rng.percent(50));
@@ -348,11 +353,11 @@ fn customer(id: u64, first_seen: u64, seed: u64, rng: &mut Rng) -> Bytes {
     let company = rng.percent(60).then(|| rng.pick(&COMPANIES));
     let place = (!rng.percent(5)).then(|| &PLACES[rng.weighted(&PLACES.map(|p| p.weight))]);
 
-    out.raw("{\"id\":", &id.to_string());
+    out.number("{\"id\":", id);
     if anonymous {
         out.raw(",\"name\":", "null");
     } else {
-        out.string(",\"name\":", &format!("{first} {last}"));
+        out.text(",\"name\":", format_args!("{first} {last}"));
     }
     if has_email {
         let domain = match company {
@@ -360,30 +365,36 @@ fn customer(id: u64, first_seen: u64, seed: u64, rng: &mut Rng) -> Bytes {
             _ => rng.pick(&MAIL_DOMAINS),
         };
         // The id keeps every address unique.
-        let email = match rng.below(4) {
-            0 => format!("{first_slug}.{last_slug}{id}@{domain}"),
-            1 => format!("{first_slug}{id}@{domain}"),
-            2 => format!("{}.{last_slug}{id}@{domain}", &first_slug[..1]),
-            _ => format!("{first_slug}_{last_slug}{id}@{domain}"),
-        };
-        out.string(",\"email\":", &email);
+        let key = ",\"email\":";
+        match rng.below(4) {
+            0 => out.text(key, format_args!("{first_slug}.{last_slug}{id}@{domain}")),
+            1 => out.text(key, format_args!("{first_slug}{id}@{domain}")),
+            2 => out.text(
+                key,
+                format_args!("{}.{last_slug}{id}@{domain}", &first_slug[..1]),
+            ),
+            _ => out.text(key, format_args!("{first_slug}_{last_slug}{id}@{domain}")),
+        }
     } else {
         out.raw(",\"email\":", "null");
     }
     if has_email && rng.percent(80) {
         // One to one with the id for a given seed (mix is a bijection), so unique.
-        out.string(",\"userId\":", &format!("usr_{:016x}", mix(mix(seed) ^ id)));
+        out.text(
+            ",\"userId\":",
+            format_args!("usr_{:016x}", mix(mix(seed) ^ id)),
+        );
     } else {
         out.raw(",\"userId\":", "null");
     }
     match company {
-        Some((name, _)) => out.string(",\"company\":", name),
+        Some((name, _)) => out.text(",\"company\":", name),
         None => out.raw(",\"company\":", "null"),
     }
     match place.filter(|_| rng.percent(40)) {
         Some(p) => {
             let digits = 100_000_000 + rng.below(900_000_000);
-            out.string(",\"phone\":", &format!("+{}{digits}", p.calling_code));
+            out.text(",\"phone\":", format_args!("+{}{digits}", p.calling_code));
         }
         None => out.raw(",\"phone\":", "null"),
     }
@@ -392,28 +403,25 @@ fn customer(id: u64, first_seen: u64, seed: u64, rng: &mut Rng) -> Bytes {
     } else {
         first_seen + rng.below(LAST_DAY - first_seen + 1)
     };
-    out.string(",\"firstSeen\":", &first_seen.to_string());
-    out.string(",\"lastSeen\":", &last_seen.to_string());
+    out.text(",\"firstSeen\":", first_seen);
+    out.text(",\"lastSeen\":", last_seen);
     match place {
         Some(p) => {
-            out.string(",\"location\":{\"regionCode\":", p.region);
-            out.string(",\"countryCode\":", p.country);
-            out.string(",\"city\":", p.city);
+            out.text(",\"location\":{\"regionCode\":", p.region);
+            out.text(",\"countryCode\":", p.country);
+            out.text(",\"city\":", p.city);
             out.0.push(b'}');
         }
         None => out.raw(",\"location\":", "null"),
     }
     if rng.percent(55) {
         let (platform, agent) = rng.pick(&USER_AGENTS);
-        out.raw(
-            ",\"device\":{\"id\":",
-            &(10_000_000 + rng.below(90_000_000)).to_string(),
-        );
+        out.number(",\"device\":{\"id\":", 10_000_000 + rng.below(90_000_000));
         let net = rng.pick(&["192.0.2", "198.51.100", "203.0.113"]);
-        out.string(",\"ip\":", &format!("{net}.{}", 1 + rng.below(254)));
-        out.string(",\"timezone\":", place.map_or("UTC", |p| p.timezone));
-        out.string(",\"platform\":", platform);
-        out.string(",\"userAgent\":", agent);
+        out.text(",\"ip\":", format_args!("{net}.{}", 1 + rng.below(254)));
+        out.text(",\"timezone\":", place.map_or("UTC", |p| p.timezone));
+        out.text(",\"platform\":", platform);
+        out.text(",\"userAgent\":", agent);
         out.0.push(b'}');
     } else {
         out.raw(",\"device\":", "null");
@@ -423,28 +431,25 @@ fn customer(id: u64, first_seen: u64, seed: u64, rng: &mut Rng) -> Bytes {
     let web = messenger.is_none() && channel != "api";
     let pages = web.then(|| (rng.pick(&PAGES), rng.pick(&PAGES)));
     match pages {
-        Some((source, _)) => out.string(",\"source\":", source),
+        Some((source, _)) => out.text(",\"source\":", source),
         None => out.raw(",\"source\":", "null"),
     }
     match pages.filter(|_| rng.percent(60)) {
-        Some(_) => out.string(",\"referer\":", rng.pick(&REFERERS)),
+        Some(_) => out.text(",\"referer\":", rng.pick(&REFERERS)),
         None => out.raw(",\"referer\":", "null"),
     }
     match pages {
-        Some((_, last_page)) => out.string(",\"lastPage\":", last_page),
+        Some((_, last_page)) => out.text(",\"lastPage\":", last_page),
         None => out.raw(",\"lastPage\":", "null"),
     }
-    out.string(",\"locale\":", place.map_or("en", |p| p.locale));
-    out.string(",\"createdFrom\":", channel);
+    out.text(",\"locale\":", place.map_or("en", |p| p.locale));
+    out.text(",\"createdFrom\":", channel);
     match messenger {
-        Some(_) => out.string(
-            ",\"integrationId\":",
-            &(400_000_000 + rng.below(100_000_000)).to_string(),
-        ),
+        Some(_) => out.text(",\"integrationId\":", 400_000_000 + rng.below(100_000_000)),
         None => out.raw(",\"integrationId\":", "null"),
     }
     match rng.percent(3).then(|| rng.pick(&NOTES)) {
-        Some(note) => out.string(",\"notes\":", note),
+        Some(note) => out.text(",\"notes\":", note),
         None => out.raw(",\"notes\":", "null"),
     }
     out.0.extend_from_slice(b",\"tags\":[");
@@ -455,25 +460,24 @@ fn customer(id: u64, first_seen: u64, seed: u64, rng: &mut Rng) -> Bytes {
                 out.0.push(b',');
             }
             first_tag = false;
-            out.string("{\"name\":", name);
-            out.string(",\"color\":", color);
+            out.text("{\"name\":", format_args!("{}", name));
+            out.text(",\"color\":", color);
             out.0.push(b'}');
         }
     }
     out.0.push(b']');
     if rng.percent(70) {
-        out.string(",\"customData\":{\"plan\":", rng.pick(&PLANS));
-        out.raw(",\"seats\":", &(1 + rng.below(50)).to_string());
+        out.text(",\"customData\":{\"plan\":", rng.pick(&PLANS));
+        out.number(",\"seats\":", 1 + rng.below(50));
         out.0.push(b'}');
     } else {
         out.raw(",\"customData\":", "{}");
     }
     if let Some(field) = messenger {
-        let key = format!(",\"{field}\":");
-        out.string(&key, &(100_000_000 + rng.below(900_000_000)).to_string());
+        out.raw(",\"", field);
+        out.text("\":", 100_000_000 + rng.below(900_000_000));
     }
     out.0.push(b'}');
-    Bytes::from(out.0)
 }
 
 fn bool_text(b: bool) -> &'static str {
@@ -484,20 +488,28 @@ fn bool_text(b: bool) -> &'static str {
     }
 }
 
-/// JSON text under construction.
+/// JSON text under construction. Each method writes `prefix` (punctuation and a key, as
+/// JSON), then a value.
 struct Out(Vec<u8>);
 
 impl Out {
-    /// `prefix` (punctuation and a key, as JSON), then `value` as it is.
+    /// The value as it is: `null`, `true`, `{}`.
     fn raw(&mut self, prefix: &str, value: &str) {
         self.0.extend_from_slice(prefix.as_bytes());
         self.0.extend_from_slice(value.as_bytes());
     }
 
-    /// `prefix`, then `value` as a JSON string.
-    fn string(&mut self, prefix: &str, value: &str) {
-        self.0.extend_from_slice(prefix.as_bytes());
-        serde_json::to_writer(&mut self.0, value).expect("writing to a Vec cannot fail");
+    fn number(&mut self, prefix: &str, value: u64) {
+        self.raw(prefix, "");
+        write!(self.0, "{value}").expect("writing to a Vec cannot fail");
+    }
+
+    /// The value in quotes, unescaped: nothing generated holds a quote, a backslash or a
+    /// control character (a test checks every table).
+    fn text(&mut self, prefix: &str, value: impl fmt::Display) {
+        self.raw(prefix, "\"");
+        write!(self.0, "{value}").expect("writing to a Vec cannot fail");
+        self.0.push(b'"');
     }
 }
 
@@ -550,6 +562,38 @@ mod tests {
         assert!(emails.len() > 4000 && emails.len() < 5000);
         assert!(user_ids.len() > 2500 && user_ids.len() < emails.len());
         assert_eq!(colours.len(), TAGS.len());
+    }
+
+    #[test]
+    fn no_table_string_needs_escaping_in_json() {
+        let mut all: Vec<&str> = Vec::new();
+        for (a, b) in FIRST_NAMES.iter().chain(&LAST_NAMES).chain(&COMPANIES) {
+            all.extend([*a, *b]);
+        }
+        for p in &PLACES {
+            all.extend([
+                p.country,
+                p.region,
+                p.city,
+                p.timezone,
+                p.locale,
+                p.calling_code,
+            ]);
+        }
+        all.extend(
+            MAIL_DOMAINS
+                .iter()
+                .chain(&PAGES)
+                .chain(&REFERERS)
+                .chain(&PLANS)
+                .chain(&NOTES),
+        );
+        all.extend(TAGS.iter().flat_map(|t| [t.0, t.1]));
+        all.extend(CHANNELS.iter().flat_map(|c| [Some(c.0), c.1]).flatten());
+        all.extend(USER_AGENTS.iter().flat_map(|u| [u.0, u.1]));
+        for s in all {
+            assert_eq!(serde_json::to_string(s).unwrap(), format!("\"{s}\""));
+        }
     }
 
     #[test]
