@@ -8,6 +8,7 @@
 //! Where HelpCrunch's docs are silent the sandbox picks one documented-compatible answer; the
 //! choices are listed on [`Sandbox`].
 
+mod columns;
 mod data;
 mod entry;
 mod errors;

@@ -4,6 +4,7 @@
 
 use serde_json::{Map, Value};
 
+use super::columns::text_hash;
 use super::errors::{
     at_most, at_most_elements, Invalid, INVALID_CHOICE, NOT_BLANK, NOT_NEGATIVE, POSITIVE,
     TYPE_ARRAY, TYPE_INTEGER, TYPE_NUMERIC, TYPE_OBJECT, TYPE_STRING,
@@ -56,12 +57,13 @@ pub(super) enum Filter {
     /// `=`: carries every named tag; `~`: some tag name contains one of the names, ignoring
     /// case; `!=` and `!~` negate those.
     Tags { op: Op, names: Vec<String> },
-    /// `folded`: `value` in lower case, for `~` and `!~`.
+    /// `folded`: `value` in lower case, for `~` and `!~`; `hash`: its `text_hash`.
     Text {
         slot: Slot,
         op: Op,
         value: String,
         folded: String,
+        hash: u32,
     },
     /// `text`: the value as the request wrote it, in lower case, for `~` and `!~`.
     Number {
@@ -220,6 +222,7 @@ fn parse_filter(i: usize, item: &Value, problems: &mut Vec<Invalid>) -> Option<F
                     op,
                     value: s.clone(),
                     folded: s.to_lowercase(),
+                    hash: text_hash(s),
                 }),
                 _ => Err(TYPE_STRING),
             },

@@ -5,61 +5,161 @@
 //! one pass over the account to match and count (or none, without filters), never a sort.
 
 use std::cmp::Ordering;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use bytes::{BufMut, Bytes, BytesMut};
 
+use super::columns::{TagBits, OVERFLOW};
 use super::entry::Entry;
+use super::fields::Slot;
 use super::query::{Filter, Op, Query};
 use super::rng::mix;
 use super::state::Table;
 
+/// A filter made ready for one request on one table: tag names become the columns' bits.
+enum Ready<'q> {
+    /// `=` (or `!=`, `negate`): carries every tag in `names`; `bits` None: some is on nobody.
+    AllTags {
+        names: &'q [String],
+        bits: Option<TagBits>,
+        negate: bool,
+    },
+    /// `~` (or `!~`): carries a tag whose name contains one of `needles`, ignoring case.
+    TagContaining {
+        needles: Vec<String>,
+        bits: TagBits,
+        negate: bool,
+    },
+    /// Equals one of `values` (by their `text_hash`).
+    OneOf {
+        slot: Slot,
+        values: HashMap<u32, Vec<&'q str>>,
+    },
+    Value(&'q Filter),
+}
+
+impl<'q> Ready<'q> {
+    fn new(filter: &'q Filter, table: &Table) -> Ready<'q> {
+        let columns = table.columns();
+        match filter {
+            Filter::Tags { op, names } => match op {
+                Op::Eq | Op::Ne => Ready::AllTags {
+                    names,
+                    bits: columns.all_of(names),
+                    negate: *op == Op::Ne,
+                },
+                _ => {
+                    let needles: Vec<String> = names.iter().map(|n| n.to_lowercase()).collect();
+                    Ready::TagContaining {
+                        bits: columns.containing(&needles, contains_folded),
+                        needles,
+                        negate: *op == Op::NotContains,
+                    }
+                }
+            },
+            other => Ready::Value(other),
+        }
+    }
+
+    /// Whether the customer at `position` passes. The columns answer first; the customer's
+    /// JSON is read only where they cannot.
+    fn matches(&self, table: &Table, position: u32) -> bool {
+        let tags = table.columns().tags(position);
+        let e = || table.entry(position);
+        match self {
+            Ready::AllTags {
+                names,
+                bits,
+                negate,
+            } => {
+                let has_all = bits.is_some_and(|b| {
+                    tags & b.bits == b.bits
+                        && (!b.shared
+                            || names
+                                .iter()
+                                .all(|n| e().tag_names().any(|t| t == n.as_str())))
+                });
+                has_all != *negate
+            }
+            Ready::TagContaining {
+                needles,
+                bits,
+                negate,
+            } => {
+                let contains = if tags & bits.bits & !OVERFLOW != 0 {
+                    true
+                } else if bits.shared && tags & OVERFLOW != 0 {
+                    needles
+                        .iter()
+                        .any(|n| e().tag_names().any(|t| contains_folded(&t, n)))
+                } else {
+                    false
+                };
+                contains != *negate
+            }
+            Ready::OneOf { slot, values } => values
+                .get(&table.columns().hash(*slot, position))
+                .is_some_and(|candidates| {
+                    e().text(*slot)
+                        .is_some_and(|a| candidates.contains(&a.as_ref()))
+                }),
+            Ready::Value(filter) => filter.matches(table, position),
+        }
+    }
+}
+
 impl Filter {
-    fn matches(&self, e: &Entry) -> bool {
+    /// Whether the customer at `position` passes this filter on a text or numeric field.
+    fn matches(&self, table: &Table, position: u32) -> bool {
+        let columns = table.columns();
+        let e = || table.entry(position);
         // A missing or null value equals nothing: it is "not equal" to every value and
         // contains none.
         match self {
-            Filter::Tags { op, names } => {
-                let has_all = || names.iter().all(|n| e.tag_names().any(|t| t == n.as_str()));
-                let contains = || {
-                    names.iter().any(|n| {
-                        let n = n.to_lowercase();
-                        e.tag_names().any(|t| contains_folded(&t, &n))
-                    })
-                };
-                match op {
-                    Op::Eq => has_all(),
-                    Op::Ne => !has_all(),
-                    Op::Contains => contains(),
-                    Op::NotContains => !contains(),
-                    _ => false, // refused when parsing
-                }
-            }
+            Filter::Tags { .. } => unreachable!("tag filters are made Ready"),
             Filter::Text {
                 slot,
                 op,
                 value,
                 folded,
-            } => match (op, e.text(*slot)) {
-                (Op::Contains, actual) => actual.is_some_and(|a| contains_folded(&a, folded)),
-                (Op::NotContains, actual) => !actual.is_some_and(|a| contains_folded(&a, folded)),
-                (_, None) => *op == Op::Ne,
-                (_, Some(actual)) => holds(*op, actual.as_ref().cmp(value.as_str())),
-            },
+                hash,
+            } => {
+                let equal = || {
+                    columns.hash(*slot, position) == *hash
+                        && e().text(*slot).is_some_and(|a| a == value.as_str())
+                };
+                let contains = || e().text(*slot).is_some_and(|a| contains_folded(&a, folded));
+                match op {
+                    Op::Eq => equal(),
+                    Op::Ne => !equal(),
+                    Op::Contains => contains(),
+                    Op::NotContains => !contains(),
+                    _ => e()
+                        .text(*slot)
+                        .is_some_and(|a| holds(*op, a.as_ref().cmp(value.as_str()))),
+                }
+            }
             // `~` reads a number as written: `"lastSeen" ~ "1603"`.
             Filter::Number {
                 slot,
                 op,
                 value,
                 text,
-            } => match op {
-                Op::Contains => e.text(*slot).is_some_and(|a| contains_folded(&a, text)),
-                Op::NotContains => !e.text(*slot).is_some_and(|a| contains_folded(&a, text)),
-                _ => match e.number(*slot).and_then(|a| a.partial_cmp(value)) {
-                    None => *op == Op::Ne,
-                    Some(order) => holds(*op, order),
-                },
-            },
+            } => {
+                let contains = || e().text(*slot).is_some_and(|a| contains_folded(&a, text));
+                match op {
+                    Op::Contains => contains(),
+                    Op::NotContains => !contains(),
+                    _ => match columns
+                        .number(*slot, position)
+                        .and_then(|a| a.partial_cmp(value))
+                    {
+                        None => *op == Op::Ne,
+                        Some(order) => holds(*op, order),
+                    },
+                }
+            }
         }
     }
 }
@@ -79,11 +179,37 @@ fn holds(op: Op, order: Ordering) -> bool {
 }
 
 impl Query {
-    fn matches(&self, e: &Entry) -> bool {
-        if self.any {
-            self.filters.iter().any(|f| f.matches(e))
-        } else {
-            self.filters.iter().all(|f| f.matches(e))
+    fn matcher<'q>(&'q self, table: &'q Table) -> impl Fn(u32) -> bool + 'q {
+        let mut ready: Vec<Ready> = Vec::with_capacity(self.filters.len());
+        // `=` on one text field, many times over, joined by OR: an IN list, as a lookup of
+        // many emails at once sends. One hash lookup per customer answers it.
+        let mut lists: Vec<(Slot, HashMap<u32, Vec<&str>>)> = Vec::new();
+        for f in &self.filters {
+            match f {
+                Filter::Text {
+                    slot,
+                    op: Op::Eq,
+                    value,
+                    hash,
+                    ..
+                } if self.any => match lists.iter_mut().find(|(s, _)| s == slot) {
+                    Some((_, values)) => values.entry(*hash).or_default().push(value),
+                    None => lists.push((*slot, HashMap::from([(*hash, vec![value.as_str()])]))),
+                },
+                _ => ready.push(Ready::new(f, table)),
+            }
+        }
+        ready.extend(
+            lists
+                .into_iter()
+                .map(|(slot, values)| Ready::OneOf { slot, values }),
+        );
+        move |position| {
+            if self.any {
+                ready.iter().any(|f| f.matches(table, position))
+            } else {
+                ready.iter().all(|f| f.matches(table, position))
+            }
         }
     }
 
@@ -95,10 +221,8 @@ impl Query {
         let len = order.len();
         let walk = |i: usize| order.get(if self.descending { len - 1 - i } else { i });
         let matched: Option<Vec<u32>> = (!self.filters.is_empty()).then(|| {
-            (0..len)
-                .map(walk)
-                .filter(|&p| self.matches(table.entry(p)))
-                .collect()
+            let matches = self.matcher(table);
+            (0..len).map(walk).filter(|&p| matches(p)).collect()
         });
         let total = matched.as_ref().map_or(len, Vec::len);
         let nth = |i: usize| matched.as_ref().map_or_else(|| walk(i), |m| m[i]);
@@ -108,8 +232,7 @@ impl Query {
             (Some(seed), Some(field)) if start < end => {
                 // Widen the page to whole runs of equal values, shuffle each run, cut the
                 // page back out: a customer may move in from a neighbouring page, or out.
-                let slot = field.slot();
-                let key = |i: usize| table.entry(nth(i)).sort_key(slot);
+                let key = |i: usize| table.sort_key(field, nth(i));
                 let same = |a: usize, b: usize| key(a).cmp(&key(b)) == Ordering::Equal;
                 let (mut lo, mut hi) = (start, end);
                 while lo > 0 && same(lo - 1, lo) {
@@ -170,24 +293,23 @@ mod tests {
     use serde_json::{json, Value};
 
     use super::super::query::{parse_search, Caps};
+    use super::super::state::Store;
     use super::*;
 
     #[test]
     fn filters_compare_numbers_and_strings_sensibly() {
-        let c = Entry::from_map(
-            json!({
-                "id": 5, "name": "Jane", "email": "jane@GMAIL.com", "lastSeen": "1603885746",
-                "location": {"city": "Kyiv"},
-                "tags": [{"name": "vip", "color": "#f00"}, {"name": "Lead", "color": "#0f0"}],
-            })
-            .as_object()
-            .unwrap(),
-        )
-        .unwrap();
+        let c = json!({
+            "id": 5, "name": "Jane", "email": "jane@GMAIL.com", "lastSeen": "1603885746",
+            "location": {"city": "Kyiv"},
+            "tags": [{"name": "vip", "color": "#f00"}, {"name": "Lead", "color": "#0f0"}],
+        });
+        let store = Store::new(vec![c.as_object().unwrap().clone()]).unwrap();
         let hit = |filter: Value| {
             let body = json!({ "filter": [filter] });
             let q = parse_search(body.as_object().unwrap(), Caps::default()).unwrap();
-            q.matches(&c)
+            let table = store.read();
+            let matches = q.matcher(&table);
+            matches(0)
         };
         let f = |field: &str, op: &str, value: Value| json!({"field": field, "operator": op, "value": value});
         assert!(hit(f("customers.tagsData", "=", json!("vip"))));
@@ -219,6 +341,42 @@ mod tests {
         assert!(!hit(f("customers.phone", "<", json!("z"))));
         assert!(hit(f("customers.name", "<", json!("Jz"))));
         assert!(hit(f("customers.name", ">=", json!("Jane"))));
+    }
+
+    #[test]
+    fn customers_whose_hashes_collide_are_told_apart_by_their_values() {
+        use super::super::columns::text_hash;
+        let mut seen = HashMap::new();
+        let (a, b) = (0..)
+            .map(|i| format!("user{i}@example.com"))
+            .find_map(|text| {
+                let twin = seen.insert(text_hash(&text), text.clone())?;
+                Some((twin, text))
+            })
+            .unwrap();
+        assert_eq!(text_hash(&a), text_hash(&b));
+        let store = Store::new(vec![json!({"id": 1, "email": a})
+            .as_object()
+            .unwrap()
+            .clone()])
+        .unwrap();
+        let hits = |body: Value| {
+            let q = parse_search(body.as_object().unwrap(), Caps::default()).unwrap();
+            let table = store.read();
+            let matches = q.matcher(&table);
+            matches(0)
+        };
+        let eq = |v: &str| json!({"field": "customers.email", "operator": "=", "value": v});
+        let ne = |v: &str| json!({"field": "customers.email", "operator": "!=", "value": v});
+        assert!(hits(json!({"filter": [eq(&a)]})));
+        assert!(!hits(json!({"filter": [eq(&b)]})));
+        assert!(hits(json!({"filter": [ne(&b)]})));
+        assert!(!hits(
+            json!({"filter": [eq(&b), eq("x@example.com")], "comparison": "OR"})
+        ));
+        assert!(hits(
+            json!({"filter": [eq(&b), eq(&a)], "comparison": "OR"})
+        ));
     }
 
     #[test]

@@ -15,7 +15,8 @@ use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use bytes::{BufMut, Bytes, BytesMut};
 use serde_json::{Map, Value};
 
-use super::entry::{serialize, Customer, Entry};
+use super::columns::Columns;
+use super::entry::{serialize, Customer, Entry, SortKey};
 use super::fields::SortField;
 
 /// Colour HelpCrunch gives a new tag when the request names none.
@@ -33,6 +34,8 @@ pub(super) struct Table {
     /// In id order. A created customer takes an id past every other, so pushing keeps it so
     /// and a customer's position never changes.
     entries: Vec<Arc<Entry>>,
+    /// What search reads first, by position in `entries`.
+    columns: Columns,
     /// Positions in `entries` ordered by each [`SortField`]; equal values in id order.
     orders: [Vec<u32>; 2],
     next_id: u64,
@@ -63,8 +66,45 @@ impl Order<'_> {
 }
 
 impl Table {
+    /// The customers, their columns and their orders.
+    fn new(entries: Vec<Arc<Entry>>, next_id: u64) -> Table {
+        let mut columns = Columns::with_capacity(entries.len());
+        for e in &entries {
+            columns.push(e);
+        }
+        let mut table = Table {
+            entries,
+            columns,
+            orders: [Vec::new(), Vec::new()],
+            next_id,
+        };
+        table.orders = SortField::ALL.map(|field| {
+            let keys: Vec<_> = (0..table.entries.len() as u32)
+                .map(|p| table.sort_key(field, p))
+                .collect();
+            let mut order: Vec<u32> = (0..table.entries.len() as u32).collect();
+            // Stable: equal values stay in id order.
+            order.sort_by(|&a, &b| keys[a as usize].cmp(&keys[b as usize]));
+            order
+        });
+        table
+    }
+
     pub fn entry(&self, position: u32) -> &Arc<Entry> {
         &self.entries[position as usize]
+    }
+
+    pub fn columns(&self) -> &Columns {
+        &self.columns
+    }
+
+    /// The customer's value of `field`, as list and search order customers.
+    pub fn sort_key(&self, field: SortField, position: u32) -> SortKey<'_> {
+        let slot = field.slot();
+        match self.columns.number(slot, position) {
+            Some(x) => SortKey::Number(x),
+            None => self.entries[position as usize].sort_key(slot),
+        }
     }
 
     /// Ascending; `sort` None: by id.
@@ -82,22 +122,18 @@ impl Table {
     /// Puts `position` where it belongs in the order by `field`: after every customer with a
     /// smaller value, or an equal one and a smaller id.
     fn place(&mut self, field: SortField, position: u32) {
-        let slot = field.slot();
-        let entries = &self.entries;
-        let key = entries[position as usize].sort_key(slot);
-        let order = &mut self.orders[field.index()];
-        let at = order.partition_point(|&p| {
-            entries[p as usize]
-                .sort_key(slot)
-                .cmp(&key)
-                .then(p.cmp(&position))
-                == Ordering::Less
-        });
-        order.insert(at, position);
+        let at = {
+            let key = self.sort_key(field, position);
+            self.orders[field.index()].partition_point(|&p| {
+                self.sort_key(field, p).cmp(&key).then(p.cmp(&position)) == Ordering::Less
+            })
+        };
+        self.orders[field.index()].insert(at, position);
     }
 
     fn push(&mut self, entry: Arc<Entry>) {
         let position = self.entries.len() as u32;
+        self.columns.push(&entry);
         self.entries.push(entry);
         for field in SortField::ALL {
             self.place(field, position);
@@ -106,6 +142,7 @@ impl Table {
 
     fn replace(&mut self, position: usize, entry: Arc<Entry>) {
         let old = std::mem::replace(&mut self.entries[position], entry);
+        self.columns.set(position, &self.entries[position]);
         for field in SortField::ALL {
             let slot = field.slot();
             let new_key = self.entries[position].sort_key(slot);
@@ -174,20 +211,8 @@ impl StoreBuilder {
         if let Some(pair) = entries.windows(2).find(|pair| pair[0].id == pair[1].id) {
             return Err(format!("two customers have id {}", pair[0].id));
         }
-        let orders = SortField::ALL.map(|field| {
-            let slot = field.slot();
-            let keys: Vec<_> = entries.iter().map(|e| e.sort_key(slot)).collect();
-            let mut order: Vec<u32> = (0..entries.len() as u32).collect();
-            // Stable: equal values stay in id order.
-            order.sort_by(|&a, &b| keys[a as usize].cmp(&keys[b as usize]));
-            order
-        });
         Ok(Store {
-            table: RwLock::new(Table {
-                entries,
-                orders,
-                next_id,
-            }),
+            table: RwLock::new(Table::new(entries, next_id)),
             tags: RwLock::new(tags),
         })
     }

@@ -315,3 +315,67 @@ async fn undocumented_fields_and_sorts_are_refused() {
         assert_eq!(list.json(), error_body("sort", choice), "{sort}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn any_number_of_tags_and_long_or_lists_answer_exactly() {
+    // Customer 1 carries t0..t69 (more tags than the account has bits for), 2 every third,
+    // 3 only t65, 4 none; emails e1..e4@example.com.
+    let tags = |keep: &dyn Fn(usize) -> bool| -> Value {
+        (0..70)
+            .filter(|&i| keep(i))
+            .map(|i| json!({"name": format!("t{i}"), "color": "#123456"}))
+            .collect()
+    };
+    let api = Api::with(json!([
+        {"id": 1, "email": "e1@example.com", "tags": tags(&|_| true)},
+        {"id": 2, "email": "e2@example.com", "tags": tags(&|i| i % 3 == 0)},
+        {"id": 3, "email": "e3@example.com", "tags": tags(&|i| i == 65)},
+        {"id": 4, "email": "e4@example.com", "tags": []},
+    ]));
+    let tag_search = |op: &str, names: &[&str]| {
+        let value: Vec<Value> = names.iter().map(|n| json!({"name": n})).collect();
+        api.search(json!({"filter": [filter("customers.tagsData", op, json!(value))]}))
+    };
+    for (op, names, expected) in [
+        ("=", &["t65"][..], vec![1, 3]),
+        ("=", &["t66"], vec![1, 2]),
+        ("=", &["t64"], vec![1]),
+        ("=", &["t1", "t65"], vec![1]),
+        ("=", &["t0", "t63"], vec![1, 2]),
+        ("=", &["t70"], vec![]),
+        ("!=", &["t65"], vec![2, 4]),
+        ("~", &["T6"], vec![1, 2, 3]),
+        ("~", &["t67"], vec![1]),
+        ("~", &["t65", "t64"], vec![1, 3]),
+        ("!~", &["t65"], vec![2, 4]),
+        ("!~", &["zzz"], vec![1, 2, 3, 4]),
+    ] {
+        assert_eq!(
+            tag_search(op, names).await.ids(),
+            expected,
+            "{op} {names:?}"
+        );
+    }
+    // A lookup of many emails at once, with other filters joined by the same OR.
+    let mut lookup: Vec<Value> = (0..300)
+        .map(|i| filter("customers.email", "=", json!(format!("x{i}@example.com"))))
+        .collect();
+    lookup.push(filter("customers.email", "=", json!("e2@example.com")));
+    lookup.push(filter("customers.email", "=", json!("e4@example.com")));
+    lookup.push(filter("customers.userId", "=", json!("nobody")));
+    lookup.push(filter("customers.tagsData", "=", json!([{"name": "t65"}])));
+    let found = api
+        .search(json!({"filter": lookup, "comparison": "OR"}))
+        .await;
+    assert_eq!(found.ids(), [1, 2, 3, 4]);
+    let only_emails = api
+        .search(json!({"filter": &lookup[..302], "comparison": "OR"}))
+        .await;
+    assert_eq!(only_emails.ids(), [2, 4]);
+    let and = api.search(json!({"filter": &lookup[300..302]})).await;
+    assert_eq!(
+        and.ids(),
+        Vec::<u64>::new(),
+        "AND of two emails finds nobody"
+    );
+}
