@@ -43,6 +43,7 @@ pub use log::RequestRecord;
 use faults::FaultQueue;
 use log::RequestLog;
 use query::Caps;
+use search::RecentMatches;
 use sliding_window::SlidingWindow;
 use state::{Store, StoreBuilder};
 
@@ -164,6 +165,7 @@ struct Shared {
     connections: AtomicU64,
     caps: Caps,
     unstable_ties: bool,
+    recent_matches: RecentMatches,
 }
 
 impl Shared {
@@ -236,6 +238,7 @@ impl Sandbox {
             connections: AtomicU64::new(0),
             caps,
             unstable_ties: config.unstable_ties,
+            recent_matches: RecentMatches::default(),
         });
         let listener = {
             // Registering the socket with tokio's reactor needs the runtime's context.

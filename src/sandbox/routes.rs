@@ -193,7 +193,11 @@ fn tag(shared: &Shared, raw_id: &str, add: bool, body: &[u8]) -> Reply {
 fn list(shared: &Shared, query: Option<&str>) -> Reply {
     match parse_list_query(query, shared.caps) {
         Ok(q) => {
-            let (page, total) = q.run(&shared.store.read(), shared.shuffle());
+            let (page, total) = q.run(
+                &shared.store.read(),
+                shared.shuffle(),
+                &shared.recent_matches,
+            );
             Reply::new(StatusCode::OK, page_body(&page, total))
         }
         Err(problems) => Reply::invalid(&problems),
@@ -207,7 +211,11 @@ fn search(shared: &Shared, body: &[u8]) -> Reply {
     };
     match parse_search(&body, shared.caps) {
         Ok(q) => {
-            let (page, total) = q.run(&shared.store.read(), shared.shuffle());
+            let (page, total) = q.run(
+                &shared.store.read(),
+                shared.shuffle(),
+                &shared.recent_matches,
+            );
             Reply::new(StatusCode::OK, page_body(&page, total))
         }
         Err(problems) => Reply::invalid(&problems),

@@ -5,8 +5,8 @@
 //! one pass over the account to match and count (or none, without filters), never a sort.
 
 use std::cmp::Ordering;
-use std::collections::HashMap;
-use std::sync::Arc;
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use bytes::{BufMut, Bytes, BytesMut};
 
@@ -216,15 +216,22 @@ impl Query {
     /// The requested page and how many customers match in all. With `shuffle`, customers
     /// whose sort values are equal come in an order drawn from it (see `SandboxConfig`'s
     /// `unstable_ties`); without, in id order (reversed for `desc`).
-    pub fn run(&self, table: &Table, shuffle: Option<u64>) -> (Vec<Arc<Entry>>, usize) {
+    pub fn run(
+        &self,
+        table: &Table,
+        shuffle: Option<u64>,
+        recent: &RecentMatches,
+    ) -> (Vec<Arc<Entry>>, usize) {
         let order = table.order(self.sort);
         let len = order.len();
         let walk = |i: usize| order.get(if self.descending { len - 1 - i } else { i });
-        let matched: Option<Vec<u32>> = (!self.filters.is_empty()).then(|| {
-            let matches = self.matcher(table);
-            (0..len).map(walk).filter(|&p| matches(p)).collect()
+        let matched: Option<Arc<Vec<u32>>> = (!self.filters.is_empty()).then(|| {
+            recent.get_or_insert(self, table.version(), || {
+                let matches = self.matcher(table);
+                (0..len).map(walk).filter(|&p| matches(p)).collect()
+            })
         });
-        let total = matched.as_ref().map_or(len, Vec::len);
+        let total = matched.as_ref().map_or(len, |m| m.len());
         let nth = |i: usize| matched.as_ref().map_or_else(|| walk(i), |m| m[i]);
         let start = self.offset.min(total);
         let end = self.offset.saturating_add(self.limit).min(total);
@@ -256,6 +263,70 @@ impl Query {
         let page = page.into_iter().map(|p| table.entry(p).clone()).collect();
         (page, total)
     }
+}
+
+/// The customers that recent searches matched, in their order, kept while the customers stay
+/// as they were: paging through a search asks the same question once per page, and without
+/// this each page would cost a pass over the whole account.
+#[derive(Default)]
+pub(super) struct RecentMatches {
+    /// Most recent last.
+    kept: Mutex<VecDeque<Kept>>,
+}
+
+struct Kept {
+    question: String,
+    /// The table's version it was answered on.
+    version: u64,
+    /// The positions matched, in the question's order.
+    matched: Arc<Vec<u32>>,
+}
+
+/// Several scans may page at once (a bulk run's workers, a test beside a client).
+const RECENT_MATCHES: usize = 8;
+
+impl RecentMatches {
+    fn get_or_insert(
+        &self,
+        query: &Query,
+        version: u64,
+        find: impl FnOnce() -> Vec<u32>,
+    ) -> Arc<Vec<u32>> {
+        // Every field of the question but the page; `{:?}` writes numbers exactly.
+        let question = format!(
+            "{:?} {} {:?} {}",
+            query.filters, query.any, query.sort, query.descending
+        );
+        {
+            let mut kept = lock(&self.kept);
+            if let Some(i) = kept
+                .iter()
+                .position(|k| k.version == version && k.question == question)
+            {
+                let hit = kept.remove(i).expect("found just now");
+                let matched = hit.matched.clone();
+                kept.push_back(hit);
+                return matched;
+            }
+        }
+        // Searched outside the lock: other requests need not wait for this one.
+        let matched = Arc::new(find());
+        let mut kept = lock(&self.kept);
+        kept.retain(|k| k.version == version);
+        if kept.len() >= RECENT_MATCHES {
+            kept.pop_front();
+        }
+        kept.push_back(Kept {
+            question,
+            version,
+            matched: matched.clone(),
+        });
+        matched
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// `{"data":[…],"total":N}`, stitched from each customer's stored JSON.
@@ -377,6 +448,43 @@ mod tests {
         assert!(hits(
             json!({"filter": [eq(&b), eq(&a)], "comparison": "OR"})
         ));
+    }
+
+    #[test]
+    fn a_search_is_answered_again_from_its_matches_until_a_customer_changes() {
+        let store = Store::new(
+            (1..=5)
+                .map(|id| {
+                    json!({"id": id, "tags": [{"name": "t"}]})
+                        .as_object()
+                        .unwrap()
+                        .clone()
+                })
+                .collect(),
+        )
+        .unwrap();
+        let recent = RecentMatches::default();
+        let query = |limit: usize, tag: &str| {
+            let body = json!({"filter": [{"field": "customers.tagsData", "operator": "=",
+                                          "value": tag}], "limit": limit});
+            parse_search(body.as_object().unwrap(), Caps::default()).unwrap()
+        };
+        let ids = |page: Vec<Arc<Entry>>| page.iter().map(|e| e.id).collect::<Vec<_>>();
+        let (first, total) = query(2, "t").run(&store.read(), None, &recent);
+        assert_eq!((ids(first), total), (vec![1, 2], 5));
+        let kept = lock(&recent.kept)[0].matched.clone();
+        // Another page of the same search: the same matches, not searched again.
+        query(3, "t").run(&store.read(), None, &recent);
+        assert!(Arc::ptr_eq(&kept, &lock(&recent.kept)[0].matched));
+        for i in 0..RECENT_MATCHES + 2 {
+            query(1, &format!("other{i}")).run(&store.read(), None, &recent);
+        }
+        assert_eq!(lock(&recent.kept).len(), RECENT_MATCHES);
+        // A change to any customer makes every kept answer stale.
+        store.remove_tags(3, &["t".into()]);
+        let (page, total) = query(5, "t").run(&store.read(), None, &recent);
+        assert_eq!((ids(page), total), (vec![1, 2, 4, 5], 4));
+        assert_eq!(lock(&recent.kept).len(), 1);
     }
 
     #[test]

@@ -39,6 +39,8 @@ pub(super) struct Table {
     /// Positions in `entries` ordered by each [`SortField`]; equal values in id order.
     orders: [Vec<u32>; 2],
     next_id: u64,
+    /// Changes with every change to any customer.
+    version: u64,
 }
 
 /// The customers in the order a list or search asks for, by position in [`Table`].
@@ -77,6 +79,7 @@ impl Table {
             columns,
             orders: [Vec::new(), Vec::new()],
             next_id,
+            version: 0,
         };
         table.orders = SortField::ALL.map(|field| {
             let keys: Vec<_> = (0..table.entries.len() as u32)
@@ -96,6 +99,10 @@ impl Table {
 
     pub fn columns(&self) -> &Columns {
         &self.columns
+    }
+
+    pub fn version(&self) -> u64 {
+        self.version
     }
 
     /// The customer's value of `field`, as list and search order customers.
@@ -132,6 +139,7 @@ impl Table {
     }
 
     fn push(&mut self, entry: Arc<Entry>) {
+        self.version += 1;
         let position = self.entries.len() as u32;
         self.columns.push(&entry);
         self.entries.push(entry);
@@ -141,6 +149,7 @@ impl Table {
     }
 
     fn replace(&mut self, position: usize, entry: Arc<Entry>) {
+        self.version += 1;
         let old = std::mem::replace(&mut self.entries[position], entry);
         self.columns.set(position, &self.entries[position]);
         for field in SortField::ALL {
