@@ -36,7 +36,21 @@ enum Ready<'q> {
         slot: Slot,
         values: HashMap<u32, Vec<&'q str>>,
     },
-    Value(&'q Filter),
+    /// See [`Filter::Text`].
+    Text {
+        slot: Slot,
+        op: Op,
+        value: &'q str,
+        folded: &'q str,
+        hash: u32,
+    },
+    /// See [`Filter::Number`].
+    Number {
+        slot: Slot,
+        op: Op,
+        value: f64,
+        text: &'q str,
+    },
 }
 
 impl<'q> Ready<'q> {
@@ -58,14 +72,37 @@ impl<'q> Ready<'q> {
                     }
                 }
             },
-            other => Ready::Value(other),
+            Filter::Text {
+                slot,
+                op,
+                value,
+                folded,
+                hash,
+            } => Ready::Text {
+                slot: *slot,
+                op: *op,
+                value,
+                folded,
+                hash: *hash,
+            },
+            Filter::Number {
+                slot,
+                op,
+                value,
+                text,
+            } => Ready::Number {
+                slot: *slot,
+                op: *op,
+                value: *value,
+                text,
+            },
         }
     }
 
     /// Whether the customer at `position` passes. The columns answer first; the customer's
     /// JSON is read only where they cannot.
     fn matches(&self, table: &Table, position: u32) -> bool {
-        let tags = table.columns().tags(position);
+        let tags = || table.columns().tags(position);
         let e = || table.entry(position);
         match self {
             Ready::AllTags {
@@ -74,7 +111,7 @@ impl<'q> Ready<'q> {
                 negate,
             } => {
                 let has_all = bits.is_some_and(|b| {
-                    tags & b.bits == b.bits
+                    tags() & b.bits == b.bits
                         && (!b.shared
                             || names
                                 .iter()
@@ -87,6 +124,7 @@ impl<'q> Ready<'q> {
                 bits,
                 negate,
             } => {
+                let tags = tags();
                 let contains = if tags & bits.bits & !OVERFLOW != 0 {
                     true
                 } else if bits.shared && tags & OVERFLOW != 0 {
@@ -104,21 +142,9 @@ impl<'q> Ready<'q> {
                     e().text(*slot)
                         .is_some_and(|a| candidates.contains(&a.as_ref()))
                 }),
-            Ready::Value(filter) => filter.matches(table, position),
-        }
-    }
-}
-
-impl Filter {
-    /// Whether the customer at `position` passes this filter on a text or numeric field.
-    fn matches(&self, table: &Table, position: u32) -> bool {
-        let columns = table.columns();
-        let e = || table.entry(position);
-        // A missing or null value equals nothing: it is "not equal" to every value and
-        // contains none.
-        match self {
-            Filter::Tags { .. } => unreachable!("tag filters are made Ready"),
-            Filter::Text {
+            // A missing or null value equals nothing: it is "not equal" to every value and
+            // contains none.
+            Ready::Text {
                 slot,
                 op,
                 value,
@@ -126,8 +152,8 @@ impl Filter {
                 hash,
             } => {
                 let equal = || {
-                    columns.hash(*slot, position) == *hash
-                        && e().text(*slot).is_some_and(|a| a == value.as_str())
+                    table.columns().hash(*slot, position) == *hash
+                        && e().text(*slot).is_some_and(|a| a == *value)
                 };
                 let contains = || e().text(*slot).is_some_and(|a| contains_folded(&a, folded));
                 match op {
@@ -137,11 +163,11 @@ impl Filter {
                     Op::NotContains => !contains(),
                     _ => e()
                         .text(*slot)
-                        .is_some_and(|a| holds(*op, a.as_ref().cmp(value.as_str()))),
+                        .is_some_and(|a| holds(*op, a.as_ref().cmp(*value))),
                 }
             }
             // `~` reads a number as written: `"lastSeen" ~ "1603"`.
-            Filter::Number {
+            Ready::Number {
                 slot,
                 op,
                 value,
@@ -151,7 +177,8 @@ impl Filter {
                 match op {
                     Op::Contains => contains(),
                     Op::NotContains => !contains(),
-                    _ => match columns
+                    _ => match table
+                        .columns()
                         .number(*slot, position)
                         .and_then(|a| a.partial_cmp(value))
                     {
