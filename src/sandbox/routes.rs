@@ -11,9 +11,9 @@ use serde_json::{Map, Value};
 use super::data::NEW_CUSTOMER;
 use super::entry::Customer;
 use super::errors::{
-    validation_body, Invalid, CUSTOMER_NOT_FOUND, INVALID_JSON, METHOD_NOT_ALLOWED, NOT_BLANK,
-    PAYLOAD_TOO_LARGE, ROUTE_NOT_FOUND, TOO_MANY_REQUESTS, TYPE_ARRAY, TYPE_NUMERIC, TYPE_OBJECT,
-    TYPE_STRING, UNAUTHORIZED,
+    status_body, validation_body, Invalid, CUSTOMER_NOT_FOUND, INVALID_JSON, METHOD_NOT_ALLOWED,
+    NOT_BLANK, PAYLOAD_TOO_LARGE, ROUTE_NOT_FOUND, TOO_MANY_REQUESTS, TYPE_ARRAY, TYPE_NUMERIC,
+    TYPE_OBJECT, TYPE_STRING, UNAUTHORIZED,
 };
 use super::query::{is_blank, parse_list_query, parse_search};
 use super::search::page_body;
@@ -262,8 +262,14 @@ fn create(shared: &Shared, body: &[u8]) -> Reply {
                 .collect(),
         ),
     );
-    let entry = shared.store.create(&customer);
-    Reply::new(StatusCode::CREATED, entry.json.clone())
+    match shared.store.create(&customer) {
+        Some(entry) => Reply::new(StatusCode::CREATED, entry.json.clone()),
+        // Only a sandbox started with the largest possible id gets here.
+        None => Reply::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            status_body(StatusCode::INTERNAL_SERVER_ERROR),
+        ),
+    }
 }
 
 /// A JSON object body; an empty body counts as `{}`.

@@ -38,7 +38,8 @@ pub(super) struct Table {
     columns: Columns,
     /// Positions in `entries` ordered by each [`SortField`]; equal values in id order.
     orders: [Vec<u32>; 2],
-    next_id: u64,
+    /// None once the largest id is taken.
+    next_id: Option<u64>,
     /// Changes with every change to any customer.
     version: u64,
 }
@@ -69,7 +70,7 @@ impl Order<'_> {
 
 impl Table {
     /// The customers, their columns and their orders.
-    fn new(entries: Vec<Arc<Entry>>, next_id: u64) -> Table {
+    fn new(entries: Vec<Arc<Entry>>, next_id: Option<u64>) -> Table {
         let mut columns = Columns::with_capacity(entries.len());
         for e in &entries {
             columns.push(e);
@@ -206,12 +207,14 @@ impl StoreBuilder {
             without_id,
             tags,
         } = self;
-        let mut next_id = entries.iter().map(|e| e.id).max().unwrap_or(0);
-        next_id = next_id.saturating_add(1);
+        let mut next_id = match entries.iter().map(|e| e.id).max() {
+            Some(largest) => largest.checked_add(1),
+            None => Some(1),
+        };
         for rest in without_id {
-            let entry = Entry::from_json(with_id_first(next_id, &rest))?;
-            entries.push(Arc::new(entry));
-            next_id = next_id.checked_add(1).ok_or("no customer ids left")?;
+            let id = next_id.ok_or("no customer ids are left for customers without one")?;
+            entries.push(Arc::new(Entry::from_json(with_id_first(id, &rest))?));
+            next_id = id.checked_add(1);
         }
         if u32::try_from(entries.len()).is_err() {
             return Err("a sandbox holds at most 4,294,967,295 customers".into());
@@ -261,16 +264,17 @@ impl Store {
         entries.iter().map(|e| e.to_map()).collect()
     }
 
-    /// Adds a customer under a fresh id. `fields` has been validated and has no `id`.
-    pub fn create(&self, fields: &Customer) -> Arc<Entry> {
+    /// Adds a customer under a fresh id. `fields` has been validated and has no `id`. None:
+    /// the largest id is taken, so there is no fresh one.
+    pub fn create(&self, fields: &Customer) -> Option<Arc<Entry>> {
         let rest = serialize(fields);
         let mut table = write(&self.table);
-        let id = table.next_id;
-        table.next_id += 1;
+        let id = table.next_id?;
+        table.next_id = id.checked_add(1);
         let entry = Entry::from_json(with_id_first(id, &rest)).expect("a fresh id is valid");
         let entry = Arc::new(entry);
         table.push(entry.clone());
-        entry
+        Some(entry)
     }
 
     /// The colour each tag gets: the account's if the name is known, else the request's
@@ -443,7 +447,11 @@ mod tests {
         .unwrap();
         let a = store.get(8).unwrap();
         assert_eq!(a.to_map().keys().collect::<Vec<_>>(), ["id", "name"]);
-        assert_eq!(store.create(&Map::new()).id, 9);
+        assert_eq!(store.create(&Map::new()).unwrap().id, 9);
+        let full = Store::new(vec![customer(json!({"id": u64::MAX}))]).unwrap();
+        assert!(full.create(&Map::new()).is_none(), "no id past the largest");
+        let no_room = Store::new(vec![customer(json!({"id": u64::MAX})), customer(json!({}))]);
+        assert!(no_room.err().unwrap().contains("no customer ids are left"));
         let nulled = Store::new(vec![customer(json!({"name": "n", "id": null}))]).unwrap();
         assert_eq!(&nulled.get(1).unwrap().json[..], br#"{"id":1,"name":"n"}"#);
 
