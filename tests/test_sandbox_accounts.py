@@ -53,6 +53,8 @@ def test_a_generated_account_is_the_same_for_the_same_seed() -> None:
     assert generated(300, seed=7) == seven
     assert generated(300, seed=8) != seven
     assert generated(300) == generated(300), "no seed: one fixed account"
+    numpy = pytest.importorskip("numpy")
+    assert generated(numpy.int64(300), seed=numpy.uint8(7)) == seven
 
 
 def test_generated_customers_look_like_a_real_accounts() -> None:

@@ -16,10 +16,11 @@ customer is the one from HelpCrunch's docs: 542335, "John Doe", tagged "vip" and
 from __future__ import annotations
 
 import json
+import operator
 import os
 from collections.abc import Iterable, Mapping
 from types import TracebackType
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, SupportsIndex
 
 from ._client import AsyncClient, Client
 from ._native import SandboxServer
@@ -79,7 +80,7 @@ class Sandbox:
             raise ValueError("pass customers or load, not both")
         generate = None
         customers_json = None
-        if isinstance(customers, int) and not isinstance(customers, bool):
+        if isinstance(customers, SupportsIndex) and not isinstance(customers, bool):
             generate = _count("customers", customers)
             seed = None if seed is None else _count("seed", seed)
         elif seed is not None:
@@ -262,13 +263,14 @@ class Sandbox:
         return f"Sandbox(base_url={self.base_url!r}, {state})"
 
 
-def _count(name: str, value: int) -> int:
-    """A whole number >= 0, or a clear error naming the argument."""
-    if isinstance(value, bool) or not isinstance(value, int):
+def _count(name: str, value: object) -> int:
+    """A whole number >= 0 (an int, a NumPy integer), or a clear error naming the argument."""
+    if isinstance(value, bool) or not isinstance(value, SupportsIndex):
         raise TypeError(f"{name} must be an int, not {type(value).__name__}")
-    if not 0 <= value < 2**64:
-        raise ValueError(f"{name} must be between 0 and 2**64 - 1, got {value}")
-    return value
+    number = operator.index(value)
+    if not 0 <= number < 2**64:
+        raise ValueError(f"{name} must be between 0 and 2**64 - 1, got {number}")
+    return number
 
 
 def _retry_after_text(value: float | str) -> str:
