@@ -37,8 +37,6 @@ class NativeClient:
 
 class SandboxServer:
     DEFAULT_LOG_CAPACITY: int
-    DEFAULT_SEED: int
-    MAX_GENERATED: int
     def __init__(
         self,
         api_key: str,

@@ -15,7 +15,6 @@ use super::convert::{json_to_py, object_to_py};
 use crate::core::runtime;
 use crate::sandbox::{
     Customers, Fault, FaultMatch, Sandbox, SandboxConfig, DEFAULT_LOG_CAPACITY, DEFAULT_SEED,
-    MAX_GENERATED,
 };
 
 #[pyclass(frozen, module = "helpcrunch._native")]
@@ -57,10 +56,6 @@ fn start_error(e: io::Error) -> PyErr {
 impl SandboxServer {
     #[classattr]
     const DEFAULT_LOG_CAPACITY: usize = DEFAULT_LOG_CAPACITY;
-    #[classattr]
-    const DEFAULT_SEED: u64 = DEFAULT_SEED;
-    #[classattr]
-    const MAX_GENERATED: usize = MAX_GENERATED;
 
     /// The customers: `customers_json` (a JSON array), else `generate` customers from
     /// `seed`, else the file at `load`, else the demo set.

@@ -38,6 +38,7 @@ use serde_json::{Map, Value};
 use tokio::sync::watch;
 
 pub use faults::{Fault, FaultMatch};
+pub use generate::MAX_GENERATED;
 pub use log::RequestRecord;
 
 use faults::FaultQueue;
@@ -46,8 +47,6 @@ use query::Caps;
 use search::RecentMatches;
 use sliding_window::SlidingWindow;
 use state::{Store, StoreBuilder};
-
-pub use generate::MAX_GENERATED;
 
 /// Requests kept in the log by default: enough to inspect any test, bounded for benchmarks.
 pub const DEFAULT_LOG_CAPACITY: usize = 100_000;
