@@ -1,8 +1,10 @@
 //! Running a list or search [`Query`]: matching customers, walking them in the order asked
 //! for, and cutting out the page.
 //!
-//! The store keeps the customers sorted by id, `firstSeen` and `lastSeen`, so a page costs
-//! one pass over the account to match and count (or none, without filters), never a sort.
+//! The store keeps the customers sorted by id, `firstSeen` and `lastSeen`, so a page never
+//! costs a sort. A search's first page costs one pass over the per-field columns to match and
+//! count; its next pages, while no customer changes, are cut from the matches kept in
+//! [`RecentMatches`]; a list costs no pass at all.
 
 use std::cmp::Ordering;
 use std::collections::{HashMap, VecDeque};

@@ -3,7 +3,8 @@
 //! Each customer is an immutable [`Entry`] (its JSON, and where its searchable values lie in
 //! it) behind an `Arc`, kept in id order. Two more lists hold the customers' positions ordered
 //! by `firstSeen` and by `lastSeen`, so list and search page through a sorted account without
-//! sorting it per request. Readers clone the `Arc`s they need under a read lock; writers build
+//! sorting it per request, and per-field columns (`columns.rs`) let search pass over the
+//! account without reading most customers. Readers clone the `Arc`s they need under a read lock; writers build
 //! the new entry outside any lock and swap it in only if the customer did not change meanwhile
 //! (else they redo it on the newer version). Locks are held for a lookup, one scan or a swap,
 //! never across an await.
