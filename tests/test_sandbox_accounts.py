@@ -267,6 +267,14 @@ def test_cli_loads_customers_from_a_file(customer_file: tuple[Path, Path]) -> No
     assert f"2 customers (from {customer_file[1]})" in err
 
 
+def test_cli_stops_cleanly_on_sigterm_sent_as_soon_as_it_prints_its_address() -> None:
+    for _ in range(5):
+        proc = start_cli("--customers", "3")
+        served(proc)
+        err = stop(proc)
+        assert proc.returncode == 0, err
+
+
 @pytest.mark.parametrize(
     ("args", "says"),
     [

@@ -242,6 +242,9 @@ def _cmd_sandbox(args: argparse.Namespace) -> int:
     except OSError as err:
         print(f"helpcrunch: error: {err}", file=sys.stderr)
         return EXIT_ERROR
+    stop = threading.Event()
+    # Before the address is printed: whoever reads it may send SIGTERM at once.
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with sandbox:
         print(f"HelpCrunch sandbox serving at {sandbox.base_url}", flush=True)
         print(f"export HELPCRUNCH_BASE_URL={sandbox.base_url}", flush=True)
@@ -253,8 +256,6 @@ def _cmd_sandbox(args: argparse.Namespace) -> int:
             source = "demo" if args.load is None else f"from {args.load}"
         print(f"{sandbox.customer_count:,} customers ({source})", file=sys.stderr, flush=True)
         print("Press Ctrl-C to stop.", file=sys.stderr, flush=True)
-        stop = threading.Event()
-        signal.signal(signal.SIGTERM, lambda *_: stop.set())
         # Event.wait with a timeout keeps the main thread responsive to Ctrl-C.
         while not stop.wait(0.5):
             pass
