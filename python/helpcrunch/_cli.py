@@ -223,13 +223,39 @@ def _cmd_get(args: argparse.Namespace) -> int:
 def _cmd_sandbox(args: argparse.Namespace) -> int:
     from .sandbox import Sandbox
 
-    with Sandbox(port=args.port, rate_limit=args.rate_limit, api_key=args.key) as sandbox:
+    if args.seed is not None and args.customers is None:
+        raise _UsageError("--seed picks a generated account: give --customers N with it")
+    try:
+        sandbox = Sandbox(
+            args.customers,
+            api_key=args.key,
+            rate_limit=args.rate_limit,
+            seed=args.seed,
+            load=args.load,
+            max_page_size=args.max_page_size,
+            max_filters=args.max_filters,
+            unstable_ties=args.unstable_ties,
+            port=args.port,
+        )
+    except (ValueError, FileNotFoundError) as err:
+        raise _UsageError(str(err)) from None
+    except OSError as err:
+        print(f"helpcrunch: error: {err}", file=sys.stderr)
+        return EXIT_ERROR
+    stop = threading.Event()
+    # Before the address is printed: whoever reads it may send SIGTERM at once.
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with sandbox:
         print(f"HelpCrunch sandbox serving at {sandbox.base_url}", flush=True)
         print(f"export HELPCRUNCH_BASE_URL={sandbox.base_url}", flush=True)
         print(f"export HELPCRUNCH_API_KEY={sandbox.api_key}", flush=True)
+        if args.customers is not None:
+            seed = "" if args.seed is None else f", seed {args.seed}"
+            source = f"generated{seed}"
+        else:
+            source = "demo" if args.load is None else f"from {args.load}"
+        print(f"{sandbox.customer_count:,} customers ({source})", file=sys.stderr, flush=True)
         print("Press Ctrl-C to stop.", file=sys.stderr, flush=True)
-        stop = threading.Event()
-        signal.signal(signal.SIGTERM, lambda *_: stop.set())
         # Event.wait with a timeout keeps the main thread responsive to Ctrl-C.
         while not stop.wait(0.5):
             pass
@@ -384,11 +410,14 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox = sub.add_parser(
         "sandbox",
         help="serve a fake HelpCrunch on this machine until Ctrl-C",
-        description="Serve the sandbox (a fake HelpCrunch with demo customers) on 127.0.0.1 "
-        "until Ctrl-C, and print the URL and key to use with it.",
+        description="Serve the sandbox (a fake HelpCrunch with demo, generated or loaded "
+        "customers) on 127.0.0.1 until Ctrl-C, and print the URL and key to use with it.",
         epilog="example:\n  helpcrunch sandbox --port 8765 --rate-limit 120\n"
         "  # then, in another shell, the two printed export lines, and:\n"
-        "  helpcrunch untag 542335 Lead",
+        "  helpcrunch untag 542335 Lead\n\n"
+        "  helpcrunch sandbox --customers 200000 --seed 1     # a generated account\n"
+        "  helpcrunch sandbox --load customers.jsonl          # your own customers\n"
+        "  helpcrunch sandbox --max-page-size 50 --max-filters 20 --unstable-ties",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sandbox.add_argument("--port", type=int, default=0, help="port (default: a free one)")
@@ -401,6 +430,46 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sandbox.add_argument(
         "--key", default="sandbox-key", help="the API key it accepts (default: sandbox-key)"
+    )
+    source = sandbox.add_mutually_exclusive_group()
+    source.add_argument(
+        "--customers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="start with N generated customers, ids 1 to N (default: ten demo customers)",
+    )
+    source.add_argument(
+        "--load",
+        default=None,
+        metavar="FILE",
+        help="start with the customers in FILE: a JSON array, or one JSON object per line",
+    )
+    sandbox.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        metavar="S",
+        help="which generated account: the same seed gives the same customers on every machine",
+    )
+    sandbox.add_argument(
+        "--max-page-size",
+        type=int,
+        default=None,
+        metavar="N",
+        help="answer 400 to a list or search with a limit past N (default: no cap)",
+    )
+    sandbox.add_argument(
+        "--max-filters",
+        type=int,
+        default=None,
+        metavar="N",
+        help="answer 400 to a search with more than N filters (default: no cap)",
+    )
+    sandbox.add_argument(
+        "--unstable-ties",
+        action="store_true",
+        help="order customers with equal firstSeen/lastSeen differently on every request",
     )
     sandbox.set_defaults(run=_cmd_sandbox)
     return parser

@@ -44,6 +44,7 @@ class NativeClient:
     def settings(self) -> ClientSettings: ...
 
 class SandboxServer:
+    DEFAULT_LOG_CAPACITY: int
     def __init__(
         self,
         api_key: str,
@@ -52,6 +53,13 @@ class SandboxServer:
         host: str = "127.0.0.1",
         port: int = 0,
         log_capacity: int = ...,
+        *,
+        generate: int | None = None,
+        seed: int | None = None,
+        load: str | None = None,
+        max_page_size: int | None = None,
+        max_filters: int | None = None,
+        unstable_ties: bool = False,
     ) -> None: ...
     @property
     def base_url(self) -> str: ...
@@ -60,6 +68,7 @@ class SandboxServer:
     @property
     def port(self) -> int: ...
     def customer(self, id: int) -> dict[str, Any] | None: ...
+    def customer_count(self) -> int: ...
     def customers(self) -> list[dict[str, Any]]: ...
     def requests(self) -> list[tuple[str, str, int]]: ...
     def request_count(self) -> int: ...

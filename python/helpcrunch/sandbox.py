@@ -9,15 +9,18 @@ without a network or an account (as moto is for AWS and stripe-mock for Stripe).
 It is a real HTTP server on 127.0.0.1 (written in Rust, running on the package's runtime) that
 answers the v1 calls this package makes, with HelpCrunch's status codes and error bodies.
 Customers live in memory. Started without ``customers`` it holds a demo set whose first
-customer is the one from HelpCrunch's docs: 542335, "John Doe", tagged "vip" and "Lead".
+customer is the one from HelpCrunch's docs: 542335, "John Doe", tagged "vip" and "Lead";
+``Sandbox(customers=200_000, seed=1)`` holds a generated account of that size instead.
 """
 
 from __future__ import annotations
 
 import json
+import operator
+import os
 from collections.abc import Iterable, Mapping
 from types import TracebackType
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, SupportsIndex
 
 from ._client import AsyncClient, Client
 from ._native import SandboxServer
@@ -40,24 +43,69 @@ class Sandbox:
     """A fake HelpCrunch serving on ``base_url`` until :meth:`close` (or the end of ``with``).
 
     - ``customers``: the starting customers (dicts as the API returns them; those without an
-      ``id`` get one), or None for the demo set.
+      ``id`` get one); or a number N for a generated account of N realistic customers, ids 1
+      to N, the same for the same ``seed`` on every machine; or None for the demo set.
+    - ``seed``: which generated account (by default the same one every time); only with
+      ``customers=N``.
+    - ``load``: a file to load the customers from instead: a JSON array of customer objects,
+      or JSON Lines (one object per line).
     - ``api_key``: the key it accepts (``Authorization: Bearer <key>``); others get 401.
     - ``rate_limit``: answer 429 past this many requests in any 60 s, as HelpCrunch does at 120.
+    - ``max_page_size``, ``max_filters``: answer 400 (naming ``limit`` or ``filter``) to a list
+      or search asking for a larger page or sending more filters. HelpCrunch documents no such
+      caps; set them to test a client against caps the real API may have. None: no cap.
+    - ``unstable_ties``: give customers with equal ``firstSeen`` (or ``lastSeen``) a fresh
+      random order in every sorted list or search, as a database paging with ``ORDER BY ...
+      LIMIT ... OFFSET`` may, to test a client's paging against the worst case. Off: in id
+      order.
     - ``port``: 0 picks a free one.
     """
 
     def __init__(
         self,
-        customers: Iterable[Mapping[str, Any]] | None = None,
+        customers: Iterable[Mapping[str, Any]] | int | None = None,
         api_key: str = "sandbox-key",
         rate_limit: int | None = None,
         *,
+        seed: int | None = None,
+        load: str | os.PathLike[str] | None = None,
+        max_page_size: int | None = None,
+        max_filters: int | None = None,
+        unstable_ties: bool = False,
         port: int = 0,
         host: str = "127.0.0.1",
-        log_capacity: int = 100_000,
+        log_capacity: int = SandboxServer.DEFAULT_LOG_CAPACITY,
     ) -> None:
-        customers_json = None if customers is None else json.dumps([dict(c) for c in customers])
-        self._server = SandboxServer(api_key, rate_limit, customers_json, host, port, log_capacity)
+        if load is not None and customers is not None:
+            raise ValueError("pass customers or load, not both")
+        generate = None
+        customers_json = None
+        if isinstance(customers, SupportsIndex) and not isinstance(customers, bool):
+            generate = _count("customers", customers)
+            seed = None if seed is None else _count("seed", seed)
+        elif seed is not None:
+            raise ValueError("seed is for a generated account: pass customers=N with it")
+        elif customers is not None:
+            if isinstance(customers, (str, bytes, Mapping)) or not isinstance(customers, Iterable):
+                raise TypeError(
+                    "customers must be a number or an iterable of dicts, "
+                    f"not {type(customers).__name__}"
+                )
+            customers_json = json.dumps([dict(c) for c in customers])
+        self._server = SandboxServer(
+            api_key,
+            rate_limit,
+            customers_json,
+            host,
+            port,
+            log_capacity,
+            generate=generate,
+            seed=seed,
+            load=None if load is None else os.fspath(load),
+            max_page_size=None if max_page_size is None else _count("max_page_size", max_page_size),
+            max_filters=None if max_filters is None else _count("max_filters", max_filters),
+            unstable_ties=bool(unstable_ties),
+        )
         self._closed = False
 
     @property
@@ -93,6 +141,11 @@ class Sandbox:
     def customers(self) -> list[dict[str, Any]]:
         """Every customer, ordered by id."""
         return self._server.customers()
+
+    @property
+    def customer_count(self) -> int:
+        """How many customers it holds now (cheap, unlike ``len(customers())``)."""
+        return self._server.customer_count()
 
     @property
     def requests(self) -> list[SandboxRequest]:
@@ -208,6 +261,16 @@ class Sandbox:
     def __repr__(self) -> str:
         state = "closed" if self._closed else "serving"
         return f"Sandbox(base_url={self.base_url!r}, {state})"
+
+
+def _count(name: str, value: object) -> int:
+    """A whole number >= 0 (an int, a NumPy integer), or a clear error naming the argument."""
+    if isinstance(value, bool) or not isinstance(value, SupportsIndex):
+        raise TypeError(f"{name} must be an int, not {type(value).__name__}")
+    number = operator.index(value)
+    if not 0 <= number < 2**64:
+        raise ValueError(f"{name} must be between 0 and 2**64 - 1, got {number}")
+    return number
 
 
 def _retry_after_text(value: float | str) -> str:

@@ -1,17 +1,21 @@
 //! `helpcrunch._native.SandboxServer`: the Rust sandbox as Python sees it. The public
 //! `helpcrunch.sandbox.Sandbox` wraps it.
 
+use std::io;
 use std::net::IpAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
-use pyo3::exceptions::{PyOSError, PyValueError};
+use pyo3::exceptions::{PyFileNotFoundError, PyOSError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyList;
 use serde_json::{Map, Value};
 
 use super::convert::{json_to_py, object_to_py};
 use crate::core::runtime;
-use crate::sandbox::{Fault, FaultMatch, Sandbox, SandboxConfig};
+use crate::sandbox::{
+    Customers, Fault, FaultMatch, Sandbox, SandboxConfig, DEFAULT_LOG_CAPACITY, DEFAULT_SEED,
+};
 
 #[pyclass(frozen, module = "helpcrunch._native")]
 pub struct SandboxServer {
@@ -36,31 +40,70 @@ fn parse_customers(json: &str) -> PyResult<Vec<Map<String, Value>>> {
         .collect()
 }
 
+/// Bad customers or settings are the caller's mistake (ValueError); a missing file or a
+/// port in use are the machine's (OSError).
+fn start_error(e: io::Error) -> PyErr {
+    match e.kind() {
+        io::ErrorKind::InvalidInput | io::ErrorKind::InvalidData => {
+            PyValueError::new_err(e.to_string())
+        }
+        io::ErrorKind::NotFound => PyFileNotFoundError::new_err(e.to_string()),
+        _ => PyOSError::new_err(format!("cannot start the sandbox: {e}")),
+    }
+}
+
 #[pymethods]
 impl SandboxServer {
+    #[classattr]
+    const DEFAULT_LOG_CAPACITY: usize = DEFAULT_LOG_CAPACITY;
+
+    /// The customers: `customers_json` (a JSON array), else `generate` customers from
+    /// `seed`, else the file at `load`, else the demo set.
     #[new]
-    #[pyo3(signature = (api_key, rate_limit=None, customers_json=None, host="127.0.0.1", port=0, log_capacity=crate::sandbox::DEFAULT_LOG_CAPACITY))]
+    #[pyo3(signature = (api_key, rate_limit=None, customers_json=None, host="127.0.0.1", port=0, log_capacity=DEFAULT_LOG_CAPACITY, *, generate=None, seed=None, load=None, max_page_size=None, max_filters=None, unstable_ties=false))]
+    #[allow(clippy::too_many_arguments)]
     fn new(
+        py: Python<'_>,
         api_key: String,
         rate_limit: Option<u32>,
         customers_json: Option<&str>,
         host: &str,
         port: u16,
         log_capacity: usize,
+        generate: Option<usize>,
+        seed: Option<u64>,
+        load: Option<PathBuf>,
+        max_page_size: Option<usize>,
+        max_filters: Option<usize>,
+        unstable_ties: bool,
     ) -> PyResult<Self> {
         let host: IpAddr = host.parse().map_err(|_| {
             PyValueError::new_err(format!("host must be an IP address, got {host:?}"))
         })?;
+        let customers = match (customers_json, generate, load) {
+            (Some(json), _, _) => Customers::Given(parse_customers(json)?),
+            (None, Some(count), _) => Customers::Generated {
+                count,
+                seed: seed.unwrap_or(DEFAULT_SEED),
+            },
+            (None, None, Some(path)) => Customers::File(path),
+            (None, None, None) => Customers::Demo,
+        };
         let config = SandboxConfig {
             api_key,
             rate_limit,
-            customers: customers_json.map(parse_customers).transpose()?,
+            customers,
             host,
             port,
             log_capacity,
+            max_page_size,
+            max_filters,
+            unstable_ties,
         };
-        let inner = Sandbox::start(config, &runtime::handle())
-            .map_err(|e| PyOSError::new_err(format!("cannot start the sandbox: {e}")))?;
+        // Generating or loading a large account takes a while: let other threads run.
+        let inner = py
+            .detach(|| Sandbox::start(config, &runtime::handle()))
+            .map_err(start_error)?;
         Ok(SandboxServer { inner })
     }
 
@@ -84,6 +127,10 @@ impl SandboxServer {
             .customer(id)
             .map(|c| object_to_py(py, &c).map(Bound::into_any))
             .transpose()
+    }
+
+    fn customer_count(&self) -> usize {
+        self.inner.customer_count()
     }
 
     fn customers<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {

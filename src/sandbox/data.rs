@@ -1,4 +1,4 @@
-//! The demo customers a sandbox starts with when given none.
+//! The demo customers a sandbox starts with when given none, and the fields of a new one.
 //!
 //! First comes HelpCrunch's own example customer (from its v1 docs), tagged `vip` and `Lead`.
 //! The docs' copy of its email is mangled by the site's e-mail obfuscation, so a plausible one
@@ -9,6 +9,14 @@
 //! It is JSON text, not `json!`, so big and precise numbers stay exactly as written.
 
 use serde_json::{Map, Value};
+
+/// Documented customer fields, in HelpCrunch's order, with what a new customer has when the
+/// request leaves them out. `id` comes first, from the store.
+pub(super) const NEW_CUSTOMER: &str = r#"{"name":null,"email":null,"userId":null,"company":null,
+"phone":null,"firstSeen":null,"lastSeen":null,"location":null,"device":null,
+"unsubscribed":false,"blocked":false,"source":null,"referer":null,"lastPage":null,
+"locale":null,"createdFrom":null,"integrationId":null,"notes":null,"tags":[],
+"customData":{}}"#;
 
 pub(super) const DEMO_CUSTOMERS: &str = r##"[
 {

@@ -2,6 +2,8 @@
 //!
 //! The fixed ones are literals, so answering them costs no serialization.
 
+use std::borrow::Cow;
+
 use bytes::Bytes;
 use hyper::StatusCode;
 use serde_json::{json, Value};
@@ -27,18 +29,27 @@ pub(super) const INVALID_CHOICE: &str = "The value you selected is not a valid c
 pub(super) const NOT_NEGATIVE: &str = "This value should be greater than or equal to 0.";
 pub(super) const POSITIVE: &str = "This value should be positive.";
 
+pub(super) fn at_most(max: usize) -> String {
+    format!("This value should be less than or equal to {max}.")
+}
+
+pub(super) fn at_most_elements(max: usize) -> String {
+    let noun = if max == 1 { "element" } else { "elements" };
+    format!("This collection should contain {max} {noun} or less.")
+}
+
 /// One `{code, message}` pair of a 400; `code` is the field path (`tags[0].name`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Invalid {
     pub code: String,
-    pub message: &'static str,
+    pub message: Cow<'static, str>,
 }
 
 impl Invalid {
-    pub fn new(code: impl Into<String>, message: &'static str) -> Self {
+    pub fn new(code: impl Into<String>, message: impl Into<Cow<'static, str>>) -> Self {
         Invalid {
             code: code.into(),
-            message,
+            message: message.into(),
         }
     }
 }

@@ -8,14 +8,21 @@
 //! Where HelpCrunch's docs are silent the sandbox picks one documented-compatible answer; the
 //! choices are listed on [`Sandbox`].
 
+mod columns;
 mod data;
+mod entry;
 mod errors;
 mod faults;
-mod limit;
+mod fields;
+mod generate;
+mod load;
 mod log;
+mod query;
+mod rng;
 mod routes;
 mod search;
 mod server;
+mod sliding_window;
 mod state;
 
 #[cfg(test)]
@@ -23,6 +30,7 @@ mod tests;
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -30,12 +38,15 @@ use serde_json::{Map, Value};
 use tokio::sync::watch;
 
 pub use faults::{Fault, FaultMatch};
+pub use generate::MAX_GENERATED;
 pub use log::RequestRecord;
 
 use faults::FaultQueue;
-use limit::RateLimiter;
 use log::RequestLog;
-use state::Store;
+use query::Caps;
+use search::RecentMatches;
+use sliding_window::SlidingWindow;
+use state::{Store, StoreBuilder};
 
 /// Requests kept in the log by default: enough to inspect any test, bounded for benchmarks.
 pub const DEFAULT_LOG_CAPACITY: usize = 100_000;
@@ -43,6 +54,27 @@ pub const DEFAULT_LOG_CAPACITY: usize = 100_000;
 /// A path outside `/v1` that answers 200 `{"status":"ok"}` to any method, without auth,
 /// faults, rate limiting or logging: for readiness checks that must not disturb a test.
 pub const HEALTH_PATH: &str = "/__sandbox/health";
+
+/// The seed of a generated account when none is given.
+pub const DEFAULT_SEED: u64 = 0;
+
+/// The customers a sandbox starts with.
+#[derive(Debug, Clone, Default)]
+pub enum Customers {
+    /// HelpCrunch's example customer and nine more, ids 542335..=542344.
+    #[default]
+    Demo,
+    /// These, as the API returns customers. One without an integer `id` gets one past the
+    /// largest given id.
+    Given(Vec<Map<String, Value>>),
+    /// `count` (at most [`MAX_GENERATED`]) made-up customers, ids 1..=count, as a real
+    /// account has them: names, emails, userIds, companies, locations, tags, and `firstSeen`
+    /// over ten years with ties. The same seed gives the same account on every machine.
+    Generated { count: usize, seed: u64 },
+    /// Read from a file holding a JSON array of customers, or one customer object per line
+    /// (JSON Lines), each as for `Given`.
+    File(PathBuf),
+}
 
 /// How to start a [`Sandbox`]. Build it with [`SandboxConfig::new`] and override fields:
 /// `SandboxConfig { rate_limit: Some(120), ..SandboxConfig::new("key") }`.
@@ -53,15 +85,22 @@ pub struct SandboxConfig {
     /// Requests per minute, strict sliding window over the whole server. None: unlimited.
     /// Costs 16 bytes per request admitted in the last minute: keep it None for benchmarks.
     pub rate_limit: Option<u32>,
-    /// The customers to start with. None: the demo set (HelpCrunch's example customer and
-    /// nine more, ids 542335..=542344). A customer without an integer `id` gets one after
-    /// the largest given id.
-    pub customers: Option<Vec<Map<String, Value>>>,
+    pub customers: Customers,
     pub host: IpAddr,
     /// 0 picks a free port.
     pub port: u16,
     /// How many of the most recent requests [`Sandbox::requests`] keeps.
     pub log_capacity: usize,
+    /// The largest `limit` list and search accept; past it, a 400 naming `limit`. None: no
+    /// cap (HelpCrunch documents none), so the default page is 100.
+    pub max_page_size: Option<usize>,
+    /// The most filters one search accepts; past it, a 400 naming `filter`. None: no cap
+    /// (HelpCrunch documents none, and warns there is one).
+    pub max_filters: Option<usize>,
+    /// Customers with equal sort values come in a fresh random order for every request, as
+    /// a database answering `ORDER BY firstSeen LIMIT … OFFSET …` may give them, so that a
+    /// client's paging can be tested against the worst case. false: in id order.
+    pub unstable_ties: bool,
 }
 
 impl SandboxConfig {
@@ -69,12 +108,47 @@ impl SandboxConfig {
         SandboxConfig {
             api_key: api_key.into(),
             rate_limit: None,
-            customers: None,
+            customers: Customers::Demo,
             host: IpAddr::V4(Ipv4Addr::LOCALHOST),
             port: 0,
             log_capacity: DEFAULT_LOG_CAPACITY,
+            max_page_size: None,
+            max_filters: None,
+            unstable_ties: false,
         }
     }
+
+    fn caps(&self) -> io::Result<Caps> {
+        for (name, cap) in [
+            ("max_page_size", self.max_page_size),
+            ("max_filters", self.max_filters),
+        ] {
+            if cap == Some(0) {
+                return Err(invalid_input(format!("{name} must be at least 1")));
+            }
+        }
+        Ok(Caps {
+            max_page_size: self.max_page_size,
+            max_filters: self.max_filters,
+        })
+    }
+}
+
+fn load(customers: Customers) -> io::Result<Store> {
+    let store = match customers {
+        Customers::Demo => Store::new(data::demo_customers()),
+        Customers::Given(customers) => Store::new(customers),
+        Customers::Generated { count, seed } => {
+            let mut builder = StoreBuilder::default();
+            generate::generate(count, seed, &mut builder).and_then(|()| builder.finish())
+        }
+        Customers::File(path) => return load::from_file(&path),
+    };
+    store.map_err(invalid_input)
+}
+
+fn invalid_input(message: impl Into<String>) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, message.into())
 }
 
 /// What the server's tasks share. The handle ([`Sandbox`]) holds it too, but the tasks never
@@ -84,10 +158,21 @@ struct Shared {
     /// `Bearer <api_key>`, compared byte for byte against the Authorization header.
     expected_auth: Box<[u8]>,
     store: Store,
-    limiter: Option<RateLimiter>,
+    rate_limit: Option<SlidingWindow>,
     faults: FaultQueue,
     log: RequestLog,
     connections: AtomicU64,
+    caps: Caps,
+    unstable_ties: bool,
+    recent_matches: RecentMatches,
+}
+
+impl Shared {
+    /// The order for customers with equal sort values in one list or search: None keeps
+    /// them in id order.
+    fn shuffle(&self) -> Option<u64> {
+        self.unstable_ties.then(|| fastrand::u64(..))
+    }
 }
 
 /// A running fake HelpCrunch. Cheap to clone; the server stops when [`Sandbox::shutdown`] is
@@ -102,9 +187,17 @@ struct Shared {
 ///   tagging with a known name keeps the known colour;
 /// - `404 entity_not_found` has the single-element body HelpCrunch shows for it; every other
 ///   error starts with `{"code":"invalid_request","message":"Invalid request"}`;
-/// - search filters combine with `comparison` (`AND` by default); list and search sort by
-///   `sort` (`customers.<field>`, default `customers.id`) and `order` (`asc` by default);
-///   `limit` defaults to 100;
+/// - search takes the documented filter fields only (`customers.id`, `name`, `email`,
+///   `userId`, `company`, `phone`, `countryCode`, `city`, `regionCode`, `lastSeen`,
+///   `tagsData` and the messenger ids); any other is a 400 naming `filter[i].field`. A value
+///   must have its field's type (a string, or a number or numeric string for `id` and
+///   `lastSeen`), else a 400 naming `filter[i].value`. `=`, `!=` and the orderings compare
+///   text exactly, `~`/`!~` ignore case; a missing or null value matches only `!=` and `!~`;
+/// - filters combine with `comparison` (`AND` by default); list and search sort by id unless
+///   `sort` names `customers.firstSeen` or `customers.lastSeen`; equal values come in id
+///   order, `order: desc` reverses the whole order; `limit` defaults to 100;
+/// - [`SandboxConfig`]'s caps, when set, apply to list and search alike; a default page
+///   larger than `max_page_size` shrinks to it;
 /// - `POST /v1/customers` ignores a given `id`; missing documented fields are null (`tags`
 ///   `[]`, `customData` `{}`, `unsubscribed`/`blocked` false).
 #[derive(Clone)]
@@ -130,18 +223,21 @@ impl Sandbox {
     /// must be driven by someone: a multi-thread runtime, or a current-thread one inside
     /// `block_on`. Callable from any thread, inside a runtime or not.
     pub fn start(config: SandboxConfig, rt: &tokio::runtime::Handle) -> io::Result<Sandbox> {
-        let customers = config.customers.unwrap_or_else(data::demo_customers);
-        let store = Store::new(customers)?;
+        let caps = config.caps()?;
+        let store = load(config.customers)?;
         let shared = Arc::new(Shared {
             expected_auth: format!("Bearer {}", config.api_key)
                 .into_bytes()
                 .into_boxed_slice(),
             api_key: config.api_key,
             store,
-            limiter: config.rate_limit.map(RateLimiter::per_minute),
+            rate_limit: config.rate_limit.map(SlidingWindow::per_minute),
             faults: FaultQueue::default(),
             log: RequestLog::new(config.log_capacity),
             connections: AtomicU64::new(0),
+            caps,
+            unstable_ties: config.unstable_ties,
+            recent_matches: RecentMatches::default(),
         });
         let listener = {
             // Registering the socket with tokio's reactor needs the runtime's context.
@@ -180,12 +276,17 @@ impl Sandbox {
 
     /// The customer as the API would return it now.
     pub fn customer(&self, id: u64) -> Option<Map<String, Value>> {
-        self.inner.shared.store.get(id).map(|e| e.map.clone())
+        self.inner.shared.store.get(id).map(|e| e.to_map())
     }
 
     /// Every customer, ordered by id.
     pub fn customers(&self) -> Vec<Map<String, Value>> {
         self.inner.shared.store.all()
+    }
+
+    /// How many customers the account holds now.
+    pub fn customer_count(&self) -> usize {
+        self.inner.shared.store.len()
     }
 
     /// The most recent requests (up to the log's capacity), oldest first. Requests to

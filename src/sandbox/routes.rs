@@ -8,13 +8,16 @@ use hyper::http::request::Parts;
 use hyper::{Method, StatusCode};
 use serde_json::{Map, Value};
 
+use super::data::NEW_CUSTOMER;
+use super::entry::Customer;
 use super::errors::{
-    validation_body, Invalid, CUSTOMER_NOT_FOUND, INVALID_JSON, METHOD_NOT_ALLOWED, NOT_BLANK,
-    PAYLOAD_TOO_LARGE, ROUTE_NOT_FOUND, TOO_MANY_REQUESTS, TYPE_ARRAY, TYPE_NUMERIC, TYPE_OBJECT,
-    TYPE_STRING, UNAUTHORIZED,
+    status_body, validation_body, Invalid, CUSTOMER_NOT_FOUND, INVALID_JSON, METHOD_NOT_ALLOWED,
+    NOT_BLANK, PAYLOAD_TOO_LARGE, ROUTE_NOT_FOUND, TOO_MANY_REQUESTS, TYPE_ARRAY, TYPE_NUMERIC,
+    TYPE_OBJECT, TYPE_STRING, UNAUTHORIZED,
 };
-use super::search::{is_blank, page_body, parse_list_query, parse_search};
-use super::state::{Customer, TagRequest};
+use super::query::{is_blank, parse_list_query, parse_search};
+use super::search::page_body;
+use super::state::TagRequest;
 use super::Shared;
 
 /// An answer, always JSON.
@@ -60,8 +63,8 @@ impl Reply {
 pub(super) struct TooLarge;
 
 pub(super) fn handle(shared: &Shared, parts: &Parts, body: Result<&[u8], TooLarge>) -> Reply {
-    if let Some(limiter) = &shared.limiter {
-        if !limiter.try_acquire() {
+    if let Some(window) = &shared.rate_limit {
+        if !window.try_admit() {
             return Reply::fixed(StatusCode::TOO_MANY_REQUESTS, TOO_MANY_REQUESTS);
         }
     }
@@ -188,9 +191,13 @@ fn tag(shared: &Shared, raw_id: &str, add: bool, body: &[u8]) -> Reply {
 }
 
 fn list(shared: &Shared, query: Option<&str>) -> Reply {
-    match parse_list_query(query) {
+    match parse_list_query(query, shared.caps) {
         Ok(q) => {
-            let (page, total) = q.run(&shared.store);
+            let (page, total) = q.run(
+                &shared.store.read(),
+                shared.shuffle(),
+                &shared.recent_matches,
+            );
             Reply::new(StatusCode::OK, page_body(&page, total))
         }
         Err(problems) => Reply::invalid(&problems),
@@ -202,22 +209,18 @@ fn search(shared: &Shared, body: &[u8]) -> Reply {
         Ok(body) => body,
         Err(problem) => return Reply::invalid(&[problem]),
     };
-    match parse_search(&body) {
+    match parse_search(&body, shared.caps) {
         Ok(q) => {
-            let (page, total) = q.run(&shared.store);
+            let (page, total) = q.run(
+                &shared.store.read(),
+                shared.shuffle(),
+                &shared.recent_matches,
+            );
             Reply::new(StatusCode::OK, page_body(&page, total))
         }
         Err(problems) => Reply::invalid(&problems),
     }
 }
-
-/// Documented customer fields, in HelpCrunch's order, with what a new customer has when the
-/// request leaves them out. `id` comes first, from the store.
-const NEW_CUSTOMER: &str = r#"{"name":null,"email":null,"userId":null,"company":null,
-"phone":null,"firstSeen":null,"lastSeen":null,"location":null,"device":null,
-"unsubscribed":false,"blocked":false,"source":null,"referer":null,"lastPage":null,
-"locale":null,"createdFrom":null,"integrationId":null,"notes":null,"tags":[],
-"customData":{}}"#;
 
 /// Fields a new customer may only have as a string or null.
 const STRING_FIELDS: [&str; 6] = ["name", "email", "userId", "company", "phone", "notes"];
@@ -259,8 +262,14 @@ fn create(shared: &Shared, body: &[u8]) -> Reply {
                 .collect(),
         ),
     );
-    let entry = shared.store.create(customer);
-    Reply::new(StatusCode::CREATED, entry.json.clone())
+    match shared.store.create(&customer) {
+        Some(entry) => Reply::new(StatusCode::CREATED, entry.json.clone()),
+        // Only a sandbox started with the largest possible id gets here.
+        None => Reply::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            status_body(StatusCode::INTERNAL_SERVER_ERROR),
+        ),
+    }
 }
 
 /// A JSON object body; an empty body counts as `{}`.
@@ -379,7 +388,7 @@ mod tests {
         );
         let codes: Vec<_> = problems
             .iter()
-            .map(|p| (p.code.as_str(), p.message))
+            .map(|p| (p.code.as_str(), p.message.as_ref()))
             .collect();
         assert_eq!(
             codes,
@@ -400,7 +409,7 @@ mod tests {
             false,
             &mut problems,
         );
-        let codes: Vec<_> = problems.iter().map(|p| p.message).collect();
+        let codes: Vec<_> = problems.iter().map(|p| p.message.as_ref()).collect();
         assert_eq!(codes, [NOT_BLANK, NOT_BLANK, TYPE_ARRAY]);
     }
 }

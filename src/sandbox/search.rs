@@ -1,292 +1,364 @@
-//! List and search: parsing their parameters, filtering, sorting and paging.
+//! Running a list or search [`Query`]: matching customers, walking them in the order asked
+//! for, and cutting out the page.
+//!
+//! The store keeps the customers sorted by id, `firstSeen` and `lastSeen`, so a page never
+//! costs a sort. A search's first page costs one pass over the per-field columns to match and
+//! count; its next pages, while no customer changes, are cut from the matches kept in
+//! [`RecentMatches`]; a list costs no pass at all.
 
 use std::cmp::Ordering;
-use std::sync::Arc;
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use bytes::{BufMut, Bytes, BytesMut};
-use serde_json::{Map, Value};
 
-use super::errors::{
-    Invalid, INVALID_CHOICE, NOT_BLANK, NOT_NEGATIVE, POSITIVE, TYPE_ARRAY, TYPE_INTEGER,
-    TYPE_OBJECT, TYPE_STRING,
-};
-use super::state::{Customer, Entry, Store};
+use super::columns::{TagBits, OVERFLOW};
+use super::entry::Entry;
+use super::fields::Slot;
+use super::query::{Filter, Op, Query};
+use super::rng::mix;
+use super::state::Table;
 
-/// Page size when a request names none (HelpCrunch documents none; its examples use 100).
-pub(super) const DEFAULT_LIMIT: usize = 100;
-
-/// A searchable field, `customers.<name>` on the wire.
-#[derive(Debug, Clone, PartialEq)]
-enum Field {
-    Id,
-    Tags,
-    /// `countryCode`, `city`, `regionCode`: inside `location`.
-    Location(String),
-    TopLevel(String),
-}
-
-impl Field {
-    fn parse(s: &str) -> Option<Field> {
-        let name = s.strip_prefix("customers.")?;
-        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-            return None;
-        }
-        Some(match name {
-            "id" => Field::Id,
-            "tagsData" => Field::Tags,
-            "countryCode" | "city" | "regionCode" => Field::Location(name.to_owned()),
-            _ => Field::TopLevel(name.to_owned()),
-        })
-    }
-
-    fn value<'a>(&self, c: &'a Customer) -> Option<&'a Value> {
-        match self {
-            Field::Id => c.get("id"),
-            Field::Tags => c.get("tags"),
-            Field::Location(name) => c.get("location")?.get(name),
-            Field::TopLevel(name) => c.get(name),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Op {
-    Eq,
-    Ne,
-    Contains,
-    NotContains,
-    Gt,
-    Ge,
-    Lt,
-    Le,
-}
-
-impl Op {
-    fn parse(s: &str) -> Option<Op> {
-        Some(match s {
-            "=" => Op::Eq,
-            "!=" => Op::Ne,
-            "~" => Op::Contains,
-            "!~" => Op::NotContains,
-            ">" => Op::Gt,
-            ">=" => Op::Ge,
-            "<" => Op::Lt,
-            "<=" => Op::Le,
-            _ => return None,
-        })
-    }
-}
-
-#[derive(Debug, Clone, PartialEq)]
-enum Filter {
-    /// `=`: has every named tag; `~`: some tag name contains some of them (any case);
-    /// `!=` and `!~` negate those.
-    Tags {
-        op: Op,
-        names: Vec<String>,
+/// A filter made ready for one request on one table: tag names become the columns' bits.
+enum Ready<'q> {
+    /// `=` (or `!=`, `negate`): carries every tag in `names`; `bits` None: some is on nobody.
+    AllTags {
+        names: &'q [String],
+        bits: Option<TagBits>,
+        negate: bool,
     },
-    Value {
-        field: Field,
+    /// `~` (or `!~`): carries a tag whose name contains one of `needles`, ignoring case.
+    TagContaining {
+        needles: Vec<String>,
+        bits: TagBits,
+        negate: bool,
+    },
+    /// Equals one of `values` (by their `text_hash`).
+    OneOf {
+        slot: Slot,
+        values: HashMap<u32, Vec<&'q str>>,
+    },
+    /// See [`Filter::Text`].
+    Text {
+        slot: Slot,
         op: Op,
-        value: Value,
+        value: &'q str,
+        folded: &'q str,
+        hash: u32,
+    },
+    /// See [`Filter::Number`].
+    Number {
+        slot: Slot,
+        op: Op,
+        value: f64,
+        text: &'q str,
     },
 }
 
-impl Filter {
-    fn matches(&self, c: &Customer) -> bool {
+impl<'q> Ready<'q> {
+    fn new(filter: &'q Filter, table: &Table) -> Ready<'q> {
+        let columns = table.columns();
+        match filter {
+            Filter::Tags { op, names } => match op {
+                Op::Eq | Op::Ne => Ready::AllTags {
+                    names,
+                    bits: columns.all_of(names),
+                    negate: *op == Op::Ne,
+                },
+                _ => {
+                    let needles: Vec<String> = names.iter().map(|n| n.to_lowercase()).collect();
+                    Ready::TagContaining {
+                        bits: columns.containing(&needles, contains_folded),
+                        needles,
+                        negate: *op == Op::NotContains,
+                    }
+                }
+            },
+            Filter::Text {
+                slot,
+                op,
+                value,
+                folded,
+                hash,
+            } => Ready::Text {
+                slot: *slot,
+                op: *op,
+                value,
+                folded,
+                hash: *hash,
+            },
+            Filter::Number {
+                slot,
+                op,
+                value,
+                text,
+            } => Ready::Number {
+                slot: *slot,
+                op: *op,
+                value: *value,
+                text,
+            },
+        }
+    }
+
+    /// Whether the customer at `position` passes. The columns answer first; the customer's
+    /// JSON is read only where they cannot.
+    fn matches(&self, table: &Table, position: u32) -> bool {
+        let tags = || table.columns().tags(position);
+        let e = || table.entry(position);
         match self {
-            Filter::Tags { op, names } => {
-                let tags: Vec<&str> = c
-                    .get("tags")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|t| t.get("name")?.as_str())
-                    .collect();
-                let has_all = || names.iter().all(|n| tags.contains(&n.as_str()));
-                let contains = || {
-                    names.iter().any(|n| {
-                        let n = n.to_lowercase();
-                        tags.iter().any(|t| t.to_lowercase().contains(&n))
-                    })
+            Ready::AllTags {
+                names,
+                bits,
+                negate,
+            } => {
+                let has_all = bits.is_some_and(|b| {
+                    tags() & b.bits == b.bits
+                        && (!b.shared
+                            || names
+                                .iter()
+                                .all(|n| e().tag_names().any(|t| t == n.as_str())))
+                });
+                has_all != *negate
+            }
+            Ready::TagContaining {
+                needles,
+                bits,
+                negate,
+            } => {
+                let tags = tags();
+                let contains = if tags & bits.bits & !OVERFLOW != 0 {
+                    true
+                } else if bits.shared && tags & OVERFLOW != 0 {
+                    needles
+                        .iter()
+                        .any(|n| e().tag_names().any(|t| contains_folded(&t, n)))
+                } else {
+                    false
                 };
+                contains != *negate
+            }
+            Ready::OneOf { slot, values } => values
+                .get(&table.columns().hash(*slot, position))
+                .is_some_and(|candidates| {
+                    e().text(*slot)
+                        .is_some_and(|a| candidates.contains(&a.as_ref()))
+                }),
+            // A missing or null value equals nothing: it is "not equal" to every value and
+            // contains none.
+            Ready::Text {
+                slot,
+                op,
+                value,
+                folded,
+                hash,
+            } => {
+                let equal = || {
+                    table.columns().hash(*slot, position) == *hash
+                        && e().text(*slot).is_some_and(|a| a == *value)
+                };
+                let contains = || e().text(*slot).is_some_and(|a| contains_folded(&a, folded));
                 match op {
-                    Op::Eq => has_all(),
-                    Op::Ne => !has_all(),
+                    Op::Eq => equal(),
+                    Op::Ne => !equal(),
                     Op::Contains => contains(),
                     Op::NotContains => !contains(),
-                    _ => false, // refused when parsing
+                    _ => e()
+                        .text(*slot)
+                        .is_some_and(|a| holds(*op, a.as_ref().cmp(*value))),
                 }
             }
-            Filter::Value { field, op, value } => {
-                let actual = field.value(c).and_then(Key::of);
-                let wanted = Key::of(value);
-                let (Some(actual), Some(wanted)) = (actual, wanted) else {
-                    // A missing or null field equals nothing, so it is "not equal" to all.
-                    return matches!(op, Op::Ne | Op::NotContains);
-                };
+            // `~` reads a number as written: `"lastSeen" ~ "1603"`.
+            Ready::Number {
+                slot,
+                op,
+                value,
+                text,
+            } => {
+                let contains = || e().text(*slot).is_some_and(|a| contains_folded(&a, text));
                 match op {
-                    Op::Eq => actual.cmp_same_kind(&wanted) == Some(Ordering::Equal),
-                    Op::Ne => actual.cmp_same_kind(&wanted) != Some(Ordering::Equal),
-                    Op::Contains => actual.contains(&wanted),
-                    Op::NotContains => !actual.contains(&wanted),
-                    Op::Gt => actual.cmp_same_kind(&wanted) == Some(Ordering::Greater),
-                    Op::Ge => matches!(
-                        actual.cmp_same_kind(&wanted),
-                        Some(Ordering::Greater | Ordering::Equal)
-                    ),
-                    Op::Lt => actual.cmp_same_kind(&wanted) == Some(Ordering::Less),
-                    Op::Le => matches!(
-                        actual.cmp_same_kind(&wanted),
-                        Some(Ordering::Less | Ordering::Equal)
-                    ),
+                    Op::Contains => contains(),
+                    Op::NotContains => !contains(),
+                    _ => match table
+                        .columns()
+                        .number(*slot, position)
+                        .and_then(|a| a.partial_cmp(value))
+                    {
+                        None => *op == Op::Ne,
+                        Some(order) => holds(*op, order),
+                    },
                 }
             }
         }
     }
 }
 
-/// A field value reduced to what comparing needs. Numbers and numeric strings compare as
-/// numbers, since HelpCrunch sends timestamps both ways.
-#[derive(Debug)]
-enum Key<'a> {
-    Num(f64, &'a Value),
-    Str(&'a str),
-    Bool(bool),
-    Other(&'a Value),
-}
-
-impl<'a> Key<'a> {
-    fn of(v: &'a Value) -> Option<Key<'a>> {
-        Some(match v {
-            Value::Null => return None,
-            Value::Number(n) => Key::Num(n.as_f64().unwrap_or(f64::NAN), v),
-            Value::String(s) => match s.trim().parse::<f64>() {
-                Ok(x) if x.is_finite() => Key::Num(x, v),
-                _ => Key::Str(s),
-            },
-            Value::Bool(b) => Key::Bool(*b),
-            _ => Key::Other(v),
-        })
+/// Whether a customer's value that compares `order` to the filter's satisfies `op` (one of
+/// the comparisons, not `~` or `!~`).
+fn holds(op: Op, order: Ordering) -> bool {
+    match op {
+        Op::Eq => order == Ordering::Equal,
+        Op::Ne => order != Ordering::Equal,
+        Op::Gt => order == Ordering::Greater,
+        Op::Ge => order != Ordering::Less,
+        Op::Lt => order == Ordering::Less,
+        Op::Le => order != Ordering::Greater,
+        Op::Contains | Op::NotContains => false,
     }
-
-    fn rank(&self) -> u8 {
-        match self {
-            Key::Num(..) => 0,
-            Key::Str(_) => 1,
-            Key::Bool(_) => 2,
-            Key::Other(_) => 3,
-        }
-    }
-
-    /// None when the two are of different kinds, which no operator relates.
-    fn cmp_same_kind(&self, other: &Key) -> Option<Ordering> {
-        match (self, other) {
-            (Key::Num(a, _), Key::Num(b, _)) => a.partial_cmp(b),
-            (Key::Str(a), Key::Str(b)) => Some(a.cmp(b)),
-            (Key::Bool(a), Key::Bool(b)) => Some(a.cmp(b)),
-            (Key::Other(a), Key::Other(b)) => (a == b).then_some(Ordering::Equal),
-            _ => None,
-        }
-    }
-
-    /// Sort order: missing and null first, then numbers, strings, booleans, the rest.
-    fn sort_cmp(a: &Option<Key>, b: &Option<Key>) -> Ordering {
-        match (a, b) {
-            (None, None) => Ordering::Equal,
-            (None, Some(_)) => Ordering::Less,
-            (Some(_), None) => Ordering::Greater,
-            (Some(a), Some(b)) => a
-                .rank()
-                .cmp(&b.rank())
-                .then_with(|| a.cmp_same_kind(b).unwrap_or(Ordering::Equal)),
-        }
-    }
-
-    /// Substring match, ignoring case; numbers match by their JSON text.
-    fn contains(&self, needle: &Key) -> bool {
-        let text = |k: &Key| -> Option<String> {
-            match k {
-                Key::Str(s) => Some(s.to_lowercase()),
-                Key::Num(_, v) => Some(match v {
-                    Value::String(s) => s.to_lowercase(),
-                    other => other.to_string(),
-                }),
-                _ => None,
-            }
-        };
-        match (text(self), text(needle)) {
-            (Some(hay), Some(needle)) => hay.contains(&needle),
-            _ => false,
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub(super) struct Query {
-    filters: Vec<Filter>,
-    /// `comparison: OR`: any filter; else all of them.
-    any: bool,
-    /// None: by id.
-    sort: Option<Field>,
-    descending: bool,
-    offset: usize,
-    limit: usize,
 }
 
 impl Query {
-    fn new() -> Query {
-        Query {
-            filters: Vec::new(),
-            any: false,
-            sort: None,
-            descending: false,
-            offset: 0,
-            limit: DEFAULT_LIMIT,
+    fn matcher<'q>(&'q self, table: &'q Table) -> impl Fn(u32) -> bool + 'q {
+        let mut ready: Vec<Ready> = Vec::with_capacity(self.filters.len());
+        // `=` on one text field, many times over, joined by OR: an IN list, as a lookup of
+        // many emails at once sends. One hash lookup per customer answers it.
+        let mut lists: Vec<(Slot, HashMap<u32, Vec<&str>>)> = Vec::new();
+        for f in &self.filters {
+            match f {
+                Filter::Text {
+                    slot,
+                    op: Op::Eq,
+                    value,
+                    hash,
+                    ..
+                } if self.any => match lists.iter_mut().find(|(s, _)| s == slot) {
+                    Some((_, values)) => values.entry(*hash).or_default().push(value),
+                    None => lists.push((*slot, HashMap::from([(*hash, vec![value.as_str()])]))),
+                },
+                _ => ready.push(Ready::new(f, table)),
+            }
+        }
+        ready.extend(
+            lists
+                .into_iter()
+                .map(|(slot, values)| Ready::OneOf { slot, values }),
+        );
+        move |position| {
+            if self.any {
+                ready.iter().any(|f| f.matches(table, position))
+            } else {
+                ready.iter().all(|f| f.matches(table, position))
+            }
         }
     }
 
-    fn matches(&self, c: &Customer) -> bool {
-        if self.any {
-            self.filters.iter().any(|f| f.matches(c))
-        } else {
-            self.filters.iter().all(|f| f.matches(c))
-        }
-    }
-
-    /// The requested page and how many customers match in all.
-    pub fn run(&self, store: &Store) -> (Vec<Arc<Entry>>, usize) {
-        if self.filters.is_empty() && self.sort.is_none() {
-            return store.page_by_id(self.offset, self.limit, self.descending);
-        }
-        let mut found = store.select(|c| self.matches(c));
-        let total = found.len();
-        if let Some(field) = &self.sort {
-            // Stable: ties stay in id order.
-            found.sort_by(|a, b| {
-                let order = Key::sort_cmp(
-                    &field.value(&a.map).and_then(Key::of),
-                    &field.value(&b.map).and_then(Key::of),
-                );
-                if self.descending {
-                    order.reverse()
-                } else {
-                    order
+    /// The requested page and how many customers match in all. With `shuffle`, customers
+    /// whose sort values are equal come in an order drawn from it (see `SandboxConfig`'s
+    /// `unstable_ties`); without, in id order (reversed for `desc`).
+    pub fn run(
+        &self,
+        table: &Table,
+        shuffle: Option<u64>,
+        recent: &RecentMatches,
+    ) -> (Vec<Arc<Entry>>, usize) {
+        let order = table.order(self.sort);
+        let len = order.len();
+        let walk = |i: usize| order.get(if self.descending { len - 1 - i } else { i });
+        let matched: Option<Arc<Vec<u32>>> = (!self.filters.is_empty()).then(|| {
+            recent.get_or_insert(self, table.version(), || {
+                let matches = self.matcher(table);
+                (0..len).map(walk).filter(|&p| matches(p)).collect()
+            })
+        });
+        let total = matched.as_ref().map_or(len, |m| m.len());
+        let nth = |i: usize| matched.as_ref().map_or_else(|| walk(i), |m| m[i]);
+        let start = self.offset.min(total);
+        let end = self.offset.saturating_add(self.limit).min(total);
+        let page: Vec<u32> = match (shuffle, self.sort) {
+            (Some(seed), Some(field)) if start < end => {
+                // Widen the page to whole runs of equal values, shuffle each run, cut the
+                // page back out: a customer may move in from a neighbouring page, or out.
+                let key = |i: usize| table.sort_key(field, nth(i));
+                let same = |a: usize, b: usize| key(a).cmp(&key(b)) == Ordering::Equal;
+                let (mut lo, mut hi) = (start, end);
+                while lo > 0 && same(lo - 1, lo) {
+                    lo -= 1;
                 }
-            });
-        } else if self.descending {
-            found.reverse();
-        }
-        let page = found
-            .into_iter()
-            .skip(self.offset)
-            .take(self.limit)
-            .collect();
+                while hi < total && same(hi - 1, hi) {
+                    hi += 1;
+                }
+                let mut wide: Vec<u32> = (lo..hi).map(nth).collect();
+                let mut run_start = 0;
+                for i in 1..=wide.len() {
+                    if i == wide.len() || !same(lo + i - 1, lo + i) {
+                        wide[run_start..i].sort_by_key(|&p| mix(seed ^ table.entry(p).id));
+                        run_start = i;
+                    }
+                }
+                wide[start - lo..end - lo].to_vec()
+            }
+            _ => (start..end).map(nth).collect(),
+        };
+        let page = page.into_iter().map(|p| table.entry(p).clone()).collect();
         (page, total)
     }
 }
 
-/// `{"data":[…],"total":N}`, stitched from each customer's cached JSON.
+/// The customers that recent searches matched, in their order, kept while the customers stay
+/// as they were: paging through a search asks the same question once per page, and without
+/// this each page would cost a pass over the whole account.
+#[derive(Default)]
+pub(super) struct RecentMatches {
+    /// Most recent last.
+    kept: Mutex<VecDeque<Kept>>,
+}
+
+struct Kept {
+    question: String,
+    /// The table's version it was answered on.
+    version: u64,
+    /// The positions matched, in the question's order.
+    matched: Arc<Vec<u32>>,
+}
+
+/// Several scans may page at once (a bulk run's workers, a test beside a client).
+const RECENT_MATCHES: usize = 8;
+
+impl RecentMatches {
+    fn get_or_insert(
+        &self,
+        query: &Query,
+        version: u64,
+        find: impl FnOnce() -> Vec<u32>,
+    ) -> Arc<Vec<u32>> {
+        // Every field of the question but the page; `{:?}` writes numbers exactly.
+        let question = format!(
+            "{:?} {} {:?} {}",
+            query.filters, query.any, query.sort, query.descending
+        );
+        {
+            let mut kept = lock(&self.kept);
+            if let Some(i) = kept
+                .iter()
+                .position(|k| k.version == version && k.question == question)
+            {
+                let hit = kept.remove(i).expect("found just now");
+                let matched = hit.matched.clone();
+                kept.push_back(hit);
+                return matched;
+            }
+        }
+        // Searched outside the lock: other requests need not wait for this one.
+        let matched = Arc::new(find());
+        let mut kept = lock(&self.kept);
+        kept.retain(|k| k.version == version);
+        if kept.len() >= RECENT_MATCHES {
+            kept.pop_front();
+        }
+        kept.push_back(Kept {
+            question,
+            version,
+            matched: matched.clone(),
+        });
+        matched
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// `{"data":[…],"total":N}`, stitched from each customer's stored JSON.
 pub(super) fn page_body(page: &[Arc<Entry>], total: usize) -> Bytes {
     let size: usize = page.iter().map(|e| e.json.len() + 1).sum();
     let mut out = BytesMut::with_capacity(size + 40);
@@ -303,266 +375,41 @@ pub(super) fn page_body(page: &[Arc<Entry>], total: usize) -> Bytes {
     out.freeze()
 }
 
-/// `GET /customers?offset=&limit=&sort=&order=`.
-pub(super) fn parse_list_query(query: Option<&str>) -> Result<Query, Vec<Invalid>> {
-    let mut q = Query::new();
-    let mut problems = Vec::new();
-    for (key, value) in url::form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
-        if value.is_empty() {
-            continue; // `limit=` is as good as no limit parameter
-        }
-        apply_common(
-            &mut q,
-            &key,
-            &Value::String(value.into_owned()),
-            &mut problems,
-        );
-    }
-    if problems.is_empty() {
-        Ok(q)
+/// Whether `hay` contains `needle` (already in lower case), ignoring case.
+fn contains_folded(hay: &str, needle: &str) -> bool {
+    if hay.is_ascii() && needle.is_ascii() {
+        let (hay, needle) = (hay.as_bytes(), needle.as_bytes());
+        needle.is_empty()
+            || hay
+                .windows(needle.len())
+                .any(|w| w.eq_ignore_ascii_case(needle))
     } else {
-        Err(problems)
+        hay.to_lowercase().contains(needle)
     }
-}
-
-/// `POST /customers/search` body.
-pub(super) fn parse_search(body: &Map<String, Value>) -> Result<Query, Vec<Invalid>> {
-    let mut q = Query::new();
-    let mut problems = Vec::new();
-    for key in ["offset", "limit", "sort", "order"] {
-        if let Some(value) = body.get(key).filter(|v| !v.is_null()) {
-            apply_common(&mut q, key, value, &mut problems);
-        }
-    }
-    match body.get("comparison") {
-        None | Some(Value::Null) => {}
-        Some(Value::String(s)) if s.eq_ignore_ascii_case("and") => q.any = false,
-        Some(Value::String(s)) if s.eq_ignore_ascii_case("or") => q.any = true,
-        Some(_) => problems.push(Invalid::new("comparison", INVALID_CHOICE)),
-    }
-    match body.get("filter") {
-        None | Some(Value::Null) => problems.push(Invalid::new("filter", NOT_BLANK)),
-        Some(Value::Array(items)) if items.is_empty() => {
-            problems.push(Invalid::new("filter", NOT_BLANK))
-        }
-        Some(Value::Array(items)) => {
-            for (i, item) in items.iter().enumerate() {
-                if let Some(f) = parse_filter(i, item, &mut problems) {
-                    q.filters.push(f);
-                }
-            }
-        }
-        Some(_) => problems.push(Invalid::new("filter", TYPE_ARRAY)),
-    }
-    if problems.is_empty() {
-        Ok(q)
-    } else {
-        Err(problems)
-    }
-}
-
-fn parse_filter(i: usize, item: &Value, problems: &mut Vec<Invalid>) -> Option<Filter> {
-    let at = |name: &str| format!("filter[{i}]{name}");
-    let Some(item) = item.as_object() else {
-        problems.push(Invalid::new(at(""), TYPE_OBJECT));
-        return None;
-    };
-    let before = problems.len();
-    let field = match item.get("field") {
-        Some(Value::String(s)) if !is_blank(s) => match Field::parse(s) {
-            Some(f) => Some(f),
-            None => {
-                problems.push(Invalid::new(at(".field"), INVALID_CHOICE));
-                None
-            }
-        },
-        None | Some(Value::Null) | Some(Value::String(_)) => {
-            problems.push(Invalid::new(at(".field"), NOT_BLANK));
-            None
-        }
-        Some(_) => {
-            problems.push(Invalid::new(at(".field"), TYPE_STRING));
-            None
-        }
-    };
-    let op = match item.get("operator") {
-        Some(Value::String(s)) if !is_blank(s) => match Op::parse(s.trim()) {
-            // Tags are a set: only (not) having and (not) containing make sense.
-            Some(Op::Gt | Op::Ge | Op::Lt | Op::Le) if field == Some(Field::Tags) => {
-                problems.push(Invalid::new(at(".operator"), INVALID_CHOICE));
-                None
-            }
-            Some(op) => Some(op),
-            None => {
-                problems.push(Invalid::new(at(".operator"), INVALID_CHOICE));
-                None
-            }
-        },
-        None | Some(Value::Null) | Some(Value::String(_)) => {
-            problems.push(Invalid::new(at(".operator"), NOT_BLANK));
-            None
-        }
-        Some(_) => {
-            problems.push(Invalid::new(at(".operator"), TYPE_STRING));
-            None
-        }
-    };
-    let value = match item.get("value") {
-        None | Some(Value::Null) => {
-            problems.push(Invalid::new(at(".value"), NOT_BLANK));
-            None
-        }
-        Some(v) => Some(v),
-    };
-    let (field, op, value) = (field?, op?, value?);
-    if field == Field::Tags {
-        return match tag_names(value) {
-            Some(names) => Some(Filter::Tags { op, names }),
-            None => {
-                problems.push(Invalid::new(at(".value"), TYPE_ARRAY));
-                None
-            }
-        };
-    }
-    if value.is_array() || value.is_object() {
-        problems.push(Invalid::new(at(".value"), TYPE_STRING));
-    }
-    (problems.len() == before).then(|| Filter::Value {
-        field,
-        op,
-        value: value.clone(),
-    })
-}
-
-/// `"vip"`, `["vip","Lead"]` or `[{"name":"vip"}]`, as the docs show them.
-fn tag_names(value: &Value) -> Option<Vec<String>> {
-    let name = |v: &Value| -> Option<String> {
-        let s = match v {
-            Value::String(s) => s,
-            Value::Object(o) => o.get("name")?.as_str()?,
-            _ => return None,
-        };
-        (!is_blank(s)).then(|| s.to_owned())
-    };
-    match value {
-        Value::Array(items) if !items.is_empty() => items.iter().map(name).collect(),
-        Value::Array(_) => None,
-        v => name(v).map(|n| vec![n]),
-    }
-}
-
-/// Parameters shared by list (from the query string) and search (from the body).
-fn apply_common(q: &mut Query, key: &str, value: &Value, problems: &mut Vec<Invalid>) {
-    match key {
-        "offset" => match count(value) {
-            Ok(n) => q.offset = n,
-            Err(msg) => problems.push(Invalid::new("offset", msg)),
-        },
-        "limit" => match count(value) {
-            Ok(0) => problems.push(Invalid::new("limit", POSITIVE)),
-            Ok(n) => q.limit = n,
-            Err(msg) => problems.push(Invalid::new("limit", msg)),
-        },
-        "sort" => match value.as_str().map(Field::parse) {
-            Some(Some(Field::Tags)) | Some(None) | None => {
-                problems.push(Invalid::new("sort", INVALID_CHOICE))
-            }
-            Some(Some(Field::Id)) => q.sort = None,
-            Some(Some(field)) => q.sort = Some(field),
-        },
-        "order" => match value.as_str() {
-            Some(s) if s.eq_ignore_ascii_case("asc") => q.descending = false,
-            Some(s) if s.eq_ignore_ascii_case("desc") => q.descending = true,
-            _ => problems.push(Invalid::new("order", INVALID_CHOICE)),
-        },
-        _ => {} // other parameters are ignored, as most APIs do
-    }
-}
-
-/// A non-negative integer, as a JSON number or a string of digits.
-fn count(value: &Value) -> Result<usize, &'static str> {
-    let n = match value {
-        Value::Number(n) => n.as_u64().ok_or(if n.as_i64().is_some() {
-            NOT_NEGATIVE
-        } else {
-            TYPE_INTEGER
-        })?,
-        Value::String(s) => {
-            let s = s.trim();
-            if let Some(digits) = s.strip_prefix('-') {
-                if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
-                    return Err(NOT_NEGATIVE);
-                }
-            }
-            if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(TYPE_INTEGER);
-            }
-            s.parse::<u64>().unwrap_or(u64::MAX)
-        }
-        _ => return Err(TYPE_INTEGER),
-    };
-    Ok(usize::try_from(n).unwrap_or(usize::MAX))
-}
-
-pub(super) fn is_blank(s: &str) -> bool {
-    s.trim().is_empty()
 }
 
 #[cfg(test)]
 mod tests {
+    use serde_json::{json, Value};
+
+    use super::super::query::{parse_search, Caps};
+    use super::super::state::Store;
     use super::*;
-    use serde_json::json;
-
-    fn obj(v: Value) -> Map<String, Value> {
-        v.as_object().unwrap().clone()
-    }
-
-    fn codes(r: Result<Query, Vec<Invalid>>) -> Vec<String> {
-        r.unwrap_err().into_iter().map(|p| p.code).collect()
-    }
-
-    #[test]
-    fn search_validation_names_each_bad_field() {
-        assert_eq!(codes(parse_search(&obj(json!({})))), ["filter"]);
-        assert_eq!(codes(parse_search(&obj(json!({"filter": []})))), ["filter"]);
-        let bad = json!({"filter": [
-            {"field": "", "operator": "=", "value": 1},
-            {"field": "customer.email", "operator": "=", "value": "x"},
-            {"field": "customers.email", "operator": "like", "value": "x"},
-            {"field": "customers.tagsData", "operator": ">", "value": "vip"},
-            {"field": "customers.tagsData", "operator": "=", "value": []},
-            {"field": "customers.email", "operator": "="},
-            7,
-        ], "limit": 0, "offset": -1, "order": "up", "comparison": "XOR", "sort": "tags"});
-        assert_eq!(
-            codes(parse_search(&obj(bad))),
-            [
-                "offset",
-                "limit",
-                "sort",
-                "order",
-                "comparison",
-                "filter[0].field",
-                "filter[1].field",
-                "filter[2].operator",
-                "filter[3].operator",
-                "filter[4].value",
-                "filter[5].value",
-                "filter[6]",
-            ]
-        );
-    }
 
     #[test]
     fn filters_compare_numbers_and_strings_sensibly() {
-        let c = obj(json!({
+        let c = json!({
             "id": 5, "name": "Jane", "email": "jane@GMAIL.com", "lastSeen": "1603885746",
             "location": {"city": "Kyiv"},
             "tags": [{"name": "vip", "color": "#f00"}, {"name": "Lead", "color": "#0f0"}],
-        }));
+        });
+        let store = Store::new(vec![c.as_object().unwrap().clone()]).unwrap();
         let hit = |filter: Value| {
-            let q = parse_search(&obj(json!({ "filter": [filter] }))).unwrap();
-            q.matches(&c)
+            let body = json!({ "filter": [filter] });
+            let q = parse_search(body.as_object().unwrap(), Caps::default()).unwrap();
+            let table = store.read();
+            let matches = q.matcher(&table);
+            matches(0)
         };
         let f = |field: &str, op: &str, value: Value| json!({"field": field, "operator": op, "value": value});
         assert!(hit(f("customers.tagsData", "=", json!("vip"))));
@@ -585,23 +432,96 @@ mod tests {
         assert!(hit(f("customers.id", ">", json!(4))));
         assert!(hit(f("customers.id", "<=", json!("5"))));
         assert!(hit(f("customers.lastSeen", ">=", json!(1603885746))));
+        assert!(hit(f("customers.lastSeen", "~", json!("1603"))));
         assert!(hit(f("customers.city", "=", json!("Kyiv"))));
         assert!(!hit(f("customers.phone", "=", json!("1"))));
         assert!(hit(f("customers.phone", "!=", json!("1"))));
+        assert!(!hit(f("customers.phone", "~", json!(""))));
+        assert!(hit(f("customers.phone", "!~", json!("1"))));
+        assert!(!hit(f("customers.phone", "<", json!("z"))));
+        assert!(hit(f("customers.name", "<", json!("Jz"))));
+        assert!(hit(f("customers.name", ">=", json!("Jane"))));
     }
 
     #[test]
-    fn list_query_parses_and_defaults() {
-        let q = parse_list_query(Some(
-            "offset=3&limit=4&sort=customers.lastSeen&order=DESC&x=1",
-        ))
+    fn customers_whose_hashes_collide_are_told_apart_by_their_values() {
+        use super::super::columns::text_hash;
+        let mut seen = HashMap::new();
+        let (a, b) = (0..)
+            .map(|i| format!("user{i}@example.com"))
+            .find_map(|text| {
+                let twin = seen.insert(text_hash(&text), text.clone())?;
+                Some((twin, text))
+            })
+            .unwrap();
+        assert_eq!(text_hash(&a), text_hash(&b));
+        let store = Store::new(vec![json!({"id": 1, "email": a})
+            .as_object()
+            .unwrap()
+            .clone()])
         .unwrap();
-        assert_eq!((q.offset, q.limit, q.descending), (3, 4, true));
-        assert_eq!(q.sort, Some(Field::TopLevel("lastSeen".into())));
-        let q = parse_list_query(Some("limit=&offset=")).unwrap();
-        assert_eq!((q.offset, q.limit), (0, DEFAULT_LIMIT));
-        let bad = parse_list_query(Some("offset=abc&limit=-2")).unwrap_err();
-        assert_eq!(bad[0], Invalid::new("offset", TYPE_INTEGER));
-        assert_eq!(bad[1], Invalid::new("limit", NOT_NEGATIVE));
+        let hits = |body: Value| {
+            let q = parse_search(body.as_object().unwrap(), Caps::default()).unwrap();
+            let table = store.read();
+            let matches = q.matcher(&table);
+            matches(0)
+        };
+        let eq = |v: &str| json!({"field": "customers.email", "operator": "=", "value": v});
+        let ne = |v: &str| json!({"field": "customers.email", "operator": "!=", "value": v});
+        assert!(hits(json!({"filter": [eq(&a)]})));
+        assert!(!hits(json!({"filter": [eq(&b)]})));
+        assert!(hits(json!({"filter": [ne(&b)]})));
+        assert!(!hits(
+            json!({"filter": [eq(&b), eq("x@example.com")], "comparison": "OR"})
+        ));
+        assert!(hits(
+            json!({"filter": [eq(&b), eq(&a)], "comparison": "OR"})
+        ));
+    }
+
+    #[test]
+    fn a_search_is_answered_again_from_its_matches_until_a_customer_changes() {
+        let store = Store::new(
+            (1..=5)
+                .map(|id| {
+                    json!({"id": id, "tags": [{"name": "t"}]})
+                        .as_object()
+                        .unwrap()
+                        .clone()
+                })
+                .collect(),
+        )
+        .unwrap();
+        let recent = RecentMatches::default();
+        let query = |limit: usize, tag: &str| {
+            let body = json!({"filter": [{"field": "customers.tagsData", "operator": "=",
+                                          "value": tag}], "limit": limit});
+            parse_search(body.as_object().unwrap(), Caps::default()).unwrap()
+        };
+        let ids = |page: Vec<Arc<Entry>>| page.iter().map(|e| e.id).collect::<Vec<_>>();
+        let (first, total) = query(2, "t").run(&store.read(), None, &recent);
+        assert_eq!((ids(first), total), (vec![1, 2], 5));
+        let kept = lock(&recent.kept)[0].matched.clone();
+        // Another page of the same search: the same matches, not searched again.
+        query(3, "t").run(&store.read(), None, &recent);
+        assert!(Arc::ptr_eq(&kept, &lock(&recent.kept)[0].matched));
+        for i in 0..RECENT_MATCHES + 2 {
+            query(1, &format!("other{i}")).run(&store.read(), None, &recent);
+        }
+        assert_eq!(lock(&recent.kept).len(), RECENT_MATCHES);
+        // A change to any customer makes every kept answer stale.
+        store.remove_tags(3, &["t".into()]);
+        let (page, total) = query(5, "t").run(&store.read(), None, &recent);
+        assert_eq!((ids(page), total), (vec![1, 2, 4, 5], 4));
+        assert_eq!(lock(&recent.kept).len(), 1);
+    }
+
+    #[test]
+    fn case_is_ignored_by_contains_only() {
+        assert!(contains_folded("Jane@GMAIL.com", "gmail"));
+        assert!(contains_folded("Олена", "ле"));
+        assert!(contains_folded("ОЛЕНА", "ле"));
+        assert!(contains_folded("", ""));
+        assert!(!contains_folded("ab", "abc"));
     }
 }

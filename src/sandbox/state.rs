@@ -1,35 +1,27 @@
 //! Customers in memory, and the account's tags.
 //!
-//! Each customer is an immutable [`Entry`] (its map and its JSON, serialized once per
-//! change) behind an `Arc`: readers clone the `Arc` under a read lock and serialize nothing;
-//! writers build the new entry outside any lock and swap it in only if the customer did not
-//! change meanwhile (else they redo it on the newer version). Locks are held for a map
-//! lookup or a pointer swap, never across an await.
+//! Each customer is an immutable [`Entry`] (its JSON, and where its searchable values lie in
+//! it) behind an `Arc`, kept in id order. Two more lists hold the customers' positions ordered
+//! by `firstSeen` and by `lastSeen`, so list and search page through a sorted account without
+//! sorting it per request, and per-field columns (`columns.rs`) let search pass over the
+//! account without reading most customers. Readers clone the `Arc`s they need under a read lock; writers build
+//! the new entry outside any lock and swap it in only if the customer did not change meanwhile
+//! (else they redo it on the newer version). Locks are held for a lookup, one scan or a swap,
+//! never across an await.
 
-use std::collections::{BTreeMap, HashMap};
-use std::io;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, PoisonError, RwLock};
+use std::cmp::Ordering;
+use std::collections::HashMap;
+use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use bytes::Bytes;
+use bytes::{BufMut, Bytes, BytesMut};
 use serde_json::{Map, Value};
+
+use super::columns::Columns;
+use super::entry::{serialize, Customer, Entry, SortKey};
+use super::fields::SortField;
 
 /// Colour HelpCrunch gives a new tag when the request names none.
 pub(super) const DEFAULT_TAG_COLOR: &str = "#c377e0";
-
-pub(super) type Customer = Map<String, Value>;
-
-pub(super) struct Entry {
-    pub map: Customer,
-    pub json: Bytes,
-}
-
-impl Entry {
-    fn new(map: Customer) -> Arc<Entry> {
-        let json = Bytes::from(serde_json::to_vec(&map).expect("a JSON map serializes"));
-        Arc::new(Entry { map, json })
-    }
-}
 
 /// A tag as a request names it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,109 +30,252 @@ pub(super) struct TagRequest {
     pub color: Option<String>,
 }
 
+/// The customers, as one consistent state.
+pub(super) struct Table {
+    /// In id order. A created customer takes an id past every other, so pushing keeps it so
+    /// and a customer's position never changes.
+    entries: Vec<Arc<Entry>>,
+    /// What search reads first, by position in `entries`.
+    columns: Columns,
+    /// Positions in `entries` ordered by each [`SortField`]; equal values in id order.
+    orders: [Vec<u32>; 2],
+    /// None once the largest id is taken.
+    next_id: Option<u64>,
+    /// Changes with every change to any customer.
+    version: u64,
+}
+
+/// The customers in the order a list or search asks for, by position in [`Table`].
+pub(super) enum Order<'a> {
+    /// By id: positions 0, 1, 2, …
+    Ids(usize),
+    Sorted(&'a [u32]),
+}
+
+impl Order<'_> {
+    pub fn len(&self) -> usize {
+        match self {
+            Order::Ids(len) => *len,
+            Order::Sorted(order) => order.len(),
+        }
+    }
+
+    pub fn get(&self, i: usize) -> u32 {
+        match self {
+            // `Store` keeps at most u32::MAX customers.
+            Order::Ids(_) => i as u32,
+            Order::Sorted(order) => order[i],
+        }
+    }
+}
+
+impl Table {
+    /// The customers, their columns and their orders.
+    fn new(entries: Vec<Arc<Entry>>, next_id: Option<u64>) -> Table {
+        let mut columns = Columns::with_capacity(entries.len());
+        for e in &entries {
+            columns.push(e);
+        }
+        let mut table = Table {
+            entries,
+            columns,
+            orders: [Vec::new(), Vec::new()],
+            next_id,
+            version: 0,
+        };
+        table.orders = SortField::ALL.map(|field| {
+            let keys: Vec<_> = (0..table.entries.len() as u32)
+                .map(|p| table.sort_key(field, p))
+                .collect();
+            let mut order: Vec<u32> = (0..table.entries.len() as u32).collect();
+            // Stable: equal values stay in id order.
+            order.sort_by(|&a, &b| keys[a as usize].cmp(&keys[b as usize]));
+            order
+        });
+        table
+    }
+
+    pub fn entry(&self, position: u32) -> &Arc<Entry> {
+        &self.entries[position as usize]
+    }
+
+    pub fn columns(&self) -> &Columns {
+        &self.columns
+    }
+
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    /// The customer's value of `field`, as list and search order customers.
+    pub fn sort_key(&self, field: SortField, position: u32) -> SortKey<'_> {
+        let slot = field.slot();
+        match self.columns.number(slot, position) {
+            Some(x) => SortKey::Number(x),
+            None => self.entries[position as usize].sort_key(slot),
+        }
+    }
+
+    /// Ascending; `sort` None: by id.
+    pub fn order(&self, sort: Option<SortField>) -> Order<'_> {
+        match sort {
+            None => Order::Ids(self.entries.len()),
+            Some(field) => Order::Sorted(&self.orders[field.index()]),
+        }
+    }
+
+    fn position(&self, id: u64) -> Option<usize> {
+        self.entries.binary_search_by_key(&id, |e| e.id).ok()
+    }
+
+    /// Puts `position` where it belongs in the order by `field`: after every customer with a
+    /// smaller value, or an equal one and a smaller id.
+    fn place(&mut self, field: SortField, position: u32) {
+        let at = {
+            let key = self.sort_key(field, position);
+            self.orders[field.index()].partition_point(|&p| {
+                self.sort_key(field, p).cmp(&key).then(p.cmp(&position)) == Ordering::Less
+            })
+        };
+        self.orders[field.index()].insert(at, position);
+    }
+
+    fn push(&mut self, entry: Arc<Entry>) {
+        self.version += 1;
+        let position = self.entries.len() as u32;
+        self.columns.push(&entry);
+        self.entries.push(entry);
+        for field in SortField::ALL {
+            self.place(field, position);
+        }
+    }
+
+    fn replace(&mut self, position: usize, entry: Arc<Entry>) {
+        self.version += 1;
+        let old = std::mem::replace(&mut self.entries[position], entry);
+        self.columns.set(position, &self.entries[position]);
+        for field in SortField::ALL {
+            let slot = field.slot();
+            let new_key = self.entries[position].sort_key(slot);
+            if old.sort_key(slot).cmp(&new_key) != Ordering::Equal {
+                self.orders[field.index()].retain(|&p| p as usize != position);
+                self.place(field, position as u32);
+            }
+        }
+    }
+}
+
+/// Collects the customers a store starts with, then assigns the missing ids and sorts.
+#[derive(Default)]
+pub(super) struct StoreBuilder {
+    entries: Vec<Arc<Entry>>,
+    /// Customers given without an id, serialized without one, in the order given: they get
+    /// ids past the largest given id once every customer is in.
+    without_id: Vec<Bytes>,
+    tags: HashMap<String, String>,
+}
+
+impl StoreBuilder {
+    pub fn add(&mut self, mut customer: Customer) -> Result<(), String> {
+        for (name, color) in tag_pairs(&customer) {
+            self.add_tag(name, color);
+        }
+        match customer.get("id") {
+            None | Some(Value::Null) => {
+                customer.shift_remove("id");
+                self.without_id.push(serialize(&customer));
+            }
+            Some(_) => self.entries.push(Arc::new(Entry::from_map(&customer)?)),
+        }
+        Ok(())
+    }
+
+    /// A customer whose tags the account already knows (see [`StoreBuilder::add_tag`]).
+    pub fn add_entry(&mut self, entry: Entry) {
+        self.entries.push(Arc::new(entry));
+    }
+
+    /// The first colour given for a name is the account's.
+    pub fn add_tag(&mut self, name: &str, color: &str) {
+        if !self.tags.contains_key(name) {
+            self.tags.insert(name.to_owned(), color.to_owned());
+        }
+    }
+
+    pub fn finish(self) -> Result<Store, String> {
+        let StoreBuilder {
+            mut entries,
+            without_id,
+            tags,
+        } = self;
+        let mut next_id = match entries.iter().map(|e| e.id).max() {
+            Some(largest) => largest.checked_add(1),
+            None => Some(1),
+        };
+        for rest in without_id {
+            let id = next_id.ok_or("no customer ids are left for customers without one")?;
+            entries.push(Arc::new(Entry::from_json(with_id_first(id, &rest))?));
+            next_id = id.checked_add(1);
+        }
+        if u32::try_from(entries.len()).is_err() {
+            return Err("a sandbox holds at most 4,294,967,295 customers".into());
+        }
+        entries.sort_unstable_by_key(|e| e.id);
+        if let Some(pair) = entries.windows(2).find(|pair| pair[0].id == pair[1].id) {
+            return Err(format!("two customers have id {}", pair[0].id));
+        }
+        Ok(Store {
+            table: RwLock::new(Table::new(entries, next_id)),
+            tags: RwLock::new(tags),
+        })
+    }
+}
+
 pub(super) struct Store {
-    customers: RwLock<BTreeMap<u64, Arc<Entry>>>,
+    table: RwLock<Table>,
     /// Account-wide tags: name (case sensitive) → colour.
     tags: RwLock<HashMap<String, String>>,
-    next_id: AtomicU64,
 }
 
 impl Store {
-    pub fn new(customers: Vec<Customer>) -> io::Result<Store> {
-        let invalid = |msg: String| io::Error::new(io::ErrorKind::InvalidInput, msg);
-        let mut max_id = 0;
-        for c in &customers {
-            match c.get("id") {
-                None | Some(Value::Null) => {}
-                Some(v) => {
-                    max_id = max_id.max(v.as_u64().ok_or_else(|| {
-                        invalid(format!(
-                            "customer id must be a non-negative integer, got {v}"
-                        ))
-                    })?)
-                }
-            }
+    pub fn new(customers: Vec<Customer>) -> Result<Store, String> {
+        let mut builder = StoreBuilder::default();
+        for c in customers {
+            builder.add(c)?;
         }
-        let mut next_id = max_id.saturating_add(1);
-        let mut map = BTreeMap::new();
-        let mut tags = HashMap::new();
-        for mut c in customers {
-            let id = match c.get("id").and_then(Value::as_u64) {
-                Some(id) => id,
-                None => {
-                    let id = next_id;
-                    next_id += 1;
-                    c = with_id_first(id, c);
-                    id
-                }
-            };
-            for (name, color) in tag_pairs(&c) {
-                tags.entry(name.to_owned())
-                    .or_insert_with(|| color.to_owned());
-            }
-            if map.insert(id, Entry::new(c)).is_some() {
-                return Err(invalid(format!("two customers have id {id}")));
-            }
-        }
-        Ok(Store {
-            customers: RwLock::new(map),
-            tags: RwLock::new(tags),
-            next_id: AtomicU64::new(next_id),
-        })
+        builder.finish()
+    }
+
+    /// The customers as they are now, for one list or search.
+    pub fn read(&self) -> RwLockReadGuard<'_, Table> {
+        read(&self.table)
     }
 
     pub fn get(&self, id: u64) -> Option<Arc<Entry>> {
-        read(&self.customers).get(&id).cloned()
+        let table = self.read();
+        table.position(id).map(|p| table.entries[p].clone())
+    }
+
+    pub fn len(&self) -> usize {
+        self.read().entries.len()
     }
 
     pub fn all(&self) -> Vec<Customer> {
-        let entries: Vec<Arc<Entry>> = read(&self.customers).values().cloned().collect();
-        entries.iter().map(|e| e.map.clone()).collect()
+        let entries: Vec<Arc<Entry>> = self.read().entries.clone();
+        entries.iter().map(|e| e.to_map()).collect()
     }
 
-    /// Every customer that `keep` accepts, in id order, for search to sort and page.
-    pub fn select(&self, keep: impl Fn(&Customer) -> bool) -> Vec<Arc<Entry>> {
-        read(&self.customers)
-            .values()
-            .filter(|e| keep(&e.map))
-            .cloned()
-            .collect()
-    }
-
-    /// One page in id order and the total, without touching the customers outside it.
-    pub fn page_by_id(
-        &self,
-        offset: usize,
-        limit: usize,
-        descending: bool,
-    ) -> (Vec<Arc<Entry>>, usize) {
-        let customers = read(&self.customers);
-        let total = customers.len();
-        let page = if descending {
-            customers
-                .values()
-                .rev()
-                .skip(offset)
-                .take(limit)
-                .cloned()
-                .collect()
-        } else {
-            customers
-                .values()
-                .skip(offset)
-                .take(limit)
-                .cloned()
-                .collect()
-        };
-        (page, total)
-    }
-
-    /// Adds a customer under a fresh id. `fields` has been validated; a given `id` is ignored.
-    pub fn create(&self, fields: Customer) -> Arc<Entry> {
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let entry = Entry::new(with_id_first(id, fields));
-        write(&self.customers).insert(id, entry.clone());
-        entry
+    /// Adds a customer under a fresh id. `fields` has been validated and has no `id`. None:
+    /// the largest id is taken, so there is no fresh one.
+    pub fn create(&self, fields: &Customer) -> Option<Arc<Entry>> {
+        let rest = serialize(fields);
+        let mut table = write(&self.table);
+        let id = table.next_id?;
+        table.next_id = id.checked_add(1);
+        let entry = Entry::from_json(with_id_first(id, &rest)).expect("a fresh id is valid");
+        let entry = Arc::new(entry);
+        table.push(entry.clone());
+        Some(entry)
     }
 
     /// The colour each tag gets: the account's if the name is known, else the request's
@@ -183,65 +318,56 @@ impl Store {
 
     /// Appends the tags the customer lacks. None: no such customer.
     pub fn add_tags(&self, id: u64, tags: &[(String, String)]) -> Option<Arc<Entry>> {
-        self.update(id, |c| {
-            let current = tag_names(c);
-            let missing: Vec<_> = tags
-                .iter()
-                .filter(|(name, _)| !current.contains(&name.as_str()))
-                .collect();
-            if missing.is_empty() {
-                return None;
+        let lacks = |e: &Entry| {
+            tags.iter()
+                .any(|(name, _)| !e.tag_names().any(|n| n == name.as_str()))
+        };
+        self.update(id, lacks, |c| {
+            let current: Vec<String> = tag_pairs(c).map(|(n, _)| n.to_owned()).collect();
+            let list = tags_mut(c);
+            for (name, color) in tags {
+                if !current.contains(name) {
+                    let mut tag = Map::with_capacity(2);
+                    tag.insert("name".into(), Value::String(name.clone()));
+                    tag.insert("color".into(), Value::String(color.clone()));
+                    list.push(Value::Object(tag));
+                }
             }
-            let mut next = c.clone();
-            let list = tags_mut(&mut next);
-            for (name, color) in missing {
-                let mut tag = Map::with_capacity(2);
-                tag.insert("name".into(), Value::String(name.clone()));
-                tag.insert("color".into(), Value::String(color.clone()));
-                list.push(Value::Object(tag));
-            }
-            Some(next)
         })
     }
 
     /// Removes the named tags; names the customer lacks are ignored. None: no such customer.
     pub fn remove_tags(&self, id: u64, names: &[String]) -> Option<Arc<Entry>> {
-        let named = |tag: &Value| {
-            tag.get("name")
-                .and_then(Value::as_str)
-                .is_some_and(|n| names.iter().any(|x| x == n))
-        };
-        self.update(id, |c| {
-            let has_any = c
-                .get("tags")
-                .and_then(Value::as_array)
-                .is_some_and(|tags| tags.iter().any(named));
-            if !has_any {
-                return None;
-            }
-            let mut next = c.clone();
-            tags_mut(&mut next).retain(|t| !named(t));
-            Some(next)
+        let has_any = |e: &Entry| e.tag_names().any(|n| names.iter().any(|x| *x == n));
+        self.update(id, has_any, |c| {
+            tags_mut(c).retain(|tag| {
+                !tag.get("name")
+                    .and_then(Value::as_str)
+                    .is_some_and(|n| names.iter().any(|x| x == n))
+            });
         })
     }
 
-    /// Applies `change` (None: nothing to change) as one atomic step of this customer's
-    /// history, without holding a lock while it runs.
+    /// Applies `change` (if `needed`) as one atomic step of this customer's history, without
+    /// holding a lock while it runs.
     fn update(
         &self,
         id: u64,
-        change: impl Fn(&Customer) -> Option<Customer>,
+        needed: impl Fn(&Entry) -> bool,
+        change: impl Fn(&mut Customer),
     ) -> Option<Arc<Entry>> {
         loop {
             let current = self.get(id)?;
-            let Some(changed) = change(&current.map) else {
+            if !needed(&current) {
                 return Some(current);
-            };
-            let next = Entry::new(changed);
-            let mut customers = write(&self.customers);
-            let slot = customers.get_mut(&id)?;
-            if Arc::ptr_eq(slot, &current) {
-                *slot = next.clone();
+            }
+            let mut customer = current.to_map();
+            change(&mut customer);
+            let next = Arc::new(Entry::from_map(&customer).expect("a change keeps the id"));
+            let mut table = write(&self.table);
+            let position = table.position(id)?;
+            if Arc::ptr_eq(&table.entries[position], &current) {
+                table.replace(position, next.clone());
                 return Some(next);
             }
             // Someone changed this customer meanwhile: apply the change to their version.
@@ -249,16 +375,19 @@ impl Store {
     }
 }
 
-/// `id` first, as HelpCrunch orders it, then the other fields in their order.
-fn with_id_first(id: u64, fields: Customer) -> Customer {
-    let mut c = Map::with_capacity(fields.len() + 1);
-    c.insert("id".into(), Value::from(id));
-    for (k, v) in fields {
-        if k != "id" {
-            c.insert(k, v);
-        }
+/// `{"id":N,…}`: `id` first, as HelpCrunch orders it, then the fields of `rest` (a JSON
+/// object without `id`) in their order.
+fn with_id_first(id: u64, rest: &[u8]) -> Bytes {
+    let mut out = BytesMut::with_capacity(rest.len() + 28);
+    out.put_slice(b"{\"id\":");
+    out.put_slice(id.to_string().as_bytes());
+    if rest != b"{}" {
+        out.put_u8(b',');
+        out.put_slice(&rest[1..]);
+    } else {
+        out.put_u8(b'}');
     }
-    c
+    out.freeze()
 }
 
 fn tag_pairs(c: &Customer) -> impl Iterator<Item = (&str, &str)> {
@@ -276,10 +405,6 @@ fn tag_pairs(c: &Customer) -> impl Iterator<Item = (&str, &str)> {
         })
 }
 
-fn tag_names(c: &Customer) -> Vec<&str> {
-    tag_pairs(c).map(|(name, _)| name).collect()
-}
-
 /// The customer's tag list, made an empty list first if it is missing or not a list.
 fn tags_mut(c: &mut Customer) -> &mut Vec<Value> {
     let tags = c.entry("tags").or_insert(Value::Null);
@@ -293,12 +418,12 @@ fn tags_mut(c: &mut Customer) -> &mut Vec<Value> {
 }
 
 // A panic elsewhere must not wedge the server: the data under these locks is always
-// consistent (every change is a single insert or swap).
-fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+// consistent (every change is one push or swap under one guard, with nothing in it to panic).
+fn read<T>(lock: &RwLock<T>) -> RwLockReadGuard<'_, T> {
     lock.read().unwrap_or_else(PoisonError::into_inner)
 }
 
-fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+fn write<T>(lock: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
     lock.write().unwrap_or_else(PoisonError::into_inner)
 }
 
@@ -322,13 +447,53 @@ mod tests {
         ])
         .unwrap();
         let a = store.get(8).unwrap();
-        assert_eq!(a.map.keys().collect::<Vec<_>>(), ["id", "name"]);
-        assert_eq!(store.create(Map::new()).map["id"], 9);
+        assert_eq!(a.to_map().keys().collect::<Vec<_>>(), ["id", "name"]);
+        assert_eq!(store.create(&Map::new()).unwrap().id, 9);
+        let full = Store::new(vec![customer(json!({"id": u64::MAX}))]).unwrap();
+        assert!(full.create(&Map::new()).is_none(), "no id past the largest");
+        let no_room = Store::new(vec![customer(json!({"id": u64::MAX})), customer(json!({}))]);
+        assert!(no_room.err().unwrap().contains("no customer ids are left"));
+        let nulled = Store::new(vec![customer(json!({"name": "n", "id": null}))]).unwrap();
+        assert_eq!(&nulled.get(1).unwrap().json[..], br#"{"id":1,"name":"n"}"#);
 
         let dup = Store::new(vec![customer(json!({"id": 1})), customer(json!({"id": 1}))]);
-        assert_eq!(dup.err().unwrap().kind(), io::ErrorKind::InvalidInput);
+        assert_eq!(dup.err().unwrap(), "two customers have id 1");
         let bad = Store::new(vec![customer(json!({"id": "1"}))]);
-        assert_eq!(bad.err().unwrap().kind(), io::ErrorKind::InvalidInput);
+        assert!(bad.err().unwrap().contains("non-negative integer"));
+    }
+
+    #[test]
+    fn orders_keep_ties_in_id_order_through_creates_and_changes() {
+        let store = Store::new(vec![
+            customer(json!({"id": 5, "firstSeen": "20", "lastSeen": 1})),
+            customer(json!({"id": 2, "firstSeen": 10, "lastSeen": 1})),
+            customer(json!({"id": 9, "firstSeen": null})),
+            customer(json!({"id": 7, "firstSeen": "20", "lastSeen": 3})),
+        ])
+        .unwrap();
+        let ids = |field: SortField| -> Vec<u64> {
+            let table = store.read();
+            let order = table.order(Some(field));
+            (0..order.len())
+                .map(|i| table.entry(order.get(i)).id)
+                .collect()
+        };
+        assert_eq!(ids(SortField::FirstSeen), [9, 2, 5, 7]);
+        assert_eq!(ids(SortField::LastSeen), [9, 2, 5, 7]);
+        store.create(&customer(json!({"firstSeen": 20, "lastSeen": 0})));
+        assert_eq!(ids(SortField::FirstSeen), [9, 2, 5, 7, 10]);
+        assert_eq!(ids(SortField::LastSeen), [9, 10, 2, 5, 7]);
+        // A change that moves a sort value moves the customer; tagging moves nobody.
+        store.update(
+            2,
+            |_| true,
+            |c| {
+                c.insert("lastSeen".into(), json!(2));
+            },
+        );
+        store.add_tags(5, &[("t".into(), "#fff".into())]);
+        assert_eq!(ids(SortField::LastSeen), [9, 10, 5, 2, 7]);
+        assert_eq!(ids(SortField::FirstSeen), [9, 2, 5, 7, 10]);
     }
 
     #[test]
@@ -371,7 +536,10 @@ mod tests {
         let after = store.remove_tags(1, &["x".into()]).unwrap();
         assert!(Arc::ptr_eq(&before, &after));
         let tagged = store.add_tags(1, &[("x".into(), "#fff".into())]).unwrap();
-        assert_eq!(tagged.map["tags"], json!([{"name": "x", "color": "#fff"}]));
+        assert_eq!(
+            tagged.to_map()["tags"],
+            json!([{"name": "x", "color": "#fff"}])
+        );
         let again = store.add_tags(1, &[("x".into(), "#000".into())]).unwrap();
         assert!(Arc::ptr_eq(&tagged, &again));
         assert!(store.add_tags(2, &[]).is_none());
