@@ -24,6 +24,7 @@ from typing import Any, NamedTuple, SupportsIndex
 
 from ._client import AsyncClient, Client
 from ._native import SandboxServer
+from ._types import Customer
 
 __all__ = ["DEMO_CUSTOMER_ID", "Sandbox", "SandboxRequest"]
 
@@ -131,14 +132,14 @@ class Sandbox:
         settings.setdefault("rate_limit", None)
         return AsyncClient(api_key=self.api_key, base_url=self.base_url, **settings)
 
-    def customer(self, customer_id: int) -> dict[str, Any]:
+    def customer(self, customer_id: int) -> Customer:
         """The customer's current state. Raises ``KeyError`` for an unknown id."""
         found = self._server.customer(customer_id)
         if found is None:
             raise KeyError(f"the sandbox has no customer {customer_id}")
         return found
 
-    def customers(self) -> list[dict[str, Any]]:
+    def customers(self) -> list[Customer]:
         """Every customer, ordered by id."""
         return self._server.customers()
 

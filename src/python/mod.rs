@@ -67,7 +67,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
         config::DEFAULT_MAX_RESPONSE_BYTES,
     )?;
     m.add("DEFAULT_CONCURRENCY", config::DEFAULT_CONCURRENCY)?;
-    m.add("SANDBOX_LOG_CAPACITY", crate::sandbox::DEFAULT_LOG_CAPACITY)?;
     // The names the Python layer may use, so its own tables can be checked against them.
     m.add("CALLS", Call::ALL.map(Call::name))?;
     m.add("ERROR_KINDS", ErrorKind::ALL.map(ErrorKind::name))?;
