@@ -31,22 +31,20 @@ pub struct LogObserver {
 }
 
 impl LogObserver {
-    pub fn for_current_level(py: Python<'_>) -> Option<Arc<dyn Observer>> {
-        let logger = logger(py).ok()?;
-        let enabled = |level: u8| {
-            logger
-                .call_method1("isEnabledFor", (level,))
-                .and_then(|r| r.is_truthy())
-                .unwrap_or(false)
-        };
-        let min_level = if enabled(DEBUG) {
+    /// What asking the logger raised (it runs Python code: Ctrl-C can land there) is raised
+    /// by the call, not dropped.
+    pub fn for_current_level(py: Python<'_>) -> PyResult<Option<Arc<dyn Observer>>> {
+        let logger = logger(py)?;
+        let enabled =
+            |level: u8| -> PyResult<bool> { logger.call_method1("isEnabledFor", (level,))?.is_truthy() };
+        let min_level = if enabled(DEBUG)? {
             DEBUG
-        } else if enabled(INFO) {
+        } else if enabled(INFO)? {
             INFO
         } else {
-            return None;
+            return Ok(None);
         };
-        Some(Arc::new(LogObserver { min_level }))
+        Ok(Some(Arc::new(LogObserver { min_level })))
     }
 }
 
