@@ -188,6 +188,7 @@ impl Client {
             if self.is_closed() {
                 return Err(Error::Closed);
             }
+            notice_closed_connections().await;
             let started = Instant::now();
             let outcome = self.attempt(pool.http(), method, &url, body.as_ref()).await;
             let elapsed = started.elapsed();
@@ -240,6 +241,32 @@ impl Client {
         }
     }
 
+}
+
+/// Let the connections of a blocking caller's runtime see what happened while it sat idle.
+///
+/// That runtime is driven only while a blocking call runs, so a server's close of an idle
+/// kept-alive connection (Apache, Node and gunicorn do so after 2 to 5 s) stays unread in the
+/// socket until then, the pool still counts the connection as open, and the request would be
+/// written into a dead socket: "connection closed before message completed", an attempt lost
+/// for nothing. Yielding lets the runtime poll its sockets (a zero-timeout look) and run the
+/// connection tasks that find the close, so the pool drops those connections before the request
+/// picks one. A multi-thread runtime drives its connections all the time: nothing to do there.
+async fn notice_closed_connections() {
+    let on_current_thread = matches!(
+        tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()),
+        Ok(tokio::runtime::RuntimeFlavor::CurrentThread)
+    );
+    if on_current_thread {
+        // One yield for the runtime to read the sockets, one for the woken connection tasks
+        // to run, one to spare.
+        for _ in 0..3 {
+            tokio::task::yield_now().await;
+        }
+    }
+}
+
+impl Client {
     async fn attempt(
         &self,
         http: &reqwest::Client,
