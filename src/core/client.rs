@@ -1,6 +1,6 @@
 //! The HTTP client: one request per call, retried and paced as HelpCrunch needs.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -172,6 +172,17 @@ impl Client {
         op: Operation,
         observer: Option<Arc<dyn Observer>>,
     ) -> Result<Response> {
+        self.call_counting(op, observer, &AtomicU32::new(0)).await
+    }
+
+    /// [`Client::call`], counting in `sent` each attempt as it goes on the wire, so that whoever
+    /// drops the call midway knows whether anything was sent.
+    pub async fn call_counting(
+        &self,
+        op: Operation,
+        observer: Option<Arc<dyn Observer>>,
+        sent: &AtomicU32,
+    ) -> Result<Response> {
         let pool = self.current_pool()?;
         let method = op.method();
         let path = op.path();
@@ -189,6 +200,7 @@ impl Client {
                 return Err(Error::Closed);
             }
             notice_closed_connections().await;
+            sent.store(attempt, Ordering::Release);
             let started = Instant::now();
             let outcome = self.attempt(pool.http(), method, &url, body.as_ref()).await;
             let elapsed = started.elapsed();

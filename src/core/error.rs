@@ -58,8 +58,9 @@ pub enum Error {
     },
     /// The client was closed before or while this call ran.
     Closed,
-    /// A bulk run was stopped before this item finished.
-    Cancelled,
+    /// A bulk run was stopped before this item finished, after `attempts` attempts had been
+    /// sent (0: nothing was).
+    Cancelled { attempts: u32 },
     /// A bug in this package (a panic caught at the boundary). Never expected.
     Internal(String),
 }
@@ -87,7 +88,8 @@ impl Error {
             Error::Status(e) => e.attempts,
             Error::Connection { attempts, .. }
             | Error::Timeout { attempts, .. }
-            | Error::ResponseValidation { attempts, .. } => *attempts,
+            | Error::ResponseValidation { attempts, .. }
+            | Error::Cancelled { attempts } => *attempts,
             _ => 0,
         }
     }
@@ -108,7 +110,7 @@ impl Error {
             Error::Timeout { .. } => ErrorKind::Timeout,
             Error::ResponseValidation { .. } => ErrorKind::ResponseValidation,
             Error::Closed => ErrorKind::Closed,
-            Error::Cancelled => ErrorKind::Cancelled,
+            Error::Cancelled { .. } => ErrorKind::Cancelled,
             Error::Internal(_) => ErrorKind::Internal,
         }
     }
@@ -330,7 +332,7 @@ impl fmt::Display for Error {
                 attempts_suffix(*attempts)
             ),
             Error::Closed => f.write_str("this client is closed; make a new one"),
-            Error::Cancelled => {
+            Error::Cancelled { .. } => {
                 f.write_str("cancelled: the run was stopped before this item finished")
             }
             Error::Internal(message) => write!(

@@ -65,6 +65,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<client::NativeClient>()?;
     m.add_class::<sandbox::SandboxServer>()?;
     m.add_class::<bulk::NativeBulkRun>()?;
+    m.add_class::<bulk::BulkItem>()?;
     m.add_class::<bridge::LoopBridge>()?;
     m.add_class::<bridge::TaskHandle>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;

@@ -114,5 +114,5 @@ async fn a_cancelled_run_still_reports_every_item() {
     assert_eq!(finished.len(), 11);
     assert!(finished
         .iter()
-        .all(|f| matches!(f.outcome, Err(Error::Cancelled))));
+        .all(|f| matches!(f.outcome, Err(Error::Cancelled { .. }))));
 }
