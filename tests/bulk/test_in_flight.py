@@ -21,7 +21,7 @@ import pytest
 
 import helpcrunch
 from tests.support.processes import wait_for
-from tests.support.scripted_server import API_KEY, Hang, Reply, ReplyFor, ScriptedServer
+from tests.support.scripted_server import API_KEY, Hang, Reply, ScriptedServer
 
 #: Customers whose requests the server holds without answering; the others are answered.
 HELD = {1, 2, 3}
@@ -187,7 +187,7 @@ def test_a_slow_input_gets_each_result_handed_over_before_the_next_rows(
         nonlocal read
         for i in range(1, 13):
             if i > 1:
-                wait_for(lambda: len(server.requests) >= i - 1, what=f"request {i - 1}")
+                wait_for(lambda i=i: len(server.requests) >= i - 1, what=f"request {i - 1}")
             lines = checkpoint.read_text().splitlines() if checkpoint.exists() else []
             checkpointed_when_read.append(len(lines))
             read += 1

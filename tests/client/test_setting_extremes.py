@@ -79,7 +79,11 @@ def check_client_setting(setting: str, value: Any) -> None:
     if setting == "rate_limit" and value is None:
         return  # None switches the limiter off
     for cls in (helpcrunch.Client, helpcrunch.AsyncClient):
-        client = assert_works_or_names_it(lambda: build(cls, setting, value), setting, value)
+        client = assert_works_or_names_it(
+            lambda cls=cls: build(cls, setting, value),
+            setting,
+            value,  # type: ignore[misc]
+        )
         if client is not None:
             # A client that was built holds the value it was given, or saturates it.
             assert getattr(client, setting, value) is not None

@@ -86,7 +86,7 @@ def test_a_bulk_run_after_the_server_closed_its_idle_connections_succeeds(
     with helpcrunch.Client(
         api_key=API_KEY, base_url=server.base_url, rate_limit=None, max_retries=0
     ) as client:
-        for round_ in range(1, 4):
+        for _ in range(3):
             report = client.remove_tags_many([(i, "Lead") for i in range(1, 9)], concurrency=4)
             assert report.succeeded == 8
             assert {r.attempts for r in report} == {1}
