@@ -252,7 +252,6 @@ impl Client {
             }
         }
     }
-
 }
 
 /// Let the connections of a blocking caller's runtime see what happened while it sat idle.

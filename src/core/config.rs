@@ -89,7 +89,11 @@ impl Setting {
 
     /// An integer setting as the type that holds it; `shown` is the value as the caller wrote
     /// it, for the message.
-    pub fn count<T: TryFrom<u64>>(self, given: Option<i128>, shown: &dyn fmt::Display) -> Result<T> {
+    pub fn count<T: TryFrom<u64>>(
+        self,
+        given: Option<i128>,
+        shown: &dyn fmt::Display,
+    ) -> Result<T> {
         let range = self.int_range();
         given
             .and_then(|value| u64::try_from(value).ok())

@@ -149,7 +149,12 @@ impl NativeBulkRun {
     /// Append up to `max_items` finished items to `into` (a list or deque), without waiting.
     /// Each is appended as it is taken, so what an interrupt finds is either still here or
     /// already there.
-    fn take_ready(&self, py: Python<'_>, into: &Bound<'_, PyAny>, max_items: usize) -> PyResult<()> {
+    fn take_ready(
+        &self,
+        py: Python<'_>,
+        into: &Bound<'_, PyAny>,
+        max_items: usize,
+    ) -> PyResult<()> {
         let items = self.run.take_ready(max_items);
         hand_over(py, items, self.run.client(), into)
     }

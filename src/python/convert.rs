@@ -420,7 +420,10 @@ pub fn float_setting(setting: Setting, obj: &Bound<'_, PyAny>) -> Result<(f64, S
 
 /// An int (not a bool), checked against the setting's range by the core, which quotes it as
 /// Python shows it.
-pub fn int_setting<T: TryFrom<u64>>(setting: Setting, obj: &Bound<'_, PyAny>) -> Result<T, Refused> {
+pub fn int_setting<T: TryFrom<u64>>(
+    setting: Setting,
+    obj: &Bound<'_, PyAny>,
+) -> Result<T, Refused> {
     if obj.is_instance_of::<PyBool>() || !obj.is_instance_of::<PyInt>() {
         return Err(wrong_type(setting.name(), "an int", obj));
     }

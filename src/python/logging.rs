@@ -35,8 +35,9 @@ impl LogObserver {
     /// by the call, not dropped.
     pub fn for_current_level(py: Python<'_>) -> PyResult<Option<Arc<dyn Observer>>> {
         let logger = logger(py)?;
-        let enabled =
-            |level: u8| -> PyResult<bool> { logger.call_method1("isEnabledFor", (level,))?.is_truthy() };
+        let enabled = |level: u8| -> PyResult<bool> {
+            logger.call_method1("isEnabledFor", (level,))?.is_truthy()
+        };
         let min_level = if enabled(DEBUG)? {
             DEBUG
         } else if enabled(INFO)? {

@@ -57,7 +57,9 @@ def test_a_tag_name_with_control_characters_is_quoted_as_repr(
 
 
 @PROPERTY
-@given(color=ANY_TEXT.filter(lambda s: not __import__("re").fullmatch(r"#([0-9a-fA-F]{3}){1,2}", s)))
+@given(
+    color=ANY_TEXT.filter(lambda s: not __import__("re").fullmatch(r"#([0-9a-fA-F]{3}){1,2}", s))
+)
 def test_a_bad_colour_is_quoted_as_repr(server: ScriptedServer, color: str) -> None:
     text = message(server, lambda c: c.add_tags(1, [{"name": "Lead", "color": color}]))
     assert repr(color) in text, text
