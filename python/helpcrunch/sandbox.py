@@ -36,6 +36,18 @@ class SandboxRequest(NamedTuple):
     status: int
 
 
+_U32_MAX = 2**32 - 1
+
+
+def _whole_number(name: str, value: object, low: int, high: int) -> None:
+    """A TypeError or ValueError naming ``name`` (rather than a bare OverflowError from the
+    native layer) for a value that is not an int from ``low`` to ``high``."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, not {type(value).__name__}")
+    if not low <= value <= high:
+        raise ValueError(f"{name} must be an integer from {low} to {high}, got {value!r}")
+
+
 class Sandbox:
     """A fake HelpCrunch serving on ``base_url`` until :meth:`close` (or the end of ``with``).
 
@@ -56,9 +68,17 @@ class Sandbox:
         host: str = "127.0.0.1",
         log_capacity: int = 100_000,
     ) -> None:
+        if rate_limit is not None:
+            _whole_number("rate_limit", rate_limit, 0, _U32_MAX)
+        _whole_number("port", port, 0, 65535)
+        _whole_number("log_capacity", log_capacity, 0, _U32_MAX)
         customers_json = None if customers is None else json.dumps([dict(c) for c in customers])
         self._server = SandboxServer(api_key, rate_limit, customers_json, host, port, log_capacity)
         self._closed = False
+
+    def _fail_next(self, kind: str, times: int, **details: Any) -> None:
+        _whole_number("times", times, 0, _U32_MAX)
+        self._server.fail_next(kind, times, **details)
 
     @property
     def base_url(self) -> str:
@@ -138,7 +158,7 @@ class Sandbox:
         raw = body.encode() if isinstance(body, str) else body
         if raw is not None and content_type is None:
             content_type = "text/html" if raw.lstrip().startswith(b"<") else "text/plain"
-        self._server.fail_next(
+        self._fail_next(
             "status",
             times,
             status=status,
@@ -154,7 +174,7 @@ class Sandbox:
         self, seconds: float, times: int = 1, *, method: str | None = None, path: str | None = None
     ) -> None:
         """Answer normally, ``seconds`` late (other requests are not held up)."""
-        self._server.fail_next("latency", times, seconds=seconds, method=method, path_prefix=path)
+        self._fail_next("latency", times, seconds=seconds, method=method, path_prefix=path)
 
     def drop_next(
         self,
@@ -167,19 +187,19 @@ class Sandbox:
         """Close the connection without answering; with ``after_processing`` the change is made
         first (the client cannot tell whether it took effect)."""
         kind = "drop_after" if after_processing else "drop"
-        self._server.fail_next(kind, times, method=method, path_prefix=path)
+        self._fail_next(kind, times, method=method, path_prefix=path)
 
     def not_json_next(
         self, times: int = 1, *, method: str | None = None, path: str | None = None
     ) -> None:
         """Answer 200 with a body that is not JSON."""
-        self._server.fail_next("not_json", times, method=method, path_prefix=path)
+        self._fail_next("not_json", times, method=method, path_prefix=path)
 
     def truncate_next(
         self, times: int = 1, *, method: str | None = None, path: str | None = None
     ) -> None:
         """Send the headers and half the body, then close the connection."""
-        self._server.fail_next("truncated", times, method=method, path_prefix=path)
+        self._fail_next("truncated", times, method=method, path_prefix=path)
 
     @property
     def pending_faults(self) -> int:
