@@ -87,11 +87,14 @@ impl BulkRun {
                     .map_err(|_| Error::Cancelled { attempts: 0 })?;
                 client.call_counting(op, observer, &sent).await
             };
+            // Cancellation first: an item woken by a slot the cancelled ones let go must not
+            // start an attempt in the same poll.
             let outcome = tokio::select! {
-                outcome = work => outcome,
+                biased;
                 _ = cancel.wait_for(|cancelled| *cancelled) => Err(Error::Cancelled {
                     attempts: sent.load(Ordering::Acquire),
                 }),
+                outcome = work => outcome,
             };
             // The receiver lives as long as the run; if the run is gone nobody is listening.
             let _ = done.send(Finished { index, outcome });

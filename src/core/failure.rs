@@ -241,3 +241,54 @@ fn describe_transport_error(e: &reqwest::Error) -> String {
         None => what.to_string(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY: &str = "hc-secret-key-0123456789abcdef";
+
+    fn leaves_nothing_of_the_key(text: &str) -> bool {
+        !text.contains(KEY) && (3..=KEY.len()).all(|n| !text.ends_with(&KEY[..n]))
+    }
+
+    #[test]
+    fn a_key_across_the_cut_is_blanked_before_the_cut() {
+        for before_cut in 0..=KEY.len() {
+            // Multi-byte filler, so the cut also falls inside characters.
+            let filler = MAX_BODY_IN_ERROR - before_cut;
+            let mut body = "é".repeat(filler / 2);
+            body.push_str(&"x".repeat(filler % 2));
+            body.push_str(KEY);
+            body.push_str(" and more after it");
+            let text = body_excerpt(body.as_bytes(), KEY);
+            assert!(
+                leaves_nothing_of_the_key(&text),
+                "{before_cut}: …{}",
+                &text[text.len() - 40..]
+            );
+            assert!(text.len() <= MAX_BODY_IN_ERROR + REDACTED.len());
+        }
+    }
+
+    #[test]
+    fn a_start_of_the_key_left_at_the_cut_is_blanked() {
+        for echoed in 1..KEY.len() {
+            let mut body = "x".repeat(MAX_BODY_IN_ERROR - echoed);
+            body.push_str(&KEY[..echoed]);
+            body.push_str(" then something that is not the rest of the key");
+            let text = body_excerpt(body.as_bytes(), KEY);
+            assert!(leaves_nothing_of_the_key(&text), "{echoed}");
+            assert!(text.ends_with(REDACTED));
+        }
+    }
+
+    #[test]
+    fn a_body_under_the_cut_is_kept_whole_with_the_key_blanked() {
+        let body = format!("echo: Bearer {KEY}; ends with {}", &KEY[..5]);
+        assert_eq!(
+            body_excerpt(body.as_bytes(), KEY),
+            format!("echo: Bearer {REDACTED}; ends with {}", &KEY[..5])
+        );
+    }
+}
