@@ -1,6 +1,6 @@
 //! The HTTP client: one request per call, retried and paced as HelpCrunch needs.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -172,6 +172,17 @@ impl Client {
         op: Operation,
         observer: Option<Arc<dyn Observer>>,
     ) -> Result<Response> {
+        self.call_counting(op, observer, &AtomicU32::new(0)).await
+    }
+
+    /// [`Client::call`], counting in `sent` each attempt as it goes on the wire, so that whoever
+    /// drops the call midway knows whether anything was sent.
+    pub async fn call_counting(
+        &self,
+        op: Operation,
+        observer: Option<Arc<dyn Observer>>,
+        sent: &AtomicU32,
+    ) -> Result<Response> {
         let pool = self.current_pool()?;
         let method = op.method();
         let path = op.path();
@@ -188,6 +199,8 @@ impl Client {
             if self.is_closed() {
                 return Err(Error::Closed);
             }
+            notice_closed_connections().await;
+            sent.store(attempt, Ordering::Release);
             let started = Instant::now();
             let outcome = self.attempt(pool.http(), method, &url, body.as_ref()).await;
             let elapsed = started.elapsed();
@@ -239,7 +252,32 @@ impl Client {
             }
         }
     }
+}
 
+/// Let the connections of a blocking caller's runtime see what happened while it sat idle.
+///
+/// That runtime is driven only while a blocking call runs, so a server's close of an idle
+/// kept-alive connection (Apache, Node and gunicorn do so after 2 to 5 s) stays unread in the
+/// socket until then, the pool still counts the connection as open, and the request would be
+/// written into a dead socket: "connection closed before message completed", an attempt lost
+/// for nothing. Yielding lets the runtime poll its sockets (a zero-timeout look) and run the
+/// connection tasks that find the close, so the pool drops those connections before the request
+/// picks one. A multi-thread runtime drives its connections all the time: nothing to do there.
+async fn notice_closed_connections() {
+    let on_current_thread = matches!(
+        tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()),
+        Ok(tokio::runtime::RuntimeFlavor::CurrentThread)
+    );
+    if on_current_thread {
+        // One yield for the runtime to read the sockets, one for the woken connection tasks
+        // to run, one to spare.
+        for _ in 0..3 {
+            tokio::task::yield_now().await;
+        }
+    }
+}
+
+impl Client {
     async fn attempt(
         &self,
         http: &reqwest::Client,

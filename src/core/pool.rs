@@ -12,6 +12,13 @@ use super::error::{Error, Result};
 use super::rate_limit::RateLimiter;
 use super::runtime;
 
+/// How long an idle connection stays in the pool: under the shortest keep-alive of common
+/// servers (gunicorn closes idle connections after 2 s; Apache, Node and uvicorn after 5 s;
+/// load balancers after 60 s or more), so a connection is let go before the server is likely
+/// to close it, and a request is not written into a connection the server is closing at that
+/// very moment. A job at HelpCrunch's pace (one request every 0.5 s) keeps its connections.
+pub const POOL_IDLE_TIMEOUT: Duration = Duration::from_millis(1500);
+
 /// The connection pools and limiter of one process.
 ///
 /// A connection belongs to the runtime that opened it (its socket is registered there, and its
@@ -52,7 +59,7 @@ fn build_http(checked: &CheckedConfig, headers: &HeaderMap) -> Result<reqwest::C
         // A redirect could carry the Authorization header to another host: never follow one.
         .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(checked.config.timeout.min(Duration::from_secs(10)))
-        .pool_idle_timeout(Duration::from_secs(60))
+        .pool_idle_timeout(POOL_IDLE_TIMEOUT)
         .tcp_nodelay(true)
         // Every request's headers, set once here: reqwest adds them to each request, which
         // costs less than cloning a HeaderMap per request and merging it in.

@@ -76,22 +76,25 @@ impl NativeClient {
         max_response_bytes: &Bound<'_, PyAny>,
     ) -> PyResult<Self> {
         let config = (|| -> Result<ClientConfig, convert::Refused> {
+            let (timeout, shown) = convert::float_setting(Setting::Timeout, timeout)?;
+            let timeout = Setting::Timeout.seconds_shown(timeout, &shown)?;
+            let rate_limit = if rate_limit.is_none() {
+                None
+            } else {
+                let (rate, shown) = convert::float_setting(Setting::RateLimit, rate_limit)?;
+                Some(Setting::RateLimit.per_minute_shown(rate, &shown)?)
+            };
             Ok(ClientConfig {
                 api_key: convert::text_setting("api_key", api_key)?,
                 base_url: convert::text_setting("base_url", base_url)?,
-                timeout: Setting::Timeout
-                    .seconds(convert::float_setting(Setting::Timeout, timeout)?)?,
-                max_retries: convert::int_setting(Setting::MaxRetries, max_retries)? as u32,
-                rate_limit: if rate_limit.is_none() {
-                    None
-                } else {
-                    Some(convert::float_setting(Setting::RateLimit, rate_limit)?)
-                },
+                timeout,
+                max_retries: convert::int_setting(Setting::MaxRetries, max_retries)?,
+                rate_limit,
                 allow_insecure_http,
                 max_response_bytes: convert::int_setting(
                     Setting::MaxResponseBytes,
                     max_response_bytes,
-                )? as usize,
+                )?,
             })
         })()
         .map_err(|e| e.into_py_err(py))?;
@@ -146,7 +149,7 @@ impl NativeClient {
             .map_err(|e| e.into_py_err(py))?;
         let observer = LogObserver::for_current_level(py, None)?;
         Ok(NativeBulkRun::new(
-            BulkRun::new(self.core.clone(), concurrency as usize, observer),
+            BulkRun::new(self.core.clone(), concurrency, observer),
             call,
         ))
     }

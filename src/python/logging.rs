@@ -149,7 +149,8 @@ pub struct LogObserver {
 
 impl LogObserver {
     /// The observer for a call starting now, if the logger is enabled for its records. `waker`:
-    /// the loop that should emit them, for an async call.
+    /// the loop that should emit them, for an async call. What asking the logger raised (it
+    /// runs Python code: Ctrl-C can land there) is raised by the call, not dropped.
     pub fn for_current_level(
         py: Python<'_>,
         waker: Option<LoopWaker>,

@@ -46,7 +46,20 @@ fn _panic_in_async_call(
     })
 }
 
+/// Python's own `repr` of a str, so the core's messages quote values exactly as Python shows
+/// them (the repr of an exact str runs no Python code).
+fn python_repr(text: &str) -> Option<String> {
+    Python::try_attach(|py| {
+        pyo3::types::PyString::new(py, text)
+            .repr()
+            .ok()
+            .map(|r| r.to_string_lossy().into_owned())
+    })
+    .flatten()
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    crate::core::error::set_quoter(python_repr);
     m.add_function(wrap_pyfunction!(_panic_in_blocking_call, m)?)?;
     m.add_function(wrap_pyfunction!(_panic_in_async_call, m)?)?;
     m.add_function(wrap_pyfunction!(bridge::_prepare_exit, m)?)?;
@@ -54,6 +67,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<client::NativeClient>()?;
     m.add_class::<sandbox::SandboxServer>()?;
     m.add_class::<bulk::NativeBulkRun>()?;
+    m.add_class::<bulk::BulkItem>()?;
     m.add_class::<bridge::LoopBridge>()?;
     m.add_class::<bridge::TaskHandle>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
