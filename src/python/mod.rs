@@ -47,8 +47,13 @@ fn _panic_in_async_call(
 }
 
 /// Python's own `repr` of a str, so the core's messages quote values exactly as Python shows
-/// them (the repr of an exact str runs no Python code).
+/// them (the repr of an exact str runs no Python code). Not inside a runtime: a thread of the
+/// core's (tokio's) must never take the GIL (see `logging`), and a blocking call's thread has
+/// let it go; both get the core's own copy of `repr`.
 fn python_repr(text: &str) -> Option<String> {
+    if tokio::runtime::Handle::try_current().is_ok() {
+        return None;
+    }
     Python::try_attach(|py| {
         pyo3::types::PyString::new(py, text)
             .repr()
