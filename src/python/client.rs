@@ -87,6 +87,7 @@ impl NativeClient {
                 } else {
                     Some(convert::float_setting(Setting::RateLimit, rate_limit)?)
                 },
+                rate_limit_backend: None,
                 allow_insecure_http,
                 max_response_bytes: convert::int_setting(
                     Setting::MaxResponseBytes,
