@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import multiprocessing
 import pickle
 from pathlib import Path
 
@@ -127,6 +128,36 @@ def test_a_pickled_client_shares_the_budget_it_came_from(
     copy.get_customer(1)
     for rate in (client.current_rate_limit, copy.current_rate_limit):
         assert rate is not None and 120 * 0.7 <= rate < 120 * 0.8, rate
+
+
+#: The client a forked child inherits (passing it to the child would pickle it instead).
+_INHERITED: list[helpcrunch.Client] = []
+
+
+def _rate_after_a_call_in_the_child() -> float | None:
+    (client,) = _INHERITED
+    client.get_customer(1)
+    return client.current_rate_limit
+
+
+@pytest.mark.skipif("fork" not in multiprocessing.get_all_start_methods(), reason="no fork here")
+def test_a_forked_child_builds_its_limiter_on_the_same_budget(
+    server: ScriptedServer, tmp_path: Path
+) -> None:
+    client = helpcrunch.Client(
+        api_key=API_KEY, base_url=server.base_url, rate_limit_backend=budget_url(tmp_path)
+    )
+    server.enqueue(TOO_MANY)
+    client.get_customer(1)
+    _INHERITED.append(client)
+    try:
+        with multiprocessing.get_context("fork").Pool(1) as pool:
+            # The child's own limiter (its pool is rebuilt after the fork) reads the lowered
+            # rate from the budget.
+            rate = pool.apply(_rate_after_a_call_in_the_child)
+    finally:
+        _INHERITED.clear()
+    assert rate is not None and 120 * 0.7 <= rate < 120 * 0.8, rate
 
 
 def test_a_redis_password_travels_in_the_pickle_but_is_never_shown(
