@@ -3,9 +3,10 @@
 >>> import helpcrunch
 >>> customer = helpcrunch.remove_tags(1568834, ["Lead"])   # HELPCRUNCH_API_KEY from the environment
 
-Module-level functions use a shared default client built from ``HELPCRUNCH_API_KEY`` and
-``HELPCRUNCH_BASE_URL`` (read at the first call, and again whenever they change). Make a
-:class:`Client` or :class:`AsyncClient` to choose settings yourself.
+Module-level functions use a shared default client built from ``HELPCRUNCH_API_KEY``,
+``HELPCRUNCH_BASE_URL`` and ``HELPCRUNCH_RATE_LIMIT_BACKEND`` (read at the first call, and
+again whenever they change). Make a :class:`Client` or :class:`AsyncClient` to choose
+settings yourself.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import threading
 
 from . import _exceptions, _logs, _native
 from ._bulk import BulkReport, BulkResult
-from ._client import DEFAULT_BASE_URL, AsyncClient, Client
+from ._client import DEFAULT_BASE_URL, ENV_SETTINGS, AsyncClient, Client
 from ._exceptions import *  # noqa: F403 (the exception classes, listed in their __all__)
 from ._native import __version__
 from ._types import Customer, CustomerId, Tag, Tags, TagSpec
@@ -50,13 +51,13 @@ atexit.register(_native._prepare_exit)
 _default_lock = threading.Lock()
 #: The shared clients (one native client behind both) and the environment they came from.
 _defaults: tuple[Client, AsyncClient] | None = None
-_default_env: tuple[str | None, str | None] = (None, None)
+_default_env: tuple[str | None, ...] = ()
 
 
 def _default_clients() -> tuple[Client, AsyncClient]:
     """The shared clients, rebuilt when the environment they came from changes."""
     global _defaults, _default_env
-    env = (os.environ.get("HELPCRUNCH_API_KEY"), os.environ.get("HELPCRUNCH_BASE_URL"))
+    env = tuple(os.environ.get(name) for name in ENV_SETTINGS)
     clients = _defaults
     if clients is not None and env == _default_env:
         return clients

@@ -104,7 +104,12 @@ def _client(args: argparse.Namespace) -> Iterator[Client]:
             yield client
         return
     api_key = _read_key_file(args.api_key_file) if args.api_key_file else None
-    with Client(api_key=api_key, base_url=args.base_url, timeout=args.timeout) as client:
+    with Client(
+        api_key=api_key,
+        base_url=args.base_url,
+        timeout=args.timeout,
+        rate_limit_backend=args.rate_limit_backend,
+    ) as client:
         yield client
 
 
@@ -345,6 +350,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--base-url",
         metavar="URL",
         help=f"API base URL (default: $HELPCRUNCH_BASE_URL or {DEFAULT_BASE_URL})",
+    )
+    conn.add_argument(
+        "--rate-limit-backend",
+        metavar="URL",
+        help="share the account's rate limit with other processes: redis://host:port/db or "
+        "file:///path (default: $HELPCRUNCH_RATE_LIMIT_BACKEND, else this process's own)",
     )
     conn.add_argument(
         "--timeout",

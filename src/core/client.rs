@@ -15,6 +15,7 @@ use super::error::{Error, Result};
 use super::failure::{unusable_body_error, Failure};
 use super::operation::Operation;
 use super::pool::{Pool, ProcessPool};
+use super::rate_limit::{Backend, EventSink};
 use super::retry::{decide, Decision};
 use super::validate::{CustomerId, Tag};
 
@@ -99,9 +100,16 @@ fn default_headers(api_key: &str) -> Result<HeaderMap> {
 impl Client {
     /// Check the settings and build the client. Nothing is sent.
     pub fn new(config: ClientConfig) -> Result<Self> {
+        Self::with_events(config, None)
+    }
+
+    /// [`Client::new`], with `events` told what the rate limiter does: the rate changing, a
+    /// shared backend lost and back (see [`rate_limit::Event`](super::rate_limit::Event)).
+    /// It is called from whatever thread the limiter runs on, tokio's included.
+    pub fn with_events(config: ClientConfig, events: Option<Arc<dyn EventSink>>) -> Result<Self> {
         let checked = config.check()?;
         let headers = default_headers(&checked.config.api_key)?;
-        let pool = Arc::new(ProcessPool::new(&checked, &headers)?);
+        let pool = Arc::new(ProcessPool::new(&checked, &headers, events)?);
         Ok(Client {
             settings: Arc::new(Settings { checked, headers }),
             pool,
@@ -111,6 +119,23 @@ impl Client {
 
     pub fn config(&self) -> &ClientConfig {
         &self.settings.checked.config
+    }
+
+    /// Where the rate limit's budget lives: None for this client's own (or no rate limit).
+    pub fn rate_limit_backend(&self) -> Option<&Backend> {
+        let config = self.settings.checked.rate_limit.as_ref()?;
+        config.backend.is_shared().then_some(&config.backend)
+    }
+
+    /// The rate in force in this process, in requests a minute: `rate_limit` unless HelpCrunch
+    /// throttled requests lately (or a shared backend is away); on a shared backend, as of this
+    /// process's last request. None without a rate limit.
+    pub fn current_rate_limit(&self) -> Result<Option<f64>> {
+        // Not refused once closed: reading the rate sends nothing.
+        let pool = self
+            .pool
+            .get(&self.settings.checked, &self.settings.headers)?;
+        Ok(pool.limiter.as_ref().map(|limiter| limiter.current_rate()))
     }
 
     /// The base URL as requests use it (no trailing slash).
@@ -193,9 +218,10 @@ impl Client {
         let mut attempt = 0u32;
         loop {
             attempt += 1;
-            if let Some(limiter) = &pool.limiter {
-                limiter.acquire().await;
-            }
+            let permit = match &pool.limiter {
+                Some(limiter) => Some(limiter.acquire().await),
+                None => None,
+            };
             if self.is_closed() {
                 return Err(Error::Closed);
             }
@@ -225,6 +251,13 @@ impl Client {
                 }
                 Err(failure) => failure,
             };
+            if let (true, Some(limiter), Some(permit)) =
+                (failure.is_throttled(), &pool.limiter, permit)
+            {
+                // The pace, for every user of the budget; when this request goes again is the
+                // retry policy's (the server's Retry-After, or backoff), not the limiter's.
+                limiter.throttled(permit).await;
+            }
             let decision = if failure.is_retryable() {
                 decide(attempt, config.max_retries, failure.server_wait())
             } else {

@@ -10,6 +10,7 @@ use std::time::Duration;
 use reqwest::Url;
 
 use super::error::{quote, Error, Result};
+use super::rate_limit::{self, AccountId, Backend, RateLimitConfig};
 
 pub const DEFAULT_BASE_URL: &str = "https://api.helpcrunch.com/v1";
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -193,6 +194,10 @@ pub struct ClientConfig {
     pub max_retries: u32,
     /// Requests per minute for this client, all its callers together; None switches it off.
     pub rate_limit: Option<f64>,
+    /// Where the rate limit's budget lives, as the user wrote it (see
+    /// [`rate_limit::Backend::parse`]): None for this client's own; a `redis://` or `file://`
+    /// URL for one budget per account, shared with every client that names the same.
+    pub rate_limit_backend: Option<String>,
     /// Plain http:// to a host other than loopback is refused unless this is set.
     pub allow_insecure_http: bool,
     pub max_response_bytes: usize,
@@ -206,6 +211,7 @@ impl ClientConfig {
             timeout: DEFAULT_TIMEOUT,
             max_retries: DEFAULT_MAX_RETRIES,
             rate_limit: Some(DEFAULT_RATE_LIMIT),
+            rate_limit_backend: None,
             allow_insecure_http: false,
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
         }
@@ -221,7 +227,41 @@ impl ClientConfig {
         Setting::MaxRetries.integer(Some(self.max_retries.into()))?;
         Setting::RateLimit.per_minute(self.rate_limit)?;
         Setting::MaxResponseBytes.integer(Some(self.max_response_bytes as i128))?;
-        Ok(CheckedConfig { config: self, base })
+        let backend = Backend::parse(self.rate_limit_backend.as_deref())?;
+        let rate_limit = match (self.rate_limit, backend) {
+            (Some(per_minute), backend) => Some(RateLimitConfig::new(
+                per_minute,
+                backend,
+                // The only use of the key outside the Authorization header: hashed, so that
+                // a shared budget never holds it.
+                AccountId::from_api_key(&self.api_key),
+            )),
+            (None, Backend::Local) => None,
+            (None, shared) => {
+                return Err(Error::Configuration(format!(
+                    "{} {} is set, but rate_limit is None: a budget to share needs a rate \
+                     (HelpCrunch allows {DEFAULT_RATE_LIMIT} requests a minute)",
+                    rate_limit::SETTING,
+                    shared.describe()
+                )))
+            }
+        };
+        Ok(CheckedConfig {
+            config: self,
+            base,
+            rate_limit,
+        })
+    }
+
+    /// The rate limit backend as messages may show it (a Redis password masked), or None
+    /// for this client's own budget.
+    pub fn shown_rate_limit_backend(&self) -> Option<String> {
+        let raw = self.rate_limit_backend.as_deref()?;
+        Some(match Backend::parse(Some(raw)) {
+            Ok(backend) => backend.describe(),
+            // Never echoed: it may hold a password.
+            Err(_) => "(not a valid rate_limit_backend)".to_string(),
+        })
     }
 }
 
@@ -233,6 +273,7 @@ impl fmt::Debug for ClientConfig {
             .field("timeout", &self.timeout)
             .field("max_retries", &self.max_retries)
             .field("rate_limit", &self.rate_limit)
+            .field("rate_limit_backend", &self.shown_rate_limit_backend())
             .field("allow_insecure_http", &self.allow_insecure_http)
             .field("max_response_bytes", &self.max_response_bytes)
             .finish()
@@ -243,6 +284,8 @@ impl fmt::Debug for ClientConfig {
 pub(crate) struct CheckedConfig {
     pub config: ClientConfig,
     pub base: BaseUrl,
+    /// What each process's limiter is built from; None without a rate limit.
+    pub rate_limit: Option<RateLimitConfig>,
 }
 
 /// A key as it may be shown: its last four characters at most, and only when it is long enough

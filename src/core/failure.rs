@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::config::ClientConfig;
 use super::error::{excerpt, Error, ErrorDetail, StatusError};
-use super::retry::{is_retryable_status, server_wait};
+use super::retry::{is_retryable_status, server_wait, TOO_MANY_REQUESTS};
 
 /// How much of an odd body an error keeps for the user to read.
 const MAX_BODY_IN_ERROR: usize = 64 * 1024;
@@ -98,6 +98,11 @@ impl Failure {
             Failure::Status { status, .. } => is_retryable_status(*status),
             Failure::InvalidBody { .. } | Failure::TooLarge { .. } => false,
         }
+    }
+
+    /// HelpCrunch refused the request for the account's rate limit.
+    pub fn is_throttled(&self) -> bool {
+        matches!(self, Failure::Status { status, .. } if *status == TOO_MANY_REQUESTS)
     }
 
     pub fn status(&self) -> Option<u16> {

@@ -9,7 +9,7 @@ use reqwest::header::HeaderMap;
 
 use super::config::CheckedConfig;
 use super::error::{Error, Result};
-use super::rate_limit::RateLimiter;
+use super::rate_limit::{EventSink, RateLimiter};
 use super::runtime;
 
 /// How long an idle connection stays in the pool: under the shortest keep-alive of common
@@ -33,15 +33,21 @@ pub(crate) struct Pool {
 }
 
 impl Pool {
-    fn build(checked: &CheckedConfig, headers: &HeaderMap) -> Result<Pool> {
+    fn build(
+        checked: &CheckedConfig,
+        headers: &HeaderMap,
+        events: &Option<Arc<dyn EventSink>>,
+    ) -> Result<Pool> {
+        let limiter = match &checked.rate_limit {
+            // Contacts nothing: a shared backend is first reached by the first request.
+            Some(config) => Some(Arc::new(RateLimiter::new(config.clone(), events.clone())?)),
+            None => None,
+        };
         Ok(Pool {
             generation: runtime::process_generation(),
             multi_thread: build_http(checked, headers)?,
             current_thread: build_http(checked, headers)?,
-            limiter: checked
-                .config
-                .rate_limit
-                .map(|rate| Arc::new(RateLimiter::per_minute(rate))),
+            limiter,
         })
     }
 
@@ -76,12 +82,19 @@ fn build_http(checked: &CheckedConfig, headers: &HeaderMap) -> Result<reqwest::C
 /// This process's pool, built again when the process is not the one that built it.
 pub(crate) struct ProcessPool {
     current: ArcSwap<Pool>,
+    /// Where every process's limiter reports (rate changes, a shared backend lost and back).
+    events: Option<Arc<dyn EventSink>>,
 }
 
 impl ProcessPool {
-    pub fn new(checked: &CheckedConfig, headers: &HeaderMap) -> Result<ProcessPool> {
+    pub fn new(
+        checked: &CheckedConfig,
+        headers: &HeaderMap,
+        events: Option<Arc<dyn EventSink>>,
+    ) -> Result<ProcessPool> {
         Ok(ProcessPool {
-            current: ArcSwap::from_pointee(Pool::build(checked, headers)?),
+            current: ArcSwap::from_pointee(Pool::build(checked, headers, &events)?),
+            events,
         })
     }
 
@@ -91,7 +104,7 @@ impl ProcessPool {
             return Ok(pool);
         }
         // Forked: this process gets its own connections and limiter.
-        let fresh = Arc::new(Pool::build(checked, headers)?);
+        let fresh = Arc::new(Pool::build(checked, headers, &self.events)?);
         self.current.store(fresh.clone());
         Ok(fresh)
     }

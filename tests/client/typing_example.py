@@ -76,6 +76,9 @@ def sync_client() -> Customer:
     )
     unlimited = Client(rate_limit=None, allow_insecure_http=False)
     unlimited.close()
+    shared = Client(rate_limit=120, rate_limit_backend="redis://127.0.0.1:6379/0")
+    budget: tuple[str | None, float | None] = (shared.rate_limit_backend, shared.current_rate_limit)
+    print(budget)
     settings: tuple[str, float, int, float | None, bool] = (
         client.base_url,
         client.timeout,

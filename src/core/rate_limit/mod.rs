@@ -34,6 +34,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use crate::core::config::Setting;
 use crate::core::error::{Error, Result};
 use crate::core::runtime;
 use file_store::FileStore;
@@ -67,17 +68,6 @@ const REPORT_STEP: f64 = 0.1;
 /// passwords.
 #[derive(Clone, Debug)]
 pub(crate) struct StoreError(pub(crate) String);
-
-/// The one check of a configured rate, with the message that names the setting.
-pub fn check_per_minute(per_minute: f64) -> Result<()> {
-    if per_minute.is_finite() && per_minute > 0.0 {
-        Ok(())
-    } else {
-        Err(Error::Configuration(format!(
-            "rate_limit must be a positive number of requests per minute (or None), got {per_minute}"
-        )))
-    }
-}
 
 /// Everything a limiter is built from.
 #[derive(Clone, Debug)]
@@ -308,7 +298,8 @@ impl RateLimiter {
     /// Check `config` and build the limiter. Nothing is sent: a shared backend is first
     /// contacted by the first [`acquire`](Self::acquire).
     pub fn new(config: RateLimitConfig, events: Option<Arc<dyn EventSink>>) -> Result<Self> {
-        check_per_minute(config.per_minute)?;
+        // The one check of a rate, with the message that names the setting.
+        Setting::RateLimit.per_minute(Some(config.per_minute))?;
         config
             .tuning
             .check()
