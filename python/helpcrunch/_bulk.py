@@ -163,7 +163,8 @@ class BulkReport(Sequence[BulkResult]):
         return pl.DataFrame(rows, infer_schema_length=None)
 
     def __repr__(self) -> str:
-        text = f"BulkReport({len(self)} items: {self.succeeded} succeeded, {self.failed} failed"
+        items = "item" if len(self) == 1 else "items"
+        text = f"BulkReport({len(self)} {items}: {self.succeeded} succeeded, {self.failed} failed"
         if self.skipped:
             text += f", {self.skipped} skipped as done"
         return text + ")"
