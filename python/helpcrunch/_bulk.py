@@ -331,7 +331,9 @@ class _Run:
         self._checkpoint = (
             None if options.checkpoint is None else _Checkpoint(options.checkpoint, call)
         )
-        self._bar = Progress.make(options.progress, _total(items), call)
+        self._bar = Progress.make(
+            options.progress, _total(items), call, native.settings()["rate_limit"]
+        )
         #: index -> (customer_id, tags, checkpoint key): sent, result not yet handed over.
         self._pending: dict[int, tuple[Any, Any, str | None]] = {}
         self._ready: deque[BulkResult] = deque()
