@@ -290,7 +290,7 @@ def _time_needed(pace: Pace, requests: int) -> str:
     seconds = pace.seconds(requests)
     if seconds is None:
         return "with no rate limit, as fast as the server answers"
-    return f"at {pace.per_minute:g} requests a minute: at least {duration(seconds)}"
+    return f"at {pace.per_minute:,g} requests a minute: at least {duration(seconds)}"
 
 
 def _dry_run(run: _CsvRun) -> int:
