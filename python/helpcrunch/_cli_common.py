@@ -386,7 +386,7 @@ class Parser(argparse.ArgumentParser):
                 word.split("=", 1)[0] if word.startswith("-") else "…"
                 for word in message[len(prefix) :].split()
             ]
-            message = prefix + " ".join(shown)
+            message = prefix + (" ".join(shown) or "…")
         message = " ".join(message.split())
         say(f"{self.prog}: error: {message} (see {self.prog} --help)")
         raise SystemExit(EXIT_USAGE)
