@@ -268,6 +268,8 @@ def read_api_key(args: argparse.Namespace) -> str:
         return key
     try:
         if path == "-":
+            if sys.stdin is None:
+                raise UsageError("--api-key-file -: stdin is closed")
             key = sys.stdin.readline().strip()
         else:
             with open(path, encoding="utf-8") as f:

@@ -86,11 +86,12 @@ class CsvFile:
             raise
         self._id_at = columns.index(id_column)
         self._tags_at = columns.index(tags_column)
-        self._width = len(columns)
 
     def _open(self) -> IO[str]:
         # utf-8-sig drops a BOM; newline="" leaves line ends inside quoted cells to csv.
         if self.path == "-":
+            if sys.stdin is None:
+                raise CsvError("stdin is closed: give --from-csv a file")
             return io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8-sig", newline="")
         try:
             return open(self.path, encoding="utf-8-sig", newline="")
@@ -403,10 +404,15 @@ def _list_failures(run: _CsvRun, report: BulkReport, lines: LineNumbers) -> None
 
 def _summarize(run: _CsvRun, report: BulkReport, lines: LineNumbers) -> None:
     _list_failures(run, report, lines)
-    skipped = f", {report.skipped:,} skipped as already done" if report.skipped else ""
+    stopped = sum(1 for r in report if isinstance(r.error, RequestCancelledError))
+    counts = [f"{report.failed - stopped:,} failed"]
+    if stopped:
+        counts.append(f"{stopped:,} stopped unfinished")
+    if report.skipped:
+        counts.append(f"{report.skipped:,} skipped as already done")
     say(
         f"{run.done_verb} {report.succeeded - report.skipped:,} of {len(report):,} customers; "
-        f"{report.failed:,} failed{skipped}"
+        + ", ".join(counts)
     )
 
 

@@ -5,6 +5,7 @@ their kin."""
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from helpcrunch.sandbox import DEMO_CUSTOMER_ID, Sandbox
-from tests.support.cli import helpcrunch
+from tests.support.cli import HELPCRUNCH, helpcrunch
+from tests.support.processes import child_env
 
 KEY = "hc-secret-key-0123456789abcdef"
 
@@ -221,3 +223,23 @@ def test_an_unreadable_key_file_is_one_line(tmp_path: Path) -> None:
     result = helpcrunch("get", "1", "--api-key-file", str(tmp_path / "missing"))
     assert result.returncode == 2
     assert "cannot read --api-key-file" in one_line(result.stderr)
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["untag", "--from-csv", "-", "--sandbox"], "stdin is closed: give --from-csv a file"),
+        (["get", "1", "--api-key-file", "-"], "--api-key-file -: stdin is closed"),
+    ],
+)
+def test_reading_a_closed_stdin_is_one_line(args: list[str], says: str) -> None:
+    result = subprocess.run(
+        [HELPCRUNCH, *args],
+        capture_output=True,
+        text=True,
+        env=child_env(),
+        preexec_fn=lambda: os.close(0),
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert says in one_line(result.stderr)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -277,3 +278,20 @@ def test_a_broken_line_far_down_is_refused_before_anything_is_sent(
         f"helpcrunch untag: error: {csv}, line 502: field larger than field limit"
     )
     assert sandbox.request_count == 0
+
+
+def test_stdin_that_breaks_partway_says_what_was_done_then_why(sandbox: Sandbox) -> None:
+    # stdin cannot be read twice, so it is not checked before the run: what was done before the
+    # broken line is summed up, then the line is named.
+    rows = (
+        "customer_id,tags\n542335,Lead\n542336,Lead\n\n542339,Lead\n" + '542340,"' + "x" * 200_000
+    )
+    result = helpcrunch("untag", "--from-csv", "-", "--no-progress", sandbox=sandbox, stdin=rows)
+    assert result.returncode == 2
+    summary, error = result.stderr.splitlines()
+    # The reader is ahead of the requests: rows in flight when the error came are stopped.
+    counts = re.fullmatch(
+        r"untagged (\d) of 3 customers; 0 failed(?:, (\d) stopped unfinished)?", summary
+    )
+    assert counts and int(counts[1]) + int(counts[2] or 0) == 3, summary
+    assert error.startswith("helpcrunch untag: error: stdin, line 6: field larger than field limit")
