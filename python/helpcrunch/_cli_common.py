@@ -14,7 +14,7 @@ import json
 import os
 import re
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from ._client import DEFAULT_BASE_URL, DEFAULT_RATE_LIMIT, DEFAULT_TIMEOUT, Client
@@ -117,15 +117,25 @@ _OPTION_NAMES = {
     "timeout": "--timeout",
     "rate_limit": "--rate-limit",
     "concurrency": "--concurrency",
+    "base_url": "--base-url",
+}
+#: The core's advice in Python terms, and what the command line offers instead.
+_PYTHON_ADVICE = {
+    "or None for no limit": "or 0 for no limit",
+    # Deliberately no such option: the key would cross the network unencrypted.
+    ", or pass allow_insecure_http=True if you really mean it": "",
 }
 
 
-def in_cli_terms(message: str) -> str:
-    """A setting's error as a CLI user reads it: options, not Python arguments."""
+def in_cli_terms(message: str, names: Mapping[str, str] | None = None) -> str:
+    """A setting's error as a CLI user reads it: options (or ``names``, e.g. the environment
+    variable a value came from), not Python arguments."""
     setting = message.split(" ", 1)[0]
-    if setting in _OPTION_NAMES:
-        message = _OPTION_NAMES[setting] + message[len(setting) :]
-        message = message.replace("or None for no limit", "or 0 for no limit")
+    names = {**_OPTION_NAMES, **(names or {})}
+    if setting in names:
+        message = names[setting] + message[len(setting) :]
+        for python, cli in _PYTHON_ADVICE.items():
+            message = message.replace(python, cli)
     return message
 
 
@@ -302,22 +312,24 @@ def open_client(args: argparse.Namespace) -> Iterator[Client]:
             yield client
         return
     api_key = read_api_key(args)
+    source = {} if args.base_url is not None else {"base_url": "HELPCRUNCH_BASE_URL"}
     with _settings_checked(
         lambda: Client(
             api_key=api_key,
             base_url=args.base_url,
             timeout=args.timeout,
             rate_limit=rate_limit(args),
-        )
+        ),
+        source,
     ) as client:
         yield client
 
 
-def _settings_checked(make: Callable[[], Client]) -> Client:
+def _settings_checked(make: Callable[[], Client], names: Mapping[str, str] | None = None) -> Client:
     try:
         client: Client = make()
     except (ConfigurationError, ValueError, TypeError) as e:
-        raise UsageError(in_cli_terms(str(e))) from None
+        raise UsageError(in_cli_terms(str(e), names)) from None
     return client
 
 

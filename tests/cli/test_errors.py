@@ -243,3 +243,28 @@ def test_reading_a_closed_stdin_is_one_line(args: list[str], says: str) -> None:
     )
     assert result.returncode == 2
     assert says in one_line(result.stderr)
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("http://example.com/v1", '--base-url "http://example.com/v1" uses plain http://'),
+        ("ftp://x", '--base-url "ftp://x" must start with https://'),
+        ("not a url", '--base-url "not a url" is not a URL'),
+    ],
+)
+def test_a_bad_base_url_gets_cli_advice(url: str, says: str) -> None:
+    result = helpcrunch("get", "1", "--base-url", url, env={"HELPCRUNCH_API_KEY": KEY})
+    assert result.returncode == 2
+    line = one_line(result.stderr)
+    assert says in line
+    assert "allow_insecure_http" not in line and "=True" not in line
+
+
+def test_a_bad_base_url_from_the_environment_is_named_as_such() -> None:
+    env = {"HELPCRUNCH_API_KEY": KEY, "HELPCRUNCH_BASE_URL": "http://example.com/v1"}
+    result = helpcrunch("get", "1", env=env)
+    assert result.returncode == 2
+    assert 'HELPCRUNCH_BASE_URL "http://example.com/v1" uses plain http://' in one_line(
+        result.stderr
+    )
