@@ -46,7 +46,7 @@ EXIT_INTERRUPTED = 130
 
 EXIT_CODES = f"""exit codes:
   {EXIT_OK}    success
-  {EXIT_ERROR}    a file or the output could not be written (a full disk, ...)
+  {EXIT_ERROR}    a file or the output could not be written (a full disk), or an internal error
   {EXIT_USAGE}    usage: bad arguments, bad input, or no API key
   {EXIT_AUTH}    authentication: the key was refused (401/403)
   {EXIT_NOT_FOUND}    not found: no such customer (404)
