@@ -114,9 +114,10 @@ def display(
 
 
 def _in_notebook() -> bool:
-    """Whether tqdm draws a Jupyter widget here (it decides by the running kernel)."""
-    from tqdm.autonotebook import tqdm as auto
-    from tqdm.std import tqdm as text
+    """Whether tqdm draws a Jupyter widget here (it decides by the running kernel; tqdm.auto
+    makes that choice without its notebook-mode warning)."""
+    from tqdm.asyncio import tqdm as text
+    from tqdm.auto import tqdm as auto
 
     return auto is not text
 
