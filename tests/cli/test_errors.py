@@ -5,6 +5,7 @@ their kin."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -248,16 +249,17 @@ def test_reading_a_closed_stdin_is_one_line(args: list[str], says: str) -> None:
 @pytest.mark.parametrize(
     ("url", "says"),
     [
-        ("http://example.com/v1", '--base-url "http://example.com/v1" uses plain http://'),
-        ("ftp://x", '--base-url "ftp://x" must start with https://'),
-        ("not a url", '--base-url "not a url" is not a URL'),
+        ("http://example.com/v1", "uses plain http://"),
+        ("ftp://x", "must start with https://"),
+        ("not a url", "is not a URL"),
     ],
 )
 def test_a_bad_base_url_gets_cli_advice(url: str, says: str) -> None:
     result = helpcrunch("get", "1", "--base-url", url, env={"HELPCRUNCH_API_KEY": KEY})
     assert result.returncode == 2
     line = one_line(result.stderr)
-    assert says in line
+    # The value quoted as the core quotes it.
+    assert re.match(rf"helpcrunch get: error: --base-url (['\"]){re.escape(url)}\1 {says}", line)
     assert "allow_insecure_http" not in line and "=True" not in line
 
 
@@ -265,6 +267,7 @@ def test_a_bad_base_url_from_the_environment_is_named_as_such() -> None:
     env = {"HELPCRUNCH_API_KEY": KEY, "HELPCRUNCH_BASE_URL": "http://example.com/v1"}
     result = helpcrunch("get", "1", env=env)
     assert result.returncode == 2
-    assert 'HELPCRUNCH_BASE_URL "http://example.com/v1" uses plain http://' in one_line(
-        result.stderr
+    line = one_line(result.stderr)
+    assert re.match(
+        r"helpcrunch get: error: HELPCRUNCH_BASE_URL .http://example.com/v1. uses", line
     )
