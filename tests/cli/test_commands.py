@@ -210,8 +210,8 @@ def test_the_sandbox_prints_only_export_lines_that_a_shell_can_eval() -> None:
     script = f"""
         set -e
         eval "$({HELPCRUNCH} sandbox --key 'my key' &)"
+        trap 'kill "$HELPCRUNCH_SANDBOX_PID"' EXIT  # even if a step fails
         {HELPCRUNCH} untag {DEMO_CUSTOMER_ID} Lead
-        kill "$HELPCRUNCH_SANDBOX_PID"
         echo "key=$HELPCRUNCH_API_KEY"
     """
     result = subprocess.run(
