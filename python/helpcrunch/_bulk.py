@@ -164,7 +164,8 @@ class BulkReport(Sequence[BulkResult]):
         return pl.DataFrame(rows, infer_schema_length=None)
 
     def __repr__(self) -> str:
-        text = f"BulkReport({len(self)} items: {self.succeeded} succeeded, {self.failed} failed"
+        items = "item" if len(self) == 1 else "items"
+        text = f"BulkReport({len(self)} {items}: {self.succeeded} succeeded, {self.failed} failed"
         if self.skipped:
             text += f", {self.skipped} skipped as done"
         return text + ")"
@@ -364,7 +365,9 @@ class _Run:
         self._checkpoint = (
             None if options.checkpoint is None else _Checkpoint(options.checkpoint, call)
         )
-        self._bar = Progress.make(options.progress, _total(items), call)
+        self._bar = Progress.make(
+            options.progress, _total(items), call, native.settings()["rate_limit"]
+        )
         #: index -> (customer_id, tags, checkpoint key): sent, result not yet handed over.
         self._pending: dict[int, tuple[Any, Any, str | None]] = {}
         #: Finished items as Rust hands them over, until their results are in ``ready``.

@@ -11,12 +11,27 @@ mod sandbox;
 
 use pyo3::prelude::*;
 
-use crate::core::{config, Call, ErrorKind};
+use crate::core::{config, rate_limit, Call, ErrorKind};
 
 /// The extension's own allocations (not Python's): tokio threads allocate what the Python thread
 /// frees, which glibc's malloc handles slowly (a fifth of a bulk item's CPU).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// Check a call's arguments exactly as the call itself does before sending, and send nothing
+/// (for a dry run): `TypeError`/`ValueError` naming the problem, or None.
+#[pyfunction]
+#[pyo3(signature = (call, customer_id, tags=None))]
+fn check_call(
+    py: Python<'_>,
+    call: &str,
+    customer_id: &Bound<'_, PyAny>,
+    tags: Option<&Bound<'_, PyAny>>,
+) -> PyResult<()> {
+    convert::operation(call, customer_id, tags)
+        .map(drop)
+        .map_err(|e| e.into_py_err(py))
+}
 
 /// For the test suite only: a panic inside a blocking call, which must surface as a
 /// `HelpCrunchError` (never a `PanicException`, never an abort).
@@ -65,6 +80,7 @@ fn python_repr(text: &str) -> Option<String> {
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     crate::core::error::set_quoter(python_repr);
+    m.add_function(wrap_pyfunction!(check_call, m)?)?;
     m.add_function(wrap_pyfunction!(_panic_in_blocking_call, m)?)?;
     m.add_function(wrap_pyfunction!(_panic_in_async_call, m)?)?;
     m.add_function(wrap_pyfunction!(bridge::_prepare_exit, m)?)?;
@@ -86,6 +102,9 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
         config::DEFAULT_MAX_RESPONSE_BYTES,
     )?;
     m.add("DEFAULT_CONCURRENCY", config::DEFAULT_CONCURRENCY)?;
+    // How much wider than `60 / rate_limit` seconds the limiter spaces requests: what a run's
+    // shortest possible duration (a dry run's estimate, a progress bar's ETA) must count.
+    m.add("RATE_LIMIT_MARGIN", rate_limit::SAFETY_MARGIN)?;
     // The names the Python layer may use, so its own tables can be checked against them.
     m.add("CALLS", Call::ALL.map(Call::name))?;
     m.add("ERROR_KINDS", ErrorKind::ALL.map(ErrorKind::name))?;
