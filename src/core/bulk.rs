@@ -76,6 +76,7 @@ impl BulkRun {
         let observer = self.observer.clone();
         let slots = self.slots.clone();
         let mut cancel = self.cancel.subscribe();
+        let cancelled = self.cancel.subscribe();
         runtime::handle().spawn(async move {
             // Attempts sent so far, read when the item is cancelled mid-call: an item whose
             // request may have reached the server must not claim that nothing was sent.
@@ -85,6 +86,12 @@ impl BulkRun {
                     .acquire_owned()
                     .await
                     .map_err(|_| Error::Cancelled { attempts: 0 })?;
+                // A slot let go by a cancelled item can reach a waiter before the cancel's own
+                // wake-up does (the watch wakes its receivers one after another). The flag was
+                // set before that slot was released, so reading it here cannot miss it.
+                if *cancelled.borrow() {
+                    return Err(Error::Cancelled { attempts: 0 });
+                }
                 client.call_counting(op, observer, &sent).await
             };
             // Cancellation first: an item woken by a slot the cancelled ones let go must not
