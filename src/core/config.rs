@@ -21,6 +21,10 @@ pub const DEFAULT_RATE_LIMIT: f64 = 120.0;
 pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 10 * 1024 * 1024;
 /// Requests in flight in a bulk run. At HelpCrunch's pace a few suffice to hide the latency.
 pub const DEFAULT_CONCURRENCY: usize = 8;
+/// Customers per page of a list or search: what HelpCrunch's examples and every public client
+/// use, and the largest this client sends (the docs state no maximum).
+pub const DEFAULT_PAGE_SIZE: u64 = 100;
+pub const MAX_PAGE_SIZE: u64 = 100;
 
 /// A setting given as a number, and the values it may take.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,6 +37,10 @@ pub enum Setting {
     MaxResponseBytes,
     /// Requests in flight in a bulk run.
     Concurrency,
+    /// Customers per page of a search.
+    PageSize,
+    /// The most customers a search hands out.
+    Limit,
 }
 
 /// Shortest timeout: nothing on a network answers sooner, and a shorter `Duration` would round
@@ -54,6 +62,8 @@ impl Setting {
             Setting::RateLimit => "rate_limit",
             Setting::MaxResponseBytes => "max_response_bytes",
             Setting::Concurrency => "concurrency",
+            Setting::PageSize => "page_size",
+            Setting::Limit => "limit",
         }
     }
 
@@ -65,15 +75,18 @@ impl Setting {
             Setting::MaxResponseBytes => 1..=isize::MAX as u64,
             // Each slot holds a few items in memory; HelpCrunch's pace needs a handful.
             Setting::Concurrency => 1..=10_000,
-            Setting::Timeout | Setting::RateLimit => 0..=u64::MAX,
+            Setting::PageSize => 1..=MAX_PAGE_SIZE,
+            Setting::Limit | Setting::Timeout | Setting::RateLimit => 0..=u64::MAX,
         }
     }
 
     fn refuse(self, rule: &str, given: impl fmt::Display) -> Error {
         let message = format!("{} must be {rule}, got {given}", self.name());
         match self {
-            // A setting of one run, not of the client.
-            Setting::Concurrency => Error::value_error(message),
+            // Settings of one run or search, not of the client.
+            Setting::Concurrency | Setting::PageSize | Setting::Limit => {
+                Error::value_error(message)
+            }
             _ => Error::Configuration(message),
         }
     }
@@ -82,7 +95,10 @@ impl Setting {
     /// integers have no bound).
     pub fn integer(self, given: Option<i128>) -> Result<u64> {
         let range = self.int_range();
-        let rule = || format!("an integer from {} to {}", range.start(), range.end());
+        let rule = || match (*range.start(), *range.end()) {
+            (start, u64::MAX) => format!("an integer from {start} up"),
+            (start, end) => format!("an integer from {start} to {end}"),
+        };
         let Some(value) = given else {
             return Err(self.refuse(&rule(), "an integer far out of range"));
         };
@@ -346,6 +362,9 @@ mod tests {
             (Setting::MaxResponseBytes, Some(0)),
             (Setting::MaxResponseBytes, Some(1 << 64)),
             (Setting::MaxResponseBytes, None),
+            (Setting::PageSize, Some(0)),
+            (Setting::PageSize, Some(101)),
+            (Setting::Limit, Some(-1)),
         ] {
             let m = message(setting.integer(bad));
             assert!(m.starts_with(setting.name()), "{bad:?}: {m}");
