@@ -7,7 +7,7 @@
 //! - `body`: reading and checking response bodies; `failure`: what a failed attempt becomes;
 //! - `validate`: customer ids and tags; `retry`: the retry policy; `rate_limit`: the pacer;
 //! - `query`: search filters, checked; `paging`: which page to ask for next and whether a page
-//!   can be used (pure logic);
+//!   can be used (pure logic); `search`: the pager that fetches them;
 //! - `bulk`: many calls at once; `runtime`: the fork-aware tokio runtimes; `wait`: how a
 //!   blocking call waits.
 
@@ -24,6 +24,7 @@ pub mod query;
 pub mod rate_limit;
 pub mod retry;
 pub mod runtime;
+pub mod search;
 pub mod validate;
 pub mod wait;
 
