@@ -31,10 +31,11 @@
 //! - While nothing seems to change (the last two totals were equal and no loss is predicted)
 //!   the page starts exactly at the estimate: a read-only scan of N matches costs
 //!   `ceil(N / page_size)` requests.
-//! - Otherwise the page starts two items before the anchor's run: it re-reads the run (the
-//!   tie group at the frontier, usually just the last customer), the customer before it, and
-//!   one more in case the consumer's first change to the page it just took reached the server
-//!   before this request.
+//! - Otherwise the page starts one item before the anchor's run: it re-reads the run (the tie
+//!   group at the frontier, usually just the last customer) and the customer before it. The
+//!   consumer's first changes to the page it has just taken can reach the server before this
+//!   request (nothing orders them without a rate limit); each time that shows, pages start
+//!   one item earlier still (up to three).
 //!
 //! # When a page can be used
 //!
@@ -138,6 +139,8 @@ pub struct PageRequest {
     assume_static: bool,
     /// The run at the frontier is too long to re-read in one page: read on by position.
     long_run: bool,
+    /// Planned after a page was dropped.
+    retry: bool,
 }
 
 /// Whether a page was used.
@@ -184,6 +187,10 @@ pub struct Paging {
     /// The last page dropped since the anchor, and how many were dropped in a row.
     rejected: Option<Rejected>,
     rejections: u32,
+    /// Extra customers re-read at the start of a page, raised each time a page planned with
+    /// an overlap still came back shifted: the consumer's changes to the page it had just
+    /// taken reached the server first.
+    race_slack: u64,
     first_total: Option<u64>,
     long_run_key: Option<SortKey>,
     done: bool,
@@ -207,6 +214,9 @@ struct Rejected {
     consumed: u64,
 }
 
+/// The most extra customers a page re-reads for changes racing the request.
+const MAX_RACE_SLACK: u64 = 3;
+
 /// The loss expected from `items` handed out at `rate`, rounded down: guessing low costs a
 /// few re-read items, guessing high a whole page asked for again.
 fn predicted(rate: f64, items: u64) -> u64 {
@@ -228,6 +238,7 @@ impl Paging {
             removal_rate: 0.0,
             rejected: None,
             rejections: 0,
+            race_slack: 0,
             first_total: None,
             long_run_key: None,
             done: limit == Some(0),
@@ -299,6 +310,7 @@ impl Paging {
                 consumed: self.handed_out,
                 assume_static: false,
                 long_run: false,
+                retry: false,
             });
         };
         let rate = self.removal_rate;
@@ -315,16 +327,16 @@ impl Paging {
             && loss == 0
             && self.rejected.is_none()
             && !unstable;
-        // The run, the customer before it, and one more: the consumer's first change to the
-        // page just handed over may reach the server before this request does.
-        let overlap = anchor.run + 2;
+        // The run and the customer before it, and more where the consumer's first changes to
+        // the page just handed over have been seen to reach the server before the request.
+        let overlap = anchor.run + 1 + self.race_slack;
         let (margin, long_run) = if assume_static {
             (0, false)
         } else if overlap < self.page_size {
             (overlap, false)
         } else {
             // Too long to re-read: read on from (just before) where the last page ended.
-            (2.min(self.page_size - 1), true)
+            ((1 + self.race_slack).min(self.page_size - 1), true)
         };
         let mut offset = estimate.saturating_sub(margin);
         if let Some(rejected) = self.rejected {
@@ -343,6 +355,7 @@ impl Paging {
             consumed: self.handed_out,
             assume_static,
             long_run,
+            retry: self.rejected.is_some(),
         })
     }
 
@@ -464,6 +477,9 @@ impl Paging {
 
     fn reject(&mut self, request: &PageRequest, total: u64) {
         self.stats.rejected += 1;
+        if !request.assume_static && !request.retry {
+            self.race_slack = (self.race_slack + 1).min(MAX_RACE_SLACK);
+        }
         if let Some((before, consumed)) = self.anchor.as_ref().map(|a| (a.total, a.consumed)) {
             self.measure_rate(before, consumed, total, request.consumed);
         }
