@@ -8,6 +8,7 @@ mod convert;
 mod errors;
 mod logging;
 mod sandbox;
+mod search;
 
 use pyo3::prelude::*;
 
@@ -54,6 +55,8 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<client::NativeClient>()?;
     m.add_class::<sandbox::SandboxServer>()?;
     m.add_class::<bulk::NativeBulkRun>()?;
+    m.add_class::<search::NativeQuery>()?;
+    m.add_class::<search::NativeSearch>()?;
     m.add_class::<bridge::LoopBridge>()?;
     m.add_class::<bridge::TaskHandle>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
@@ -67,6 +70,8 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
         config::DEFAULT_MAX_RESPONSE_BYTES,
     )?;
     m.add("DEFAULT_CONCURRENCY", config::DEFAULT_CONCURRENCY)?;
+    m.add("DEFAULT_PAGE_SIZE", config::DEFAULT_PAGE_SIZE)?;
+    m.add("MAX_PAGE_SIZE", config::MAX_PAGE_SIZE)?;
     // The names the Python layer may use, so its own tables can be checked against them.
     m.add("CALLS", Call::ALL.map(Call::name))?;
     m.add("ERROR_KINDS", ErrorKind::ALL.map(ErrorKind::name))?;
