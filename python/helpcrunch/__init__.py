@@ -20,7 +20,7 @@ from ._bulk import BulkReport, BulkResult
 from ._client import DEFAULT_BASE_URL, DEFAULT_PAGE_SIZE, AsyncClient, Client
 from ._exceptions import *  # noqa: F403 (the exception classes, listed in their __all__)
 from ._native import __version__
-from ._search import AsyncCustomerSearch, CustomerSearch
+from ._search import AsyncCustomerSearch, CustomerSearch, flatten
 from ._types import Condition, Customer, CustomerId, Match, SearchStats, Tag, Tags, TagSpec
 
 __all__ = [
@@ -44,6 +44,7 @@ __all__ = [
     "add_tags_async",
     "count_customers",
     "count_customers_async",
+    "flatten",
     "get_customer",
     "get_customer_async",
     "list_customers",

@@ -19,8 +19,8 @@ from helpcrunch import (
     BadRequestError,
     Client,
     ClientClosedError,
-    ConfigurationError,
     Condition,
+    ConfigurationError,
     ConflictError,
     Customer,
     CustomerId,
@@ -116,9 +116,8 @@ def find_customers(client: Client) -> list[str]:
     frame = client.search_customers(email="ann@example.com").to_pandas()
     more = helpcrunch.search_customers(user_id="u-1", limit=1)
     counted: int = helpcrunch.count_customers(tag="Lead") + helpcrunch.list_customers().total
-    return [*emails, str(total), str(stats["requests"]), str(leads), str(ids), str(frame)] + [
-        str(more.total + counted)
-    ]
+    summary = [str(total), str(stats["requests"]), str(leads), str(ids), str(frame)]
+    return [*emails, *summary, str(more.total + counted)]
 
 
 async def find_customers_async(client: AsyncClient) -> list[int]:
