@@ -19,6 +19,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NoReturn
 
+from . import _cli_customers
 from ._bulk import BulkReport
 from ._client import DEFAULT_BASE_URL, DEFAULT_CONCURRENCY, DEFAULT_TIMEOUT, Client
 from ._exceptions import (
@@ -406,6 +407,8 @@ def build_parser() -> argparse.ArgumentParser:
     get = command("get", "Print a customer as JSON.", "helpcrunch get 542335 --sandbox")
     get.add_argument("customer_id", metavar="CUSTOMER_ID", help="HelpCrunch's numeric id")
     get.set_defaults(run=_cmd_get)
+
+    _cli_customers.add_command(command)
 
     sandbox = sub.add_parser(
         "sandbox",
