@@ -159,13 +159,15 @@ def test_a_tie_run_longer_than_a_page_in_a_fresh_order_is_counted_and_warned_abo
         assert "longer than a page" in caplog.text
 
 
-def test_a_capped_page_size_is_halved_until_the_server_takes_it() -> None:
-    with Sandbox(leads(500), max_page_size=30) as sb, sb.client() as client:
+@pytest.mark.parametrize("cap", [1, 30, 99])
+def test_a_capped_page_size_becomes_the_size_the_server_states(cap: int) -> None:
+    with Sandbox(leads(120), max_page_size=cap) as sb, sb.client() as client:
         found = client.search_customers(tag="Lead")
-        assert assert_once([c["id"] for c in found]) == set(range(1, 501))
-        assert found.stats["page_size"] == 25
-        assert sb.status_count(400) == 2
-        assert sb.request_count == 22
+        assert assert_once([c["id"] for c in found]) == set(range(1, 121))
+        assert found.stats["page_size"] == cap
+        # One refusal of 100, then every page at the cap.
+        assert sb.status_count(400) == 1
+        assert sb.request_count == 1 + -(-120 // cap)
 
 
 def test_more_filters_than_the_server_takes_is_its_400_naming_filter() -> None:
