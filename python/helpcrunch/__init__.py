@@ -14,32 +14,44 @@ from __future__ import annotations
 import atexit
 import os
 import threading
+from collections.abc import Iterable
 
 from . import _exceptions, _logs, _native
 from ._bulk import BulkReport, BulkResult
-from ._client import DEFAULT_BASE_URL, ENV_SETTINGS, AsyncClient, Client
+from ._client import DEFAULT_BASE_URL, DEFAULT_PAGE_SIZE, ENV_SETTINGS, AsyncClient, Client
 from ._exceptions import *  # noqa: F403 (the exception classes, listed in their __all__)
 from ._native import __version__
-from ._types import Customer, CustomerId, Tag, Tags, TagSpec
+from ._search import AsyncCustomerSearch, CustomerSearch, flatten
+from ._types import Condition, Customer, CustomerId, Match, SearchStats, Tag, Tags, TagSpec
 
 __all__ = [
     "DEFAULT_BASE_URL",
     "AsyncClient",
+    "AsyncCustomerSearch",
     "BulkReport",
     "BulkResult",
     "Client",
+    "Condition",
     "Customer",
     "CustomerId",
+    "CustomerSearch",
+    "Match",
+    "SearchStats",
     "Tag",
     "TagSpec",
     "Tags",
     "__version__",
     "add_tags",
     "add_tags_async",
+    "count_customers",
+    "count_customers_async",
+    "flatten",
     "get_customer",
     "get_customer_async",
+    "list_customers",
     "remove_tags",
     "remove_tags_async",
+    "search_customers",
 ]
 __all__ += _exceptions.__all__
 
@@ -109,3 +121,64 @@ async def add_tags_async(customer_id: CustomerId, tags: Tags) -> Customer:
 async def get_customer_async(customer_id: CustomerId) -> Customer:
     """Awaitable :func:`get_customer`."""
     return await _default_async().get_customer(customer_id)
+
+
+def search_customers(
+    *,
+    tag: str | Iterable[str] | None = None,
+    email: str | None = None,
+    user_id: str | None = None,
+    where: Iterable[Condition] | None = None,
+    match: Match = "all",
+    page_size: int = DEFAULT_PAGE_SIZE,
+    limit: int | None = None,
+) -> CustomerSearch:
+    """The customers matching a search, page by page (see :meth:`Client.search_customers`).
+
+    >>> for customer in helpcrunch.search_customers(tag="Lead"):
+    ...     print(customer["email"])
+    """
+    return _default().search_customers(
+        tag=tag,
+        email=email,
+        user_id=user_id,
+        where=where,
+        match=match,
+        page_size=page_size,
+        limit=limit,
+    )
+
+
+def list_customers(
+    *, page_size: int = DEFAULT_PAGE_SIZE, limit: int | None = None
+) -> CustomerSearch:
+    """Every customer of the account, page by page (see :meth:`Client.list_customers`)."""
+    return _default().list_customers(page_size=page_size, limit=limit)
+
+
+def count_customers(
+    *,
+    tag: str | Iterable[str] | None = None,
+    email: str | None = None,
+    user_id: str | None = None,
+    where: Iterable[Condition] | None = None,
+    match: Match = "all",
+) -> int:
+    """How many customers match a search (the whole account without filters): one request."""
+    return _default().count_customers(
+        tag=tag, email=email, user_id=user_id, where=where, match=match
+    )
+
+
+async def count_customers_async(
+    *,
+    tag: str | Iterable[str] | None = None,
+    email: str | None = None,
+    user_id: str | None = None,
+    where: Iterable[Condition] | None = None,
+    match: Match = "all",
+) -> int:
+    """Awaitable :func:`count_customers`."""
+    return await _default_async().count_customers(
+        tag=tag, email=email, user_id=user_id, where=where, match=match
+    )

@@ -1,10 +1,10 @@
-"""The ``helpcrunch`` command line: untag, tag and get customers, or serve the sandbox.
+"""The ``helpcrunch`` command line: untag, tag, get and find customers, or serve the sandbox.
 
 Every failure prints one line on stderr and exits with its documented code (``EXIT_CODES``),
 never a traceback; the API key is read from ``HELPCRUNCH_API_KEY`` or ``--api-key-file``, never
 from a plain argument that would land in shell history, and never printed. What the commands
 share (options, the client, messages, exit codes) is in ``_cli_common``; runs from a CSV file in
-``_cli_csv``.
+``_cli_csv``; finding customers in ``_cli_customers``.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
+from . import _cli_customers
 from ._cli_common import (
     EXIT_CODES,
     EXIT_ERROR,
@@ -310,6 +311,8 @@ def build_parser() -> argparse.ArgumentParser:
     get = command("get", "Print a customer as JSON.", "helpcrunch get 542335 --sandbox")
     get.add_argument("customer_id", metavar="CUSTOMER_ID", help="HelpCrunch's numeric id")
     get.set_defaults(run=_cmd_get)
+
+    _cli_customers.add_command(command)
 
     sandbox = sub.add_parser(
         "sandbox",

@@ -9,7 +9,7 @@ iterator). Each client only says how a call runs, in its ``_run_*`` methods."""
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from types import TracebackType
 from typing import Any, Generic, TypeVar
 
@@ -24,11 +24,12 @@ from ._bulk import (
     acollect,
     collect,
 )
-from ._native import NativeClient
+from ._native import NativeClient, NativeQuery, NativeSearch
 from ._progress import ProgressArg
-from ._types import CallName, Customer, CustomerId, TagCall, Tags
+from ._search import AsyncCustomerSearch, CustomerSearch
+from ._types import CallName, Condition, Customer, CustomerId, Match, TagCall, Tags
 
-__all__ = ["DEFAULT_BASE_URL", "AsyncClient", "Client"]
+__all__ = ["DEFAULT_BASE_URL", "DEFAULT_PAGE_SIZE", "AsyncClient", "Client"]
 
 DEFAULT_BASE_URL = _native.DEFAULT_BASE_URL
 DEFAULT_TIMEOUT = _native.DEFAULT_TIMEOUT
@@ -36,6 +37,7 @@ DEFAULT_MAX_RETRIES = _native.DEFAULT_MAX_RETRIES
 DEFAULT_RATE_LIMIT = _native.DEFAULT_RATE_LIMIT
 DEFAULT_MAX_RESPONSE_BYTES = _native.DEFAULT_MAX_RESPONSE_BYTES
 DEFAULT_CONCURRENCY = _native.DEFAULT_CONCURRENCY
+DEFAULT_PAGE_SIZE = _native.DEFAULT_PAGE_SIZE
 
 #: The environment variables settings fall back to, read when a client is made.
 ENV_API_KEY = "HELPCRUNCH_API_KEY"
@@ -50,6 +52,10 @@ _CustomerT = TypeVar("_CustomerT", Customer, Awaitable[Customer])
 _ReportT = TypeVar("_ReportT", BulkReport, Awaitable[BulkReport])
 #: What a streamed bulk run gives: an iterator of results, or an async one.
 _ResultsT = TypeVar("_ResultsT", Iterator[BulkResult], AsyncIterator[BulkResult])
+#: What a search gives: customers to iterate over, or to iterate over with ``async for``.
+_SearchT = TypeVar("_SearchT", CustomerSearch, AsyncCustomerSearch)
+#: What a count gives: the number, or an awaitable of it.
+_CountT = TypeVar("_CountT", int, Awaitable[int])
 
 
 class _BaseClient:
@@ -160,7 +166,7 @@ class _BaseClient:
         )
 
 
-class _Calls(_BaseClient, Generic[_CustomerT, _ReportT, _ResultsT]):
+class _Calls(_BaseClient, Generic[_CustomerT, _ReportT, _ResultsT, _SearchT, _CountT]):
     """The calls both clients offer (see the module's docstring)."""
 
     def remove_tags(self, customer_id: CustomerId, tags: Tags) -> _CustomerT:
@@ -256,6 +262,53 @@ class _Calls(_BaseClient, Generic[_CustomerT, _ReportT, _ResultsT]):
         options = BulkOptions(concurrency, progress, checkpoint, id_column, tags_column)
         return self._run_stream("add_tags", items, options)
 
+    # Finding customers: see the README's "Finding customers" section.
+
+    def search_customers(
+        self,
+        *,
+        tag: str | Iterable[str] | None = None,
+        email: str | None = None,
+        user_id: str | None = None,
+        where: Iterable[Condition] | None = None,
+        match: Match = "all",
+        page_size: int = DEFAULT_PAGE_SIZE,
+        limit: int | None = None,
+    ) -> _SearchT:
+        """The customers matching every filter (``match="any"``: any of them), oldest first.
+
+        - ``tag``: a tag name, or several that must all be carried; ``email``, ``user_id``
+          (the customer's ``userId``): exact matches.
+        - ``where``: more conditions, each ``(field, operator, value)`` or the same as text
+          (``"lastSeen >= 1700000000"``); the field with or without ``customers.``; operators
+          ``= != ~ !~ > >= < <=``; the value of the field's type.
+        - ``page_size``: customers per request (1 to 100); ``limit``: the most handed out.
+
+        Bad arguments raise ``TypeError``/``ValueError`` here, before anything is sent; pages
+        are fetched as you iterate, each while you work on the one before.
+        """
+        query = self._native.query(tag, email, user_id, where, match)
+        return self._run_search(self._native.search(query, page_size, limit))
+
+    def list_customers(
+        self, *, page_size: int = DEFAULT_PAGE_SIZE, limit: int | None = None
+    ) -> _SearchT:
+        """Every customer of the account (``GET /customers``), oldest first, paged as
+        :meth:`search_customers` pages."""
+        return self._run_search(self._native.search(self._native.query(), page_size, limit))
+
+    def count_customers(
+        self,
+        *,
+        tag: str | Iterable[str] | None = None,
+        email: str | None = None,
+        user_id: str | None = None,
+        where: Iterable[Condition] | None = None,
+        match: Match = "all",
+    ) -> _CountT:
+        """How many customers match (the whole account without filters): one request."""
+        return self._run_count(self._native.query(tag, email, user_id, where, match))
+
     # How each kind of call runs: blocking or awaitable.
 
     def _run_call(self, call: CallName, customer_id: CustomerId, tags: Tags | None) -> _CustomerT:
@@ -269,8 +322,14 @@ class _Calls(_BaseClient, Generic[_CustomerT, _ReportT, _ResultsT]):
     def _run_stream(self, call: TagCall, items: Any, options: BulkOptions) -> _ResultsT:
         raise NotImplementedError
 
+    def _run_search(self, search: NativeSearch) -> _SearchT:
+        raise NotImplementedError
 
-class Client(_Calls[Customer, BulkReport, Iterator[BulkResult]]):
+    def _run_count(self, query: NativeQuery) -> _CountT:
+        raise NotImplementedError
+
+
+class Client(_Calls[Customer, BulkReport, Iterator[BulkResult], CustomerSearch, int]):
     """A HelpCrunch client for blocking code. Safe to share between threads.
 
     >>> with helpcrunch.Client() as client:
@@ -291,6 +350,15 @@ class Client(_Calls[Customer, BulkReport, Iterator[BulkResult]]):
     def _run_stream(self, call: TagCall, items: Any, options: BulkOptions) -> Iterator[BulkResult]:
         return SyncRun(self._native, call, items, options).results()
 
+    def _run_search(self, search: NativeSearch) -> CustomerSearch:
+        return CustomerSearch(search)
+
+    def _run_count(self, query: NativeQuery) -> int:
+        try:
+            return self._native.count(query)
+        finally:
+            _logs.flush()
+
     def close(self) -> None:
         """Stop taking calls and release the connection pool. Calls in flight finish."""
         self._native.close()
@@ -307,7 +375,15 @@ class Client(_Calls[Customer, BulkReport, Iterator[BulkResult]]):
         self.close()
 
 
-class AsyncClient(_Calls[Awaitable[Customer], Awaitable[BulkReport], AsyncIterator[BulkResult]]):
+class AsyncClient(
+    _Calls[
+        Awaitable[Customer],
+        Awaitable[BulkReport],
+        AsyncIterator[BulkResult],
+        AsyncCustomerSearch,
+        Awaitable[int],
+    ]
+):
     """A HelpCrunch client for asyncio: the same calls as :class:`Client`, awaitable. Works on
     any running loop (Jupyter's, uvloop's), and one client may serve several loops in turn.
 
@@ -329,6 +405,12 @@ class AsyncClient(_Calls[Awaitable[Customer], Awaitable[BulkReport], AsyncIterat
         self, call: TagCall, items: Any, options: BulkOptions
     ) -> AsyncIterator[BulkResult]:
         return AsyncRun(self._native, call, items, options).results()
+
+    def _run_search(self, search: NativeSearch) -> AsyncCustomerSearch:
+        return AsyncCustomerSearch(search)
+
+    async def _run_count(self, query: NativeQuery) -> int:
+        return await _aio.call(self._native.count_async, query)
 
     def close(self) -> None:
         self._native.close()

@@ -3,7 +3,7 @@ import asyncio
 import collections
 from typing import Any
 
-from ._types import CallName, ClientSettings, Customer, TagCall
+from ._types import CallName, ClientSettings, Customer, SearchStats, TagCall
 
 __version__: str
 DEFAULT_BASE_URL: str
@@ -13,6 +13,8 @@ DEFAULT_RATE_LIMIT: float
 DEFAULT_MAX_RESPONSE_BYTES: int
 DEFAULT_CONCURRENCY: int
 RATE_LIMIT_MARGIN: float
+DEFAULT_PAGE_SIZE: int
+MAX_PAGE_SIZE: int
 CALLS: tuple[str, ...]
 ERROR_KINDS: tuple[str, ...]
 
@@ -38,6 +40,19 @@ class NativeClient:
         future: asyncio.Future[Customer],
     ) -> TaskHandle: ...
     def bulk(self, call: TagCall, concurrency: object) -> NativeBulkRun: ...
+    def query(
+        self,
+        tag: object = None,
+        email: object = None,
+        user_id: object = None,
+        where: object = None,
+        match: object = None,
+    ) -> NativeQuery: ...
+    def search(self, query: NativeQuery, page_size: object, limit: object) -> NativeSearch: ...
+    def count(self, query: NativeQuery) -> int: ...
+    def count_async(
+        self, query: NativeQuery, bridge: LoopBridge, future: asyncio.Future[int]
+    ) -> TaskHandle: ...
     def close(self) -> None: ...
     @property
     def closed(self) -> bool: ...
@@ -114,6 +129,20 @@ class NativeBulkRun:
     def cancel(self) -> None: ...
     @property
     def outstanding(self) -> int: ...
+
+class NativeQuery:
+    @property
+    def lists_everyone(self) -> bool: ...
+
+class NativeSearch:
+    def next_page(self) -> list[Customer] | None: ...
+    def next_page_async(
+        self, bridge: LoopBridge, future: asyncio.Future[list[Customer] | None]
+    ) -> TaskHandle: ...
+    def close(self) -> None: ...
+    @property
+    def total(self) -> int | None: ...
+    def stats(self) -> SearchStats: ...
 
 class LoopBridge:
     def __init__(self) -> None: ...

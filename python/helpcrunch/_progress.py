@@ -108,7 +108,7 @@ def display(
     """Progress shown on ``stream`` (stderr by default): a bar where one can be drawn, plain
     lines every ``interval`` seconds elsewhere."""
     out = sys.stderr if stream is None else stream
-    if _in_notebook() or _is_terminal(out):
+    if _in_notebook() or is_terminal(out):
         return _TqdmProgress(total, verb, pace, out)
     return _LineProgress(total, verb, pace, interval, out)
 
@@ -122,7 +122,7 @@ def _in_notebook() -> bool:
     return auto is not text
 
 
-def _is_terminal(stream: IO[str]) -> bool:
+def is_terminal(stream: IO[str]) -> bool:
     """A terminal with a size: a bar on a zero-size pty (some CI runners) draws nothing."""
     try:
         return stream.isatty() and os.get_terminal_size(stream.fileno()).columns > 0

@@ -8,10 +8,13 @@ from typing import Any, Literal, SupportsIndex, TypedDict
 __all__ = [
     "CallName",
     "ClientSettings",
+    "Condition",
     "Customer",
     "CustomerId",
     "Device",
     "Location",
+    "Match",
+    "SearchStats",
     "Tag",
     "TagCall",
     "TagSpec",
@@ -90,7 +93,8 @@ CustomerId = int | str | SupportsIndex
 #: One tag name, one ``{"name": …}`` mapping, or an iterable of either.
 Tags = str | TagSpec | Mapping[str, Any] | Iterable[str | TagSpec | Mapping[str, Any]]
 
-#: The calls the core makes, by the names it knows them by (``helpcrunch._native.CALLS``).
+#: The calls on one customer, by the names the core knows them by (``helpcrunch._native.CALLS``
+#: also has the page calls of a search, made through ``NativeSearch``).
 CallName = Literal["remove_tags", "add_tags", "get_customer"]
 
 #: The calls that change a customer's tags: what a bulk run or a CSV file does to each row.
@@ -108,3 +112,25 @@ class ClientSettings(TypedDict):
     rate_limit_backend: str | None
     allow_insecure_http: bool
     max_response_bytes: int
+
+
+#: One search condition: ``(field, operator, value)``, e.g. ``("lastSeen", ">=", 1700000000)``,
+#: or the same as text, ``"lastSeen >= 1700000000"``. The field may carry the ``customers.``
+#: prefix; operators are ``= != ~ !~ > >= < <=``.
+Condition = tuple[str, str, Any] | str
+
+#: How conditions combine: every one (``"all"``, HelpCrunch's AND) or any (``"any"``, OR).
+Match = Literal["all", "any"]
+
+
+class SearchStats(TypedDict):
+    """What a search did so far (``CustomerSearch.stats``)."""
+
+    requests: int
+    found: int
+    page_size: int
+    pages: int
+    rejected_pages: int
+    duplicates: int
+    unchecked_tie_runs: int
+    unstable_ties: bool

@@ -9,7 +9,7 @@ use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYP
 use reqwest::{Method, Url};
 use serde_json::{Map, Value};
 
-use super::body::{check_customer, parse_customer, read_capped};
+use super::body::{check_body, parse_customer, read_capped, BodyKind, PageIndex};
 use super::config::{CheckedConfig, ClientConfig};
 use super::error::{Error, Result};
 use super::failure::{unusable_body_error, Failure};
@@ -19,14 +19,17 @@ use super::rate_limit::{Backend, EventSink};
 use super::retry::{decide, Decision};
 use super::validate::{CustomerId, Tag};
 
-/// What a successful call returned: the body, checked to be one JSON object but not parsed, so
-/// each caller builds only the values it needs (the Python layer goes straight to Python
-/// objects); plus the status and how many attempts it took.
+/// What a successful call returned: the body, checked to be what the call returns (a JSON
+/// object, or a page of them) but not parsed, so each caller builds only the values it needs
+/// (the Python layer goes straight to Python objects); plus the status and how many attempts it
+/// took.
 #[derive(Debug, Clone)]
 pub struct Response {
     pub body: Vec<u8>,
     pub status: u16,
     pub attempts: u32,
+    /// For a page of a list or search: its total and where each customer lies in `body`.
+    pub page: Option<PageIndex>,
 }
 
 impl Response {
@@ -211,7 +214,9 @@ impl Client {
         let pool = self.current_pool()?;
         let method = op.method();
         let path = op.path();
-        let url = self.url(&path);
+        let mut url = self.url(&path);
+        url.set_query(op.query_string().as_deref());
+        let body_kind = op.call().body_kind();
         // Bytes: each attempt shares the body instead of copying it.
         let body = op.body().map(Bytes::from);
         let config = self.config();
@@ -228,10 +233,12 @@ impl Client {
             notice_closed_connections().await;
             sent.store(attempt, Ordering::Release);
             let started = Instant::now();
-            let outcome = self.attempt(pool.http(), method, &url, body.as_ref()).await;
+            let outcome = self
+                .attempt(pool.http(), method, &url, body.as_ref(), body_kind)
+                .await;
             let elapsed = started.elapsed();
             let failure = match outcome {
-                Ok((status, body)) => {
+                Ok((status, body, page)) => {
                     if let Some(obs) = &observer {
                         obs.on_attempt(&AttemptEvent {
                             method,
@@ -247,6 +254,7 @@ impl Client {
                         body,
                         status,
                         attempts: attempt,
+                        page,
                     });
                 }
                 Err(failure) => failure,
@@ -317,7 +325,8 @@ impl Client {
         method: &'static str,
         url: &Url,
         body: Option<&Bytes>,
-    ) -> std::result::Result<(u16, Vec<u8>), Failure> {
+        body_kind: BodyKind,
+    ) -> std::result::Result<(u16, Vec<u8>, Option<PageIndex>), Failure> {
         let method = Method::from_bytes(method.as_bytes()).expect("static method names are valid");
         let mut request = http
             .request(method, url.clone())
@@ -331,8 +340,8 @@ impl Client {
         let status = response.status().as_u16();
         let bytes = read_capped(&mut response, self.config().max_response_bytes).await?;
         if (200..300).contains(&status) {
-            return match check_customer(&bytes) {
-                Ok(()) => Ok((status, bytes)),
+            return match check_body(body_kind, &bytes) {
+                Ok(page) => Ok((status, bytes, page)),
                 Err(message) => Err(Failure::InvalidBody {
                     status,
                     message,

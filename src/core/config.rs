@@ -22,6 +22,10 @@ pub const DEFAULT_RATE_LIMIT: f64 = 120.0;
 pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 10 * 1024 * 1024;
 /// Requests in flight in a bulk run. At HelpCrunch's pace a few suffice to hide the latency.
 pub const DEFAULT_CONCURRENCY: usize = 8;
+/// Customers per page of a list or search: what HelpCrunch's examples and every public client
+/// use, and the largest this client sends (the docs state no maximum).
+pub const DEFAULT_PAGE_SIZE: u64 = 100;
+pub const MAX_PAGE_SIZE: u64 = 100;
 
 /// A setting given as a number, and the values it may take.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,6 +38,10 @@ pub enum Setting {
     MaxResponseBytes,
     /// Requests in flight in a bulk run.
     Concurrency,
+    /// Customers per page of a search.
+    PageSize,
+    /// The most customers a search hands out.
+    Limit,
 }
 
 /// Shortest timeout: nothing on a network answers sooner, and a shorter `Duration` would round
@@ -55,6 +63,8 @@ impl Setting {
             Setting::RateLimit => "rate_limit",
             Setting::MaxResponseBytes => "max_response_bytes",
             Setting::Concurrency => "concurrency",
+            Setting::PageSize => "page_size",
+            Setting::Limit => "limit",
         }
     }
 
@@ -66,15 +76,18 @@ impl Setting {
             Setting::MaxResponseBytes => 1..=isize::MAX as u64,
             // Each slot holds a few items in memory; HelpCrunch's pace needs a handful.
             Setting::Concurrency => 1..=10_000,
-            Setting::Timeout | Setting::RateLimit => 0..=u64::MAX,
+            Setting::PageSize => 1..=MAX_PAGE_SIZE,
+            Setting::Limit | Setting::Timeout | Setting::RateLimit => 0..=u64::MAX,
         }
     }
 
     fn refuse(self, rule: &str, given: impl fmt::Display) -> Error {
         let message = format!("{} must be {rule}, got {given}", self.name());
         match self {
-            // A setting of one run, not of the client.
-            Setting::Concurrency => Error::value_error(message),
+            // Settings of one run or search, not of the client.
+            Setting::Concurrency | Setting::PageSize | Setting::Limit => {
+                Error::value_error(message)
+            }
             _ => Error::Configuration(message),
         }
     }
@@ -96,16 +109,16 @@ impl Setting {
         shown: &dyn fmt::Display,
     ) -> Result<T> {
         let range = self.int_range();
+        // A setting without an upper bound says so, rather than quoting 2^64 - 1.
+        let rule = match (*range.start(), *range.end()) {
+            (start, u64::MAX) => format!("an integer from {start} up"),
+            (start, end) => format!("an integer from {start} to {end}"),
+        };
         given
             .and_then(|value| u64::try_from(value).ok())
             .filter(|value| range.contains(value))
             .and_then(|value| T::try_from(value).ok())
-            .ok_or_else(|| {
-                self.refuse(
-                    &format!("an integer from {} to {}", range.start(), range.end()),
-                    shown,
-                )
-            })
+            .ok_or_else(|| self.refuse(&rule, shown))
     }
 
     /// A timeout in seconds, as a `Duration` (saturating: a timeout of 1e300 s is no timeout).
@@ -455,6 +468,9 @@ mod tests {
             (Setting::MaxResponseBytes, Some(0)),
             (Setting::MaxResponseBytes, Some(1 << 64)),
             (Setting::MaxResponseBytes, None),
+            (Setting::PageSize, Some(0)),
+            (Setting::PageSize, Some(101)),
+            (Setting::Limit, Some(-1)),
         ] {
             let m = message(setting.integer(bad));
             assert!(m.starts_with(setting.name()), "{bad:?}: {m}");

@@ -92,8 +92,8 @@ pub(crate) enum Failure {
 impl Failure {
     pub fn is_retryable(&self) -> bool {
         match self {
-            // Tagging and untagging are idempotent, so a request that may or may not have
-            // reached the server is safe to send again.
+            // Tagging and untagging are idempotent and pages are reads, so a request that may or
+            // may not have reached the server is safe to send again.
             Failure::Transport(_) => true,
             Failure::Status { status, .. } => is_retryable_status(*status),
             Failure::InvalidBody { .. } | Failure::TooLarge { .. } => false,

@@ -6,6 +6,8 @@
 //! - `client`: making a call: pacing, attempts, retries; `pool`: connections per process;
 //! - `body`: reading and checking response bodies; `failure`: what a failed attempt becomes;
 //! - `validate`: customer ids and tags; `retry`: the retry policy; `rate_limit`: the pacer;
+//! - `query`: search filters, checked; `paging`: which page to ask for next and whether a page
+//!   can be used (pure logic); `search`: the pager that fetches them;
 //! - `bulk`: many calls at once; `runtime`: the fork-aware tokio runtimes; `wait`: how a
 //!   blocking call waits.
 
@@ -16,10 +18,13 @@ pub mod config;
 pub mod error;
 pub mod failure;
 pub mod operation;
+pub mod paging;
 mod pool;
+pub mod query;
 pub mod rate_limit;
 pub mod retry;
 pub mod runtime;
+pub mod search;
 pub mod validate;
 pub mod wait;
 

@@ -1,5 +1,9 @@
 //! The calls this client makes: each one's name, HTTP method, path and body, written once.
 
+use std::sync::Arc;
+
+use super::body::BodyKind;
+use super::query::Query;
 use super::validate::{tags_body, CustomerId, Tag, TagUse};
 
 /// A kind of call, without its arguments. Its [`name`](Call::name) is how the Python layer (and
@@ -9,16 +13,26 @@ pub enum Call {
     RemoveTags,
     AddTags,
     GetCustomer,
+    SearchCustomers,
+    ListCustomers,
 }
 
 impl Call {
-    pub const ALL: [Call; 3] = [Call::RemoveTags, Call::AddTags, Call::GetCustomer];
+    pub const ALL: [Call; 5] = [
+        Call::RemoveTags,
+        Call::AddTags,
+        Call::GetCustomer,
+        Call::SearchCustomers,
+        Call::ListCustomers,
+    ];
 
     pub const fn name(self) -> &'static str {
         match self {
             Call::RemoveTags => "remove_tags",
             Call::AddTags => "add_tags",
             Call::GetCustomer => "get_customer",
+            Call::SearchCustomers => "search_customers",
+            Call::ListCustomers => "list_customers",
         }
     }
 
@@ -30,7 +44,8 @@ impl Call {
         match self {
             Call::RemoveTags => "DELETE",
             Call::AddTags => "PUT",
-            Call::GetCustomer => "GET",
+            Call::GetCustomer | Call::ListCustomers => "GET",
+            Call::SearchCustomers => "POST",
         }
     }
 
@@ -39,7 +54,20 @@ impl Call {
         match self {
             Call::RemoveTags => Some(TagUse::Remove),
             Call::AddTags => Some(TagUse::Add),
-            Call::GetCustomer => None,
+            Call::GetCustomer | Call::SearchCustomers | Call::ListCustomers => None,
+        }
+    }
+
+    /// Whether the call is about one customer (by id), rather than a page of them.
+    pub const fn is_per_customer(self) -> bool {
+        matches!(self.body_kind(), BodyKind::Customer)
+    }
+
+    /// What its 2xx body must be.
+    pub const fn body_kind(self) -> BodyKind {
+        match self {
+            Call::RemoveTags | Call::AddTags | Call::GetCustomer => BodyKind::Customer,
+            Call::SearchCustomers | Call::ListCustomers => BodyKind::Page,
         }
     }
 }
@@ -50,6 +78,17 @@ pub enum Operation {
     RemoveTags(CustomerId, Vec<Tag>),
     AddTags(CustomerId, Vec<Tag>),
     GetCustomer(CustomerId),
+    /// One page of the customers a query matches, sorted oldest first.
+    SearchCustomers {
+        query: Arc<Query>,
+        offset: u64,
+        limit: u64,
+    },
+    /// One page of every customer, sorted oldest first.
+    ListCustomers {
+        offset: u64,
+        limit: u64,
+    },
 }
 
 impl Operation {
@@ -61,11 +100,27 @@ impl Operation {
         }
     }
 
+    /// The page of `query` from `offset`, at most `limit` customers: a search, or the list of
+    /// the whole account when the query has no filters.
+    pub fn page(query: &Arc<Query>, offset: u64, limit: u64) -> Operation {
+        if query.lists_everyone() {
+            Operation::ListCustomers { offset, limit }
+        } else {
+            Operation::SearchCustomers {
+                query: query.clone(),
+                offset,
+                limit,
+            }
+        }
+    }
+
     pub fn call(&self) -> Call {
         match self {
             Operation::RemoveTags(..) => Call::RemoveTags,
             Operation::AddTags(..) => Call::AddTags,
             Operation::GetCustomer(_) => Call::GetCustomer,
+            Operation::SearchCustomers { .. } => Call::SearchCustomers,
+            Operation::ListCustomers { .. } => Call::ListCustomers,
         }
     }
 
@@ -80,6 +135,16 @@ impl Operation {
                 format!("/customers/{id}/tags")
             }
             Operation::GetCustomer(id) => format!("/customers/{id}"),
+            Operation::SearchCustomers { .. } => "/customers/search".to_string(),
+            Operation::ListCustomers { .. } => "/customers".to_string(),
+        }
+    }
+
+    /// The query string, for the calls that send one (numbers and fixed words only).
+    pub fn query_string(&self) -> Option<String> {
+        match self {
+            Operation::ListCustomers { offset, limit } => Some(Query::list_query(*offset, *limit)),
+            _ => None,
         }
     }
 
@@ -87,15 +152,22 @@ impl Operation {
     pub fn body(&self) -> Option<Vec<u8>> {
         match self {
             Operation::RemoveTags(_, tags) | Operation::AddTags(_, tags) => Some(tags_body(tags)),
-            Operation::GetCustomer(_) => None,
+            Operation::SearchCustomers {
+                query,
+                offset,
+                limit,
+            } => Some(query.search_body(*offset, *limit)),
+            Operation::GetCustomer(_) | Operation::ListCustomers { .. } => None,
         }
     }
 
-    pub fn customer_id(&self) -> CustomerId {
+    /// The customer the call is about, for the calls about one.
+    pub fn customer_id(&self) -> Option<CustomerId> {
         match self {
             Operation::RemoveTags(id, _)
             | Operation::AddTags(id, _)
-            | Operation::GetCustomer(id) => *id,
+            | Operation::GetCustomer(id) => Some(*id),
+            Operation::SearchCustomers { .. } | Operation::ListCustomers { .. } => None,
         }
     }
 }
@@ -111,5 +183,29 @@ mod tests {
         }
         assert_eq!(Call::from_name("remove"), None);
         assert_eq!(Call::from_name(""), None);
+    }
+
+    #[test]
+    fn a_query_without_filters_pages_through_the_list() {
+        let everyone = Arc::new(Query::everyone());
+        let op = Operation::page(&everyone, 200, 100);
+        assert_eq!((op.method(), op.path().as_str()), ("GET", "/customers"));
+        assert_eq!(
+            op.query_string().as_deref(),
+            Some("offset=200&limit=100&sort=customers.firstSeen&order=asc")
+        );
+        assert_eq!(op.body(), None);
+        let leads = Arc::new(Query::new(
+            vec![crate::core::query::Filter::new("tagsData", "=", "Lead").unwrap()],
+            crate::core::query::Match::All,
+        ));
+        let op = Operation::page(&leads, 0, 10);
+        assert_eq!(
+            (op.method(), op.path().as_str()),
+            ("POST", "/customers/search")
+        );
+        assert_eq!(op.query_string(), None);
+        assert!(op.body().is_some());
+        assert_eq!(op.customer_id(), None);
     }
 }

@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use pyo3::exceptions::PyTypeError;
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
@@ -12,6 +13,7 @@ use super::bridge::{block_on, spawn_for_loop, LoopBridge, TaskHandle, Wait};
 use super::convert;
 use super::errors::to_py_err;
 use crate::core::bulk::{BulkRun, Finished};
+use crate::core::validate::CustomerId;
 use crate::core::{Call, Client, Operation};
 
 /// Append each finished item to `into` as `(index, customer | None, error | None, attempts)`.
@@ -68,6 +70,7 @@ impl<'py> IntoPyObject<'py> for Ready {
 /// so a generator of tags is consumed once, by the check.
 #[pyclass(frozen, module = "helpcrunch._native")]
 pub struct BulkItem {
+    customer_id: CustomerId,
     op: Operation,
 }
 
@@ -76,7 +79,7 @@ impl BulkItem {
     /// The customer id, as a number.
     #[getter]
     fn customer_id(&self) -> u64 {
-        self.op.customer_id().get()
+        self.customer_id.get()
     }
 
     /// The names of the tags, each once, in the order given.
@@ -86,7 +89,9 @@ impl BulkItem {
             Operation::RemoveTags(_, tags) | Operation::AddTags(_, tags) => {
                 tags.iter().map(|t| t.name.clone()).collect()
             }
-            Operation::GetCustomer(_) => Vec::new(),
+            Operation::GetCustomer(_)
+            | Operation::SearchCustomers { .. }
+            | Operation::ListCustomers { .. } => Vec::new(),
         }
     }
 }
@@ -117,7 +122,11 @@ impl NativeBulkRun {
     ) -> PyResult<BulkItem> {
         let op = convert::call_with(self.call, customer_id, Some(tags))
             .map_err(|e| e.into_py_err(py))?;
-        Ok(BulkItem { op })
+        // `call_with` makes only calls on one customer.
+        let customer_id = op
+            .customer_id()
+            .ok_or_else(|| PyTypeError::new_err("a bulk run's calls are each on one customer"))?;
+        Ok(BulkItem { customer_id, op })
     }
 
     /// Start a checked row as item `index`.

@@ -14,9 +14,12 @@ use super::bulk::NativeBulkRun;
 use super::convert;
 use super::errors::to_py_err;
 use super::logging::{LimiterLog, LogObserver};
+use super::search::{NativeQuery, NativeSearch};
 use crate::core::bulk::BulkRun;
 use crate::core::config::{mask_key, Setting};
+use crate::core::query::Query;
 use crate::core::rate_limit;
+use crate::core::search::SearchOptions;
 use crate::core::{Client, ClientConfig, Error, Response};
 
 /// The result of a call, converted to a dict (or raised) once the GIL is held. The client is
@@ -35,6 +38,20 @@ impl<'py> IntoPyObject<'py> for CallOutcome {
         let response = self.outcome.map_err(|err| to_py_err(py, err))?;
         convert::customer_to_py(py, &response)
             .map_err(|message| to_py_err(py, self.client.unusable_body(&response, message)))
+    }
+}
+
+/// A count, or its error, for an awaiting future.
+struct Counted(Result<u64, Error>);
+
+impl<'py> IntoPyObject<'py> for Counted {
+    type Target = PyAny;
+    type Output = Bound<'py, PyAny>;
+    type Error = PyErr;
+
+    fn into_pyobject(self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let count = self.0.map_err(|err| to_py_err(py, err))?;
+        Ok(count.into_pyobject(py)?.into_any())
     }
 }
 
@@ -165,6 +182,73 @@ impl NativeClient {
             BulkRun::new(self.core.clone(), concurrency, observer),
             call,
         ))
+    }
+
+    /// The query for a search's arguments, checked; nothing is sent.
+    #[pyo3(signature = (tag=None, email=None, user_id=None, r#where=None, r#match=None))]
+    fn query(
+        &self,
+        py: Python<'_>,
+        tag: Option<&Bound<'_, PyAny>>,
+        email: Option<&Bound<'_, PyAny>>,
+        user_id: Option<&Bound<'_, PyAny>>,
+        r#where: Option<&Bound<'_, PyAny>>,
+        r#match: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<NativeQuery> {
+        let input = convert::query_input(tag, email, user_id, r#where, r#match)
+            .map_err(|e| e.into_py_err(py))?;
+        let query = Query::from_input(input).map_err(|e| to_py_err(py, e))?;
+        Ok(NativeQuery {
+            query: Arc::new(query),
+        })
+    }
+
+    /// A search of `query`, `page_size` customers a request, at most `limit` (None: all).
+    /// Nothing is sent until its first page is asked for.
+    fn search(
+        &self,
+        py: Python<'_>,
+        query: &NativeQuery,
+        page_size: &Bound<'_, PyAny>,
+        limit: &Bound<'_, PyAny>,
+    ) -> PyResult<NativeSearch> {
+        let options = (|| -> Result<SearchOptions, convert::Refused> {
+            Ok(SearchOptions {
+                page_size: convert::int_setting(Setting::PageSize, page_size)?,
+                limit: convert::limit_setting(limit)?,
+            })
+        })()
+        .map_err(|e| e.into_py_err(py))?;
+        let observer = LogObserver::for_current_level(py, None)?;
+        let pager = self.core.search(query.query.clone(), options, observer);
+        Ok(NativeSearch::new(pager, self.core.clone()))
+    }
+
+    /// How many customers `query` matches: one request.
+    fn count(&self, py: Python<'_>, query: &NativeQuery) -> PyResult<u64> {
+        let observer = LogObserver::for_current_level(py, None)?;
+        let core = self.core.clone();
+        let query = query.query.clone();
+        let outcome = block_on(py, Wait::PollFirst, async move {
+            core.count_customers(&query, observer).await
+        })?;
+        outcome.map_err(|e| to_py_err(py, e))
+    }
+
+    /// `count` for asyncio.
+    fn count_async(
+        &self,
+        py: Python<'_>,
+        query: &NativeQuery,
+        bridge: &Bound<'_, LoopBridge>,
+        future: Py<PyAny>,
+    ) -> PyResult<TaskHandle> {
+        let observer = LogObserver::for_current_level(py, Some(bridge.get().waker()))?;
+        let core = self.core.clone();
+        let query = query.query.clone();
+        Ok(spawn_for_loop(bridge.get(), future, async move {
+            Counted(core.count_customers(&query, observer).await)
+        }))
     }
 
     fn close(&self) {

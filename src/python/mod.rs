@@ -8,6 +8,7 @@ mod convert;
 mod errors;
 mod logging;
 mod sandbox;
+mod search;
 
 use pyo3::prelude::*;
 
@@ -89,6 +90,8 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<sandbox::SandboxServer>()?;
     m.add_class::<bulk::NativeBulkRun>()?;
     m.add_class::<bulk::BulkItem>()?;
+    m.add_class::<search::NativeQuery>()?;
+    m.add_class::<search::NativeSearch>()?;
     m.add_class::<bridge::LoopBridge>()?;
     m.add_class::<bridge::TaskHandle>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
@@ -105,6 +108,8 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     // How much wider than `60 / rate_limit` seconds the limiter spaces requests: what a run's
     // shortest possible duration (a dry run's estimate, a progress bar's ETA) must count.
     m.add("RATE_LIMIT_MARGIN", rate_limit::SAFETY_MARGIN)?;
+    m.add("DEFAULT_PAGE_SIZE", config::DEFAULT_PAGE_SIZE)?;
+    m.add("MAX_PAGE_SIZE", config::MAX_PAGE_SIZE)?;
     // The names the Python layer may use, so its own tables can be checked against them.
     m.add("CALLS", Call::ALL.map(Call::name))?;
     m.add("ERROR_KINDS", ErrorKind::ALL.map(ErrorKind::name))?;

@@ -115,6 +115,8 @@ needs_dev_full = pytest.mark.skipif(not os.path.exists("/dev/full"), reason="nee
     [
         ["get", str(DEMO_CUSTOMER_ID), "--sandbox"],
         ["untag", str(DEMO_CUSTOMER_ID), "Lead", "--sandbox"],
+        ["customers", "--sandbox"],
+        ["customers", "--sandbox", "--format", "csv"],
         ["--help"],
         ["untag", "--help"],
         ["--version"],
@@ -139,12 +141,15 @@ def test_a_dry_run_into_a_full_disk_is_one_line(rows: str) -> None:
     assert "cannot write the output" in one_line(result.stderr)
 
 
-def test_a_reader_that_leaves_early_is_not_an_error(sandbox: Sandbox) -> None:
+@pytest.mark.parametrize(
+    "args", [["get", str(DEMO_CUSTOMER_ID)], ["customers"], ["customers", "--format", "csv"]]
+)
+def test_a_reader_that_leaves_early_is_not_an_error(sandbox: Sandbox, args: list[str]) -> None:
     # `helpcrunch get 1 | head -c 10`: the pipe closes under the writer.
     read, write = os.pipe()
     os.close(read)
     try:
-        result = helpcrunch("get", str(DEMO_CUSTOMER_ID), sandbox=sandbox, stdout=write)
+        result = helpcrunch(*args, sandbox=sandbox, stdout=write)
     finally:
         os.close(write)
     assert result.returncode == 0

@@ -56,6 +56,14 @@ WRONG_USES = {
     "sync_async": "x: helpcrunch.Customer = helpcrunch.AsyncClient().get_customer(1)",
     "retry_after_str": ("def f(e: helpcrunch.RateLimitError) -> str:\n    return e.retry_after"),
     "tag_without_name": 'helpcrunch.add_tags(1, [helpcrunch.TagSpec(color="#fff")])',
+    "search_positional": 'helpcrunch.Client().search_customers("Lead")',
+    "match_other": 'helpcrunch.Client().search_customers(tag="Lead", match="some")',
+    "async_for_sync_search": (
+        "async def f() -> None:\n    async for c in helpcrunch.Client().list_customers():\n"
+        "        pass"
+    ),
+    "sync_for_async_search": "for c in helpcrunch.AsyncClient().list_customers():\n    pass",
+    "count_not_awaited": "x: int = helpcrunch.AsyncClient().count_customers()",
 }
 
 

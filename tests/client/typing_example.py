@@ -14,20 +14,24 @@ from helpcrunch import (
     APIStatusError,
     APITimeoutError,
     AsyncClient,
+    AsyncCustomerSearch,
     AuthenticationError,
     BadRequestError,
     Client,
     ClientClosedError,
+    Condition,
     ConfigurationError,
     ConflictError,
     Customer,
     CustomerId,
+    CustomerSearch,
     ErrorDetail,
     HelpCrunchError,
     InternalServerError,
     NotFoundError,
     PermissionDeniedError,
     RateLimitError,
+    SearchStats,
     Tag,
     Tags,
     TagSpec,
@@ -102,6 +106,35 @@ async def async_client() -> list[Customer]:
         return list(results)
 
 
+def find_customers(client: Client) -> list[str]:
+    where: list[Condition] = [("lastSeen", ">=", 1700000000), "countryCode = UA"]
+    found: CustomerSearch = client.search_customers(tag="Lead", where=where, match="any")
+    total: int = found.total
+    emails = [c.get("email") or "-" for c in found]
+    stats: SearchStats = found.stats
+    leads: int = client.count_customers(tag=["Lead", "Trial"])
+    everyone = client.list_customers(page_size=50, limit=10)
+    with everyone:
+        ids = [c["id"] for c in everyone]
+    frame = client.search_customers(email="ann@example.com").to_pandas()
+    more = helpcrunch.search_customers(user_id="u-1", limit=1)
+    counted: int = helpcrunch.count_customers(tag="Lead") + helpcrunch.list_customers().total
+    summary = [str(total), str(stats["requests"]), str(leads), str(ids), str(frame)]
+    return [*emails, *summary, str(more.total + counted)]
+
+
+async def find_customers_async(client: AsyncClient) -> list[int]:
+    found: AsyncCustomerSearch = client.search_customers(tag="Lead")
+    ids = [c["id"] async for c in found]
+    total: int | None = found.total
+    everyone: int = await client.list_customers().get_total()
+    counted: int = await client.count_customers(where=["id > 5"])
+    also: int = await helpcrunch.count_customers_async(tag="Lead")
+    frame = await client.search_customers(tag="vip").to_polars()
+    print(frame)
+    return [*ids, total or 0, everyone, counted, also]
+
+
 def handle_errors() -> str:
     try:
         sync_client()
@@ -142,6 +175,7 @@ def main() -> None:
     print(asyncio.run(module_functions_async(1568834)))
     print(asyncio.run(async_client()))
     print(handle_errors(), helpcrunch.__version__, helpcrunch.DEFAULT_BASE_URL)
+    print(find_customers(Client()), asyncio.run(find_customers_async(AsyncClient())))
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@
 //! - `runtime`: blocking calls that poll for a fast answer before sleeping, and stop when it
 //!   does not pay.
 //! - `proptests`: property tests of the parsers (error bodies, headers, ids, tags): no panics.
+//! - `search`: finding customers: the pager against the sandbox and the scripted server.
 //!
 //! Every helper that unpacks an error also checks that the API key is not in its text.
 
@@ -23,6 +24,7 @@ mod proptests;
 mod requests;
 mod retries;
 mod runtime;
+mod search;
 mod server;
 mod statuses;
 mod throttling;

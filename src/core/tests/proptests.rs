@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use proptest::prelude::*;
 use serde_json::{json, Map, Value};
 
-use crate::core::body::{check_customer, parse_customer};
+use crate::core::body::{check_customer, parse_customer, parse_page};
 use crate::core::failure::parse_error_details;
 use crate::core::retry::{decide, server_wait, Decision, MAX_BACKOFF, MAX_SERVER_WAIT};
 use crate::core::validate::{normalize_tags, tags_body, CustomerId, TagInput, TagUse};
@@ -515,6 +515,81 @@ proptest! {
                 prop_assert!(expected.is_none(), "input {:?} refused: {}", tags, e);
                 prop_assert!(!e.to_string().is_empty());
             }
+        }
+    }
+}
+
+// --- pages of a list or search -----------------------------------------------------------------
+
+/// A customer as a page may hold it: an id, a `firstSeen` of any documented form, and any
+/// other fields.
+fn page_customer() -> impl Strategy<Value = Value> {
+    let first_seen = prop_oneof![
+        Just(Value::Null),
+        (0u64..2_000_000_000).prop_map(|t| json!(t)),
+        (0u64..2_000_000_000).prop_map(|t| json!(t.to_string())),
+    ];
+    (
+        1u64..u64::MAX,
+        first_seen,
+        prop::collection::vec((key(), json_value()), 0..4),
+    )
+        .prop_map(|(id, first_seen, rest)| {
+            let mut map = Map::new();
+            for (k, v) in rest {
+                map.insert(k, v);
+            }
+            map.insert("id".into(), json!(id));
+            map.insert("firstSeen".into(), first_seen);
+            Value::Object(map)
+        })
+}
+
+proptest! {
+    #![proptest_config(cases(1000))]
+
+    #[test]
+    fn a_page_body_of_any_bytes_never_panics(body in prop::collection::vec(any::<u8>(), 0..512)) {
+        let _ = parse_page(&body);
+    }
+
+    /// Each customer's place in the body holds exactly that customer, whatever else it
+    /// carries; the ids and the total are read as sent.
+    #[test]
+    fn a_page_is_indexed_exactly(
+        customers in prop::collection::vec(page_customer(), 0..8),
+        total in any::<u64>(),
+        extra in prop::collection::vec((key(), json_value()), 0..3),
+    ) {
+        let mut page = Map::new();
+        for (k, v) in extra {
+            page.insert(k, v);
+        }
+        page.insert("data".into(), Value::Array(customers.clone()));
+        page.insert("total".into(), json!(total));
+        let body = serde_json::to_vec(&Value::Object(page)).unwrap();
+        let index = parse_page(&body).unwrap();
+        prop_assert_eq!(index.total, total);
+        prop_assert_eq!(index.items.len(), customers.len());
+        for (item, customer) in index.items.iter().zip(&customers) {
+            let held: Value = serde_json::from_slice(&body[item.span.clone()]).unwrap();
+            prop_assert_eq!(&held, customer);
+            prop_assert_eq!(Some(item.id), customer["id"].as_u64());
+        }
+    }
+
+    /// A page with one byte changed is taken only if it is still valid JSON.
+    #[test]
+    fn a_page_is_never_taken_from_invalid_json(
+        customers in prop::collection::vec(page_customer(), 0..4),
+        at in any::<prop::sample::Index>(),
+        byte in prop::sample::select(b"{}[]\",:\\/u0123456789abcdefABDE.+-ntrl \t\n\x00\x7f\xc3\xed\xff".to_vec()),
+    ) {
+        let mut body = serde_json::to_vec(&json!({"data": customers, "total": 3})).unwrap();
+        let i = at.index(body.len());
+        body[i] = byte;
+        if parse_page(&body).is_ok() {
+            prop_assert!(serde_json::from_slice::<Value>(&body).is_ok());
         }
     }
 }
