@@ -25,6 +25,7 @@ mod runtime;
 mod search;
 mod server;
 mod statuses;
+mod sync;
 
 use std::time::Duration;
 
