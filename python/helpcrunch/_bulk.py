@@ -47,6 +47,9 @@ class BulkOptions(NamedTuple):
     checkpoint: str | os.PathLike[str] | None
     id_column: str
     tags_column: str
+    #: Instead of a checkpoint file: an object with ``is_done(key)``, ``record(result, key)``
+    #: and ``close()`` (a tag sync's log, see ``_sync.py``).
+    journal: Any = None
 
 
 #: Items held in flight per unit of concurrency: enough to keep every slot busy while Python
@@ -327,9 +330,9 @@ class _Run:
         self._window = options.concurrency * _WINDOW_PER_SLOT
         self._id_column = options.id_column
         self._tags_column = options.tags_column
-        self._checkpoint = (
-            None if options.checkpoint is None else _Checkpoint(options.checkpoint, call)
-        )
+        self._checkpoint: Any = options.journal
+        if options.checkpoint is not None:
+            self._checkpoint = _Checkpoint(options.checkpoint, call)
         self._bar = Progress.make(options.progress, _total(items), call)
         #: index -> (customer_id, tags, checkpoint key): sent, result not yet handed over.
         self._pending: dict[int, tuple[Any, Any, str | None]] = {}
