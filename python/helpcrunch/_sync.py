@@ -6,10 +6,13 @@ DataFrames, shows the plan (:class:`TagPlan`), applies it through the bulk engin
 concurrency, rate limit, progress, Ctrl-C accounting) and keeps the run's log, which ``undo``
 reads to put back exactly what the run changed.
 
-The log is JSON lines: a header (what the run is), then one line per change as it completes
-(``change``: ``add``/``remove``, with the tag's colour for a removal so undo can restore it),
-then undo's own lines (``undo``, ``of``: the line number of the change undone). It holds no
-key and no customer data beyond ids.
+The log is JSON lines: a header (what the run is); one ``pending`` line per change about to be
+sent; one line per change as it completes (``change``: ``add``/``remove``, ``ok``, with the
+tag's colour for a removal so undo can restore it); then undo's own lines (``undo``: the change
+undone, ``of``: the line number of its record). A change still pending when the log ends (the
+run was killed with it in flight) may have taken effect: undo reverses it too, which is safe
+because a plan only adds the tag to customers who lack it and removes it from those who carry
+it. The log holds no key and no customer data beyond ids.
 """
 
 from __future__ import annotations
@@ -327,10 +330,14 @@ class Log:
         against the file's); None to undo what the file holds."""
         self.path = os.fspath(path)
         self.header: dict[str, Any] | None = None
-        #: Line number -> the change, for every change applied.
+        #: Line number -> the change, for every change applied (or maybe applied: see
+        #: ``unresolved``).
         self.changes: dict[int, dict[str, Any]] = {}
         #: Line numbers of the changes undo has reversed.
         self.undone: set[int] = set()
+        #: (change, customer id) -> line, for changes about to be sent whose outcome no line
+        #: gives: the run was killed with them in flight, so they may have taken effect.
+        self.unresolved: dict[tuple[str, int], int] = {}
         self.lines = 0
         last = ""
         try:
@@ -359,19 +366,37 @@ class Log:
             self.header = header
             self._write({"log": _LOG_FORMAT, **header})
 
-    def _read(self, line: str) -> None:
+    def _read(self, text: str) -> None:
         try:
-            entry = json.loads(line)
+            entry = json.loads(text)
         except ValueError:
             return  # a line cut short by a kill: that change runs again
         if not isinstance(entry, dict):
             return
         if entry.get("log") == _LOG_FORMAT and self.header is None:
             self.header = entry
-        elif entry.get("ok") and entry.get("change") in _CALL:
-            self.changes[self.lines] = entry
-        elif entry.get("ok") and entry.get("undo") in _CALL and isinstance(entry.get("of"), int):
+            return
+        if entry.get("ok") and entry.get("undo") in _CALL and isinstance(entry.get("of"), int):
             self.undone.add(entry["of"])
+            return
+        change = entry.get("pending", entry.get("change"))
+        customer_id = entry.get("customer_id")
+        if change not in _CALL or not isinstance(customer_id, int):
+            return
+        key: tuple[str, int] = (change, customer_id)
+        if "pending" in entry:
+            # A rerun sends again what a killed run left pending: the new line stands for both.
+            older = self.unresolved.pop(key, None)
+            if older is not None:
+                del self.changes[older]
+            self.unresolved[key] = self.lines
+            self.changes[self.lines] = {**entry, "change": change}
+        elif "ok" in entry:
+            pending = self.unresolved.pop(key, None)
+            if pending is not None:
+                del self.changes[pending]
+            if entry["ok"]:
+                self.changes[self.lines] = entry
 
     def _write(self, entry: dict[str, Any]) -> int:
         self._file.write(json.dumps(entry, ensure_ascii=False) + "\n")
@@ -380,11 +405,11 @@ class Log:
         return self.lines - 1
 
     def in_force(self) -> dict[tuple[str, int], int]:
-        """(change, customer id) -> line, for the changes applied and not undone."""
+        """(change, customer id) -> line, for the changes known applied and not undone."""
         return {
             (e["change"], e["customer_id"]): line
             for line, e in self.changes.items()
-            if line not in self.undone
+            if line not in self.undone and "pending" not in e
         }
 
     def close(self) -> None:
@@ -421,6 +446,10 @@ class _Journal:
 
     def record(self, result: BulkResult, key: str | None) -> None:
         if self.log is None or result.skipped:
+            return
+        if isinstance(result.error, RequestCancelledError) and self.undoing is None:
+            # Stopped in flight: it may have taken effect. Its pending line stays unresolved,
+            # so a rerun sends it again and undo reverses it (both harmless if it did not).
             return
         customer_id = result.customer_id
         entry: dict[str, Any]
@@ -473,11 +502,19 @@ def apply_steps(
     color = plan.color or plan.known_color
     header = {"tag": plan.tag, "mode": plan.mode, "match": plan.match, "color": color}
     opened = None if log is None else Log(log, header)
+    done = {} if opened is None else opened.in_force()
     steps = []
     offset = 0
     for change in ("add", "remove"):
         items = [i for i in plan.items if i.action == change and i.customer_id is not None]
         colors = {i.customer_id: i.color for i in items if i.customer_id is not None}
+        if opened is not None:
+            for customer_id, item_color in colors.items():
+                if (change, customer_id) not in done:
+                    entry: dict[str, Any] = {"pending": change, "customer_id": customer_id}
+                    if change == "remove":
+                        entry["color"] = item_color
+                    opened._write(entry)
         spec = _tag_spec(plan.tag, color if change == "add" else None)
         steps.append(
             Step(
@@ -555,7 +592,10 @@ def _stopped(
     error: BulkError | BulkInterrupted, done: list[BulkResult], step: Step, later: list[Step]
 ) -> BaseException:
     """The same stop, with a report of the whole apply."""
-    report = BulkReport(done + _shifted(error.report or [], step.offset) + _not_started(later))
+    taken = list(error.report or [])
+    # The bulk engine reads its input lazily: the rest of this step was never taken.
+    rest = Step(step.call, step.items[len(taken) :], step.journal, step.offset + len(taken))
+    report = BulkReport(done + _shifted(taken, step.offset) + _not_started([rest, *later]))
     if isinstance(error, BulkInterrupted):
         return BulkInterrupted(report)
     return BulkError(error.message, report)
