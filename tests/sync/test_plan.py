@@ -24,7 +24,7 @@ def counts(plan: helpcrunch.TagPlan) -> tuple[int, int, int, int]:
 
 def test_the_standard_case_costs_the_holders_pages_one_lookup_and_one_count() -> None:
     customers, audience = standard()
-    with Sandbox(customers=customers) as sb, sb.client(rate_limit=120) as client:
+    with Sandbox(customers=customers) as sb, sb.client(rate_limit=1200) as client:
         plan = client.plan_tag(TAG, audience, match="email", mode="mirror")
         requests = sb.request_count
         assert writes(sb) == 0
@@ -38,9 +38,23 @@ def test_the_standard_case_costs_the_holders_pages_one_lookup_and_one_count() ->
     assert plan.strategy == "lookups"
     assert repr(plan) == (
         "TagPlan('churn-risk', mirror, by email: 38 to add, 60 to remove, 950 unchanged, "
-        "12 rejected; 98 writes after 13 lookups, about 49 s at 120/min)"
+        "12 rejected; 98 writes after 13 lookups, about 5 s at 1200/min)"
     )
     assert plan.mass_removal is None
+
+
+def test_the_issues_standard_case_plans_in_109_requests() -> None:
+    # 50,000 customers; 10,000 emails (9,500 tagged, 100 unknown, 20 shared); 600 outside.
+    customers, audience = standard(10)
+    with Sandbox(customers=customers) as sb, sb.client(rate_limit=None) as client:
+        plan = client.plan_tag(TAG, audience)
+        requests = sb.request_count
+    assert counts(plan) == (380, 600, 9_500, 120)
+    # The minimum for the batch in force: 101 pages of the 10,100 holders and 500 keys in
+    # lookups of 80 (7); one count of the account on top.
+    assert requests == plan.lookups == 101 + 7 + 1
+    assert plan.writes == 980
+    assert repr(plan).endswith("; 980 writes after 109 lookups)"), "no rate limit, no time"
 
 
 def test_every_row_lands_in_exactly_one_list_with_its_reason() -> None:
