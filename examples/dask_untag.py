@@ -9,11 +9,13 @@ How it works:
 - :func:`untag_with_dask` cuts the frame into ``partitions`` slices and sends each to
   :func:`untag_partition` with ``distributed.Client.map``. The ``helpcrunch.Client`` is
   scattered to the workers once: it is pickled, and rebuilt on each worker process with its
-  own connections and its own rate limiter. **The pickle holds the API key**: keep the
+  own connections. **The pickle holds the API key** (and the backend's URL): keep the
   cluster's network private.
-- Each worker process paces itself, so give the client its share of the account's limit:
-  HelpCrunch allows 120 requests a minute per account; with 4 worker processes use
-  ``rate_limit=split_rate_limit(120, 4)``, i.e. 30.
+- The workers share the account's limit through the client's ``rate_limit_backend``, which
+  the pickle carries: ``file:///path`` when every worker is on one machine (a
+  ``LocalCluster``), ``redis://host:port/db`` when they are on several. Together they stay at
+  ``rate_limit`` (HelpCrunch allows 120 a minute per account), and a worker with rows left
+  uses the whole of it when the others are done: nothing to divide by hand.
 - Every row comes back once, with ``ok``, ``error_type``/``error``, ``status_code`` and
   ``attempts`` (see ``helpcrunch.BulkResult.as_row``); ``index`` is the row's label in the
   input frame, so failed rows can be picked out (``frame.loc[failed["index"]]``) and run again.
@@ -48,11 +50,6 @@ RESULT_COLUMNS = {
 
 #: An empty frame of the result's shape (the ``meta`` of ``dask.dataframe.map_partitions``).
 META = pd.DataFrame({column: pd.Series(dtype=dtype) for column, dtype in RESULT_COLUMNS.items()})
-
-
-def split_rate_limit(per_account: float, processes: int) -> float:
-    """Each of ``processes`` worker processes' share of an account's requests a minute."""
-    return per_account / max(processes, 1)
 
 
 def untag_partition(
@@ -106,26 +103,39 @@ def untag_with_dask(
 
 
 def main() -> None:
-    """Untag 400 customers on a local cluster of two worker processes, against the sandbox."""
+    """Untag 400 customers on a local cluster of two worker processes, against a sandbox that
+    refuses more than 2,400 requests a minute (HelpCrunch: 120), sharing that budget."""
+    import tempfile
+    from pathlib import Path
+
     from distributed import Client as DaskClient
     from distributed import LocalCluster
 
     from helpcrunch.sandbox import Sandbox
 
+    limit = 2400
     tags = [{"name": "Lead", "color": "#c57de0"}, {"name": "vip", "color": "#ff0000"}]
+    customers = [{"id": i, "tags": tags} for i in range(1, 401)]
     with (
-        Sandbox(customers=[{"id": i, "tags": tags} for i in range(1, 401)]) as sandbox,
+        tempfile.TemporaryDirectory() as budget_dir,
+        Sandbox(customers=customers, rate_limit=limit) as sandbox,
         LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster,
         DaskClient(cluster) as dask_client,
     ):
-        # Against HelpCrunch itself: helpcrunch.Client(rate_limit=split_rate_limit(120, 2)).
+        # Against HelpCrunch itself: helpcrunch.Client(rate_limit_backend=...), rate_limit
+        # left at its default of 120; a cluster of several machines shares through Redis
+        # (rate_limit_backend="redis://redis.internal:6379/0").
         client = helpcrunch.Client(
-            api_key=sandbox.api_key, base_url=sandbox.base_url, rate_limit=None
+            api_key=sandbox.api_key,
+            base_url=sandbox.base_url,
+            rate_limit=limit,
+            rate_limit_backend=(Path(budget_dir) / "helpcrunch.budget").as_uri(),
         )
         frame = pd.DataFrame({"customer_id": range(1, 401), "tags": [["Lead"]] * 400})
         results = untag_with_dask(dask_client, frame, client, partitions=8)
         print(results[["index", "customer_id", "ok", "attempts"]].head())
         print(f"{int(results['ok'].sum())} of {len(results)} rows untagged")
+        print(f"429s from the sandbox: {sandbox.status_count(429)}")
         print("customer 1 now has", sandbox.customer(1)["tags"])
 
 

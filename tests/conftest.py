@@ -1,4 +1,4 @@
-"""Fixtures: a scripted local HTTP server and a client pointed at it."""
+"""Fixtures: a scripted local HTTP server and a client pointed at it; a real redis-server."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 import helpcrunch
+from tests.support.redis_server import redis_server  # noqa: F401 (a fixture)
 from tests.support.scripted_server import API_KEY, ScriptedServer
 
 

@@ -3,9 +3,10 @@
 >>> import helpcrunch
 >>> customer = helpcrunch.remove_tags(1568834, ["Lead"])   # HELPCRUNCH_API_KEY from the environment
 
-Module-level functions use a shared default client built from ``HELPCRUNCH_API_KEY`` and
-``HELPCRUNCH_BASE_URL`` (read at the first call, and again whenever they change). Make a
-:class:`Client` or :class:`AsyncClient` to choose settings yourself.
+Module-level functions use a shared default client built from ``HELPCRUNCH_API_KEY``,
+``HELPCRUNCH_BASE_URL`` and ``HELPCRUNCH_RATE_LIMIT_BACKEND`` (read at the first call, and
+again whenever they change). Make a :class:`Client` or :class:`AsyncClient` to choose
+settings yourself.
 """
 
 from __future__ import annotations
@@ -17,10 +18,10 @@ from collections.abc import Iterable
 
 from . import _exceptions, _logs, _native
 from ._bulk import BulkReport, BulkResult
-from ._client import DEFAULT_BASE_URL, DEFAULT_PAGE_SIZE, AsyncClient, Client
+from ._client import DEFAULT_BASE_URL, DEFAULT_PAGE_SIZE, ENV_SETTINGS, AsyncClient, Client
 from ._exceptions import *  # noqa: F403 (the exception classes, listed in their __all__)
 from ._native import __version__
-from ._search import AsyncCustomerSearch, CustomerSearch
+from ._search import AsyncCustomerSearch, CustomerSearch, flatten
 from ._sync import DEFAULT_LOOKUP_BATCH, PlanItem, TagPlan
 from ._types import Condition, Customer, CustomerId, Match, SearchStats, Tag, Tags, TagSpec
 
@@ -48,6 +49,7 @@ __all__ = [
     "add_tags_async",
     "count_customers",
     "count_customers_async",
+    "flatten",
     "get_customer",
     "get_customer_async",
     "list_customers",
@@ -65,13 +67,13 @@ atexit.register(_native._prepare_exit)
 _default_lock = threading.Lock()
 #: The shared clients (one native client behind both) and the environment they came from.
 _defaults: tuple[Client, AsyncClient] | None = None
-_default_env: tuple[str | None, str | None] = (None, None)
+_default_env: tuple[str | None, ...] = ()
 
 
 def _default_clients() -> tuple[Client, AsyncClient]:
     """The shared clients, rebuilt when the environment they came from changes."""
     global _defaults, _default_env
-    env = (os.environ.get("HELPCRUNCH_API_KEY"), os.environ.get("HELPCRUNCH_BASE_URL"))
+    env = tuple(os.environ.get(name) for name in ENV_SETTINGS)
     clients = _defaults
     if clients is not None and env == _default_env:
         return clients

@@ -9,6 +9,7 @@ million-row generator runs in flat memory.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import operator
 import os
@@ -27,7 +28,7 @@ from typing import IO, TYPE_CHECKING, Any, Literal, NamedTuple, overload
 
 from . import _aio, _logs
 from ._exceptions import APIStatusError, BulkError, BulkInterrupted, RequestCancelledError
-from ._native import NativeBulkRun, NativeClient
+from ._native import BulkItem, NativeBulkRun, NativeClient
 from ._progress import Progress, ProgressArg
 from ._types import Customer, TagCall
 
@@ -166,7 +167,8 @@ class BulkReport(Sequence[BulkResult]):
         return pl.DataFrame(rows, infer_schema_length=None)
 
     def __repr__(self) -> str:
-        text = f"BulkReport({len(self)} items: {self.succeeded} succeeded, {self.failed} failed"
+        items = "item" if len(self) == 1 else "items"
+        text = f"BulkReport({len(self)} {items}: {self.succeeded} succeeded, {self.failed} failed"
         if self.skipped:
             text += f", {self.skipped} skipped as done"
         return text + ")"
@@ -232,50 +234,77 @@ def _total(items: Any) -> int | None:
 # --- checkpoint --------------------------------------------------------------------------------
 
 
-def _item_key(customer_id: Any, tags: Any) -> str | None:
-    """Identity of an item for the checkpoint: the id as digits and the set of tag names. Items
-    whose id or tags cannot be read have none (they are never skipped)."""
-    try:
-        if isinstance(customer_id, str):
-            cid = str(int(customer_id)) if customer_id.isascii() and customer_id.isdigit() else None
-        elif isinstance(customer_id, bool):
-            cid = None
-        else:
-            cid = str(operator.index(customer_id))
-        if cid is None:
-            return None
-        if isinstance(tags, (str, Mapping)):
-            tags = [tags]
-        names = sorted({t if isinstance(t, str) else str(t["name"]) for t in tags})
-    except (TypeError, ValueError, KeyError):
-        return None
-    return json.dumps([cid, names], ensure_ascii=False)
+def _item_key(item: BulkItem) -> str:
+    """Identity of an item for the checkpoint: the id as digits and the set of tag names, read
+    from the checked row (so an iterator of tags is read once, by the check)."""
+    return json.dumps([str(item.customer_id), sorted(set(item.tag_names))], ensure_ascii=False)
 
 
 class _Checkpoint:
     """A JSON-lines file: one line per finished item, appended and flushed as it finishes. Items
-    that succeeded in an earlier run (same id, same tag names) are skipped on a rerun."""
+    that succeeded in an earlier run (same id, same tag names) are skipped on a rerun.
+
+    A run killed mid-write leaves its last line cut short, anywhere (even inside a character):
+    that line is dropped and its item runs again. Any other line that is not one of ours is
+    refused with the file and line named, before anything is sent."""
 
     def __init__(self, path: str | os.PathLike[str], call: TagCall) -> None:
         self.path = os.fspath(path)
         self.call = call
         self.done: set[str] = set()
-        last_line = ""
-        try:
-            with open(self.path, encoding="utf-8") as f:
-                for last_line in f:
-                    try:
-                        entry = json.loads(last_line)
-                    except ValueError:
-                        continue  # a line cut short by a kill: that item just runs again
-                    if entry.get("ok") and entry.get("call") == self.call and "key" in entry:
-                        self.done.add(entry["key"])
-        except FileNotFoundError:
-            pass
+        ends_cleanly = self._read()
         self._file: IO[str] = open(self.path, "a", encoding="utf-8")
-        if last_line and not last_line.endswith("\n"):
-            # A run killed mid-write left a cut line; the next record must not join it.
+        if not ends_cleanly:
+            # The last record is whole but its newline was not written: the next must not
+            # join it.
             self._file.write("\n")
+
+    def _read(self) -> bool:
+        """Take in an earlier run's records; False when the last one lacks its newline."""
+        try:
+            f = open(self.path, "rb")
+        except FileNotFoundError:
+            return True
+        with f:
+            offset = 0
+            last_complete = True
+            for number, line in enumerate(f, 1):
+                complete = line.endswith(b"\n")
+                entry = self._parse(line, number, last=not complete)
+                if entry is None and not complete:
+                    # Cut short by a kill: dropped, so that nothing is ever appended to it.
+                    f.close()
+                    with open(self.path, "r+b") as cut:
+                        cut.truncate(offset)
+                    return True
+                if entry is not None:
+                    self._take_in(entry)
+                offset += len(line)
+                last_complete = complete
+        return last_complete
+
+    def _parse(self, line: bytes, number: int, *, last: bool) -> dict[str, Any] | None:
+        """The record on ``line``; None for a blank line or a cut last one."""
+        if not line.strip():
+            return None
+        try:
+            entry = json.loads(line.decode("utf-8"))
+            if not isinstance(entry, dict):
+                raise ValueError("not a JSON object")
+        except ValueError as e:
+            if last:
+                return None
+            reason = "not UTF-8 text" if isinstance(e, UnicodeDecodeError) else str(e)
+            raise ValueError(
+                f"checkpoint {self.path!r}, line {number}: not a record of a helpcrunch run "
+                f"({reason}); fix or delete that line (or the file) and run again"
+            ) from None
+        return entry
+
+    def _take_in(self, entry: dict[str, Any]) -> None:
+        key = entry.get("key")
+        if entry.get("ok") is True and entry.get("call") == self.call and isinstance(key, str):
+            self.done.add(key)
 
     def is_done(self, key: str | None) -> bool:
         return key is not None and key in self.done
@@ -307,9 +336,15 @@ class _Checkpoint:
 #
 # Bookkeeping that keeps every item accounted for, even when Ctrl-C lands between any two
 # bytecodes: an item stays in ``pending`` from just before it is sent until its result has been
-# handed over (appended to the caller's list, or yielded). Results wait in ``ready`` until then.
-# When a run stops, it waits until Rust has nothing outstanding, so whatever is still pending is
-# either in ``ready`` or lost its result to an interrupt, and is then reported as cancelled.
+# handed over (appended to the caller's list, or yielded). Rust appends finished items to
+# ``taken`` one by one; each stays there until its result is in ``ready``, where it waits to be
+# handed over. When a run stops, it waits until Rust has nothing outstanding, so whatever is
+# still pending is in ``taken`` or ``ready``, or was never sent (an interrupt between noting it
+# and sending it), and is then reported as cancelled with no attempt.
+#
+# Finished results are handed over (and checkpointed) before the next row is read: a slow
+# input (a queue, a database cursor) never holds back what is done. An async input is raced
+# against the results, so they are handed over even while it is waiting.
 
 
 class _InputFailed(Exception):
@@ -333,9 +368,13 @@ class _Run:
         self._checkpoint: Any = options.journal
         if options.checkpoint is not None:
             self._checkpoint = _Checkpoint(options.checkpoint, call)
-        self._bar = Progress.make(options.progress, _total(items), call)
+        self._bar = Progress.make(
+            options.progress, _total(items), call, native.settings()["rate_limit"]
+        )
         #: index -> (customer_id, tags, checkpoint key): sent, result not yet handed over.
         self._pending: dict[int, tuple[Any, Any, str | None]] = {}
+        #: Finished items as Rust hands them over, until their results are in ``ready``.
+        self._taken: deque[FinishedItem] = deque()
         self._ready: deque[BulkResult] = deque()
         self._next_index = 0
         self._exhausted = False
@@ -361,16 +400,27 @@ class _Run:
             error.__cause__ = e
             self._ready.append(self._refused(index, row, None, error, None))
             return
-        key = _item_key(customer_id, tags) if self._checkpoint else None
+        except BaseException:
+            stopped = RequestCancelledError("the run was interrupted while this row was read")
+            self._ready.append(BulkResult(index, row, None, False, None, stopped, 0))
+            raise
+        try:
+            item = self._run.check(customer_id, tags)
+        except (TypeError, ValueError) as e:
+            self._ready.append(self._refused(index, customer_id, tags, e, None))
+            return
+        except BaseException:
+            # Ctrl-C (or the like) while the row was read: it was taken, so it is reported,
+            # as not sent; the interrupt goes on.
+            stopped = RequestCancelledError("the run was interrupted while this row was read")
+            self._ready.append(BulkResult(index, customer_id, tags, False, None, stopped, 0))
+            raise
+        key = _item_key(item) if self._checkpoint else None
         if self._checkpoint is not None and self._checkpoint.is_done(key):
             self._ready.append(BulkResult(index, customer_id, tags, True, None, None, 0, True))
             return
         self._pending[index] = (customer_id, tags, key)
-        try:
-            self._run.submit(index, customer_id, tags)
-        except (TypeError, ValueError) as e:
-            del self._pending[index]
-            self._ready.append(self._refused(index, customer_id, tags, e, key))
+        self._run.submit(index, item)
 
     def _refused(
         self, index: int, customer_id: Any, tags: Any, error: BaseException, key: str | None
@@ -386,13 +436,22 @@ class _Run:
 
     # taking results
 
-    def _receive(self, batch: list[FinishedItem]) -> None:
-        for index, customer, error, attempts in batch:
+    def _take(self) -> None:
+        """Take what has finished, without waiting: into ``ready``, checkpointed."""
+        self._run.take_ready(self._taken, self._window)
+        taken = self._taken
+        while taken:
+            index, customer, error, attempts = taken[0]
+            if self._ready and self._ready[-1].index == index:
+                # Its result got into ``ready`` just before an interrupt: already counted.
+                taken.popleft()
+                continue
             customer_id, tags, key = self._pending[index]
             result = BulkResult(index, customer_id, tags, error is None, customer, error, attempts)
             if self._checkpoint is not None:
                 self._checkpoint.record(result, key)
             self._ready.append(result)
+            taken.popleft()
 
     def _handed_over(self, result: BulkResult, *, count: bool = True) -> None:
         """``result`` has reached the caller: forget it (and count it, unless the run stops)."""
@@ -428,13 +487,14 @@ class _Run:
         if self._run.outstanding:
             self._run.cancel()
             while self._run.outstanding:
-                self._receive(self._run.next_batch(self._window))
+                self._run.wait_ready()
+                self._take()
+        self._take()
         seen = {r.index for r in self._ready}
         for index, (customer_id, tags, _) in self._pending.items():
             if index not in seen:
-                # Its result was lost to an interrupt between Rust and here: whether it took
-                # effect is unknown, as for any cancelled item.
-                error = RequestCancelledError("interrupted before its result was recorded")
+                # Noted as pending, then interrupted before it was handed to Rust: not sent.
+                error = RequestCancelledError("the run was interrupted before this item was sent")
                 self._ready.append(BulkResult(index, customer_id, tags, False, None, error, 0))
         while self._ready:
             result = self._ready[0]
@@ -450,8 +510,12 @@ class _Run:
             try:
                 self._bar.close()
             finally:
-                if self._checkpoint is not None:
-                    self._checkpoint.close()
+                try:
+                    if self._checkpoint is not None:
+                        self._checkpoint.close()
+                finally:
+                    # The records of the items the stop waited for.
+                    _logs.flush()
 
 
 class SyncRun(_Run):
@@ -464,8 +528,12 @@ class SyncRun(_Run):
         super().__init__(native, call, items, options)
 
     def _fill(self) -> None:
-        """Read input while there is room, then, if nothing is ready, wait for results."""
+        """Read input while there is room and nothing is ready to hand over; then, if nothing
+        is ready, wait for results."""
         while not self._exhausted and self._has_room:
+            self._take()
+            if self._ready:
+                return
             try:
                 row = next(self._source)
             except StopIteration:
@@ -476,9 +544,10 @@ class SyncRun(_Run):
             self._offer(row)
         if not self._ready and self._pending:
             try:
-                self._receive(self._run.next_batch(self._window))
+                self._run.wait_ready()
             finally:
                 _logs.flush()
+            self._take()
 
     def results(self) -> Generator[BulkResult, None, None]:
         """Results in completion order; invalid rows as soon as they are read. Stopping early
@@ -514,6 +583,8 @@ class AsyncRun(_Run):
         self, native: NativeClient, call: TagCall, items: Any, options: BulkOptions
     ) -> None:
         self._is_async = isinstance(items, AsyncIterable)
+        #: The async input's next row, when results finished while it was being read.
+        self._row_task: asyncio.Future[Any] | None = None
         self._source: Any = (
             aiter(items) if self._is_async else _rows(items, options.id_column, options.tags_column)
         )
@@ -521,16 +592,45 @@ class AsyncRun(_Run):
 
     async def _fill(self) -> None:
         while not self._exhausted and self._has_room:
+            self._take()
+            if self._ready:
+                return
             try:
-                row = await anext(self._source) if self._is_async else next(self._source)
+                row = await self._next_async_row() if self._is_async else next(self._source)
             except (StopIteration, StopAsyncIteration):
                 self._exhausted = True
                 break
             except Exception as e:
                 raise _InputFailed(e) from e
+            if row is _RESULTS_READY:
+                return
             self._offer(row)
         if not self._ready and self._pending:
-            self._receive(await _aio.call(self._run.next_batch_async, self._window))
+            await _aio.call(self._run.wait_ready_async)
+            self._take()
+
+    async def _next_async_row(self) -> Any:
+        """The next row of the async input; ``_RESULTS_READY`` if results finished first (the
+        row is still being read, and is taken on the next call)."""
+        if self._row_task is None:
+            if not self._pending:
+                return await anext(self._source)
+            self._row_task = asyncio.ensure_future(_anext(self._source))
+        ready = asyncio.ensure_future(_aio.call(self._run.wait_ready_async))
+        try:
+            await asyncio.wait((self._row_task, ready), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            # Waiting takes nothing: cancelling the wait loses no result.
+            ready.cancel()
+        if not self._row_task.done():
+            return _RESULTS_READY
+        task, self._row_task = self._row_task, None
+        return task.result()
+
+    def _close(self) -> None:
+        if self._row_task is not None:
+            self._row_task.cancel()
+        super()._close()
 
     async def results(self) -> AsyncGenerator[BulkResult, None]:
         try:
@@ -552,6 +652,14 @@ class AsyncRun(_Run):
             return failure
         finally:
             self._close()
+
+
+#: What reading an async input gives when results finished first.
+_RESULTS_READY = object()
+
+
+async def _anext(source: Any) -> Any:
+    return await anext(source)
 
 
 def _check_on_error(on_error: str) -> None:

@@ -52,6 +52,12 @@ DEFAULT_MAX_RESPONSE_BYTES = _native.DEFAULT_MAX_RESPONSE_BYTES
 DEFAULT_CONCURRENCY = _native.DEFAULT_CONCURRENCY
 DEFAULT_PAGE_SIZE = _native.DEFAULT_PAGE_SIZE
 
+#: The environment variables settings fall back to, read when a client is made.
+ENV_API_KEY = "HELPCRUNCH_API_KEY"
+ENV_BASE_URL = "HELPCRUNCH_BASE_URL"
+ENV_RATE_LIMIT_BACKEND = "HELPCRUNCH_RATE_LIMIT_BACKEND"
+ENV_SETTINGS = (ENV_API_KEY, ENV_BASE_URL, ENV_RATE_LIMIT_BACKEND)
+
 _C = TypeVar("_C", bound="_BaseClient")
 #: What a call gives: the customer, or an awaitable of it.
 _CustomerT = TypeVar("_CustomerT", Customer, Awaitable[Customer])
@@ -78,22 +84,33 @@ class _BaseClient:
         max_retries: int = DEFAULT_MAX_RETRIES,
         rate_limit: float | None = DEFAULT_RATE_LIMIT,
         *,
+        rate_limit_backend: str | None = None,
         allow_insecure_http: bool = False,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
-        """Settings fall back to ``HELPCRUNCH_API_KEY`` and ``HELPCRUNCH_BASE_URL``, read now.
+        """Settings fall back to ``HELPCRUNCH_API_KEY``, ``HELPCRUNCH_BASE_URL`` and
+        ``HELPCRUNCH_RATE_LIMIT_BACKEND``, read now.
 
         - ``timeout``: seconds for each attempt, from connecting to the last byte.
         - ``max_retries``: further attempts after a connection error, a timeout, 408, 409,
           429 or 5xx (0 turns retries off).
-        - ``rate_limit``: requests a minute for this client, all its threads and tasks
-          together, spaced evenly (HelpCrunch allows 120); ``None`` turns the limiter off.
+        - ``rate_limit``: requests a minute, spaced evenly (HelpCrunch allows 120): for this
+          client, all its threads and tasks together, or with ``rate_limit_backend`` for every
+          client of the account sharing it; ``None`` turns the limiter off.
+        - ``rate_limit_backend``: ``"redis://host:port/db"`` (any machine) or
+          ``"file:///path"`` (one machine) to share one budget per account between processes;
+          ``None``: this client's own. The environment variable applies only with a
+          ``rate_limit``.
         - ``allow_insecure_http``: allow plain ``http://`` to a host other than this machine.
         """
         if api_key is None:
-            api_key = os.environ.get("HELPCRUNCH_API_KEY", "")
+            api_key = os.environ.get(ENV_API_KEY, "")
         if base_url is None:
-            base_url = os.environ.get("HELPCRUNCH_BASE_URL") or DEFAULT_BASE_URL
+            base_url = os.environ.get(ENV_BASE_URL) or DEFAULT_BASE_URL
+        if rate_limit_backend is None and rate_limit is not None:
+            # Without a rate there is no budget to share: a client made with rate_limit=None
+            # (a test's, say) works in a job that sets the variable for its real clients.
+            rate_limit_backend = os.environ.get(ENV_RATE_LIMIT_BACKEND) or None
         self._native = NativeClient(
             api_key,
             base_url,
@@ -102,6 +119,7 @@ class _BaseClient:
             rate_limit,
             bool(allow_insecure_http),
             max_response_bytes,
+            rate_limit_backend,
         )
 
     @classmethod
@@ -112,7 +130,8 @@ class _BaseClient:
 
     def __reduce__(self) -> tuple[Callable[..., Any], tuple[Any, ...]]:
         # Pickled with its settings and key, rebuilt fresh in the receiving process (spawn,
-        # Dask, Spark): connections and limiter state do not travel.
+        # Dask, Spark): connections and limiter state do not travel, the rate limit backend
+        # does, so every worker shares the one budget.
         return (type(self)._from_native, (self._native,))
 
     @property
@@ -132,6 +151,20 @@ class _BaseClient:
         return self._native.settings()["rate_limit"]
 
     @property
+    def rate_limit_backend(self) -> str | None:
+        """Where the budget is shared (a Redis password shown as ``***``), or None when the
+        client has its own."""
+        return self._native.settings()["rate_limit_backend"]
+
+    @property
+    def current_rate_limit(self) -> float | None:
+        """The rate in force in this process, requests a minute: ``rate_limit``, unless
+        HelpCrunch throttled requests lately (it then climbs back), or a shared backend is
+        unreachable (this process then paces itself at a quarter). On a shared backend, as of
+        this process's last request. None without a rate limit."""
+        return self._native.current_rate_limit
+
+    @property
     def closed(self) -> bool:
         return self._native.closed
 
@@ -139,10 +172,12 @@ class _BaseClient:
         s = self._native.settings()
         rate = s["rate_limit"]
         rate_text = "None" if rate is None else f"{rate:g}"
+        backend = s["rate_limit_backend"]
+        backend_text = "" if backend is None else f", rate_limit_backend={backend!r}"
         return (
             f"{type(self).__name__}(base_url={s['base_url']!r}, "
             f"api_key={self._native.masked_api_key}, timeout={s['timeout']:g}, "
-            f"max_retries={s['max_retries']}, rate_limit={rate_text})"
+            f"max_retries={s['max_retries']}, rate_limit={rate_text}{backend_text})"
         )
 
 

@@ -86,6 +86,15 @@ def _rebuild(cls: type[HelpCrunchError], message: str, state: dict[str, Any]) ->
     return err
 
 
+def _rebuild_exception(
+    cls: type[BaseException], args: tuple[Any, ...], state: dict[str, Any]
+) -> BaseException:
+    err = cls.__new__(cls)
+    BaseException.__init__(err, *args)
+    err.__dict__.update(state)
+    return err
+
+
 class ConfigurationError(HelpCrunchError, ValueError):
     """The client cannot be built as asked: no API key, a bad ``base_url``, and the like."""
 
@@ -126,6 +135,10 @@ class BulkInterrupted(KeyboardInterrupt):
     def __init__(self, report: Any) -> None:
         super().__init__(f"interrupted: {report!r}")
         self.report = report
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Its args are the message, not the report its __init__ takes: rebuilt as it was.
+        return (_rebuild_exception, (type(self), self.args, self.__dict__))
 
 
 class APIError(HelpCrunchError):

@@ -1,21 +1,70 @@
-"""Progress for bulk runs: a tqdm bar (a widget in Jupyter, text in a terminal), a callable of
-yours, or nothing."""
+"""Progress for bulk runs: a tqdm bar where one can be drawn (a terminal, Jupyter), a plain line
+every few seconds anywhere else (a log file, CI, Airflow), a callable of yours, or nothing.
+
+With a known total and a rate limit the ETA holds from the first item: N items at R requests a
+minute take at least N / R minutes, however fast the first ones (skipped, or refused before
+sending) went."""
 
 from __future__ import annotations
 
+import os
+import sys
+import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Union
+from typing import IO, TYPE_CHECKING, Any, Union
 
+from ._native import RATE_LIMIT_MARGIN
 from ._types import TagCall
 
 if TYPE_CHECKING:
     from ._bulk import BulkResult
 
-#: ``True`` for a tqdm bar, ``False``/``None`` for none, or ``callback(done, total, result)``
-#: called after each item (``total`` is None for an input of unknown length).
+#: ``True`` for a tqdm bar (plain lines off a terminal), ``False``/``None`` for none, or
+#: ``callback(done, total, result)`` called after each item (``total`` is None for an input of
+#: unknown length).
 ProgressArg = Union[bool, None, Callable[[int, int | None, "BulkResult"], Any]]  # noqa: UP007 (a string in it)
 
-_VERB: dict[TagCall, str] = {"remove_tags": "untagging", "add_tags": "tagging"}
+VERBS: dict[TagCall, str] = {"remove_tags": "untagging", "add_tags": "tagging"}
+
+#: Seconds between two plain progress lines (off a terminal).
+LINE_INTERVAL = 10.0
+
+
+class Pace:
+    """How fast a run can go: at most the client's rate limit (``per_minute`` requests a minute,
+    spaced a little wider by the limiter), or no known bound."""
+
+    def __init__(self, per_minute: float | None) -> None:
+        self.per_minute = per_minute
+        #: Items a second at most, or None without a rate limit.
+        self.per_second = None if not per_minute else per_minute / 60 / RATE_LIMIT_MARGIN
+
+    def rate(self, observed: float | None) -> float | None:
+        """The rate to expect from now on: what was observed, never above the limit (a burst of
+        skipped rows must not promise an early end), or the limit itself before anything was."""
+        if observed is None:
+            return self.per_second
+        if self.per_second is None:
+            return observed
+        return min(observed, self.per_second)
+
+    def seconds(self, items: int) -> float | None:
+        """The shortest time ``items`` requests can take, or None without a rate limit."""
+        return None if self.per_second is None else items / self.per_second
+
+
+def duration(seconds: float) -> str:
+    """``45 s``, ``13 min 50 s``, ``1 h 23 min``: rounded to what a person plans with."""
+    whole = round(seconds)
+    if whole < 60:
+        return f"{whole} s"
+    if whole < 3600:
+        minutes, secs = divmod(whole, 60)
+        return f"{minutes} min {secs} s" if secs else f"{minutes} min"
+    hours, rest = divmod(round(seconds / 60), 60)
+    if hours >= 48:
+        return f"{hours / 24:,.1f} days"
+    return f"{hours} h {rest} min" if rest else f"{hours} h"
 
 
 class Progress:
@@ -27,9 +76,11 @@ class Progress:
         self.failed = 0
 
     @staticmethod
-    def make(progress: ProgressArg, total: int | None, call: TagCall) -> Progress:
+    def make(
+        progress: ProgressArg, total: int | None, call: TagCall, rate_limit: float | None = None
+    ) -> Progress:
         if progress is True:
-            return _TqdmProgress(total, _VERB[call])
+            return display(total, VERBS[call], Pace(rate_limit))
         if callable(progress):
             return _CallbackProgress(total, progress)
         if progress in (False, None):
@@ -47,12 +98,55 @@ class Progress:
         pass
 
 
+def display(
+    total: int | None,
+    verb: str,
+    pace: Pace,
+    interval: float = LINE_INTERVAL,
+    stream: IO[str] | None = None,
+) -> Progress:
+    """Progress shown on ``stream`` (stderr by default): a bar where one can be drawn, plain
+    lines every ``interval`` seconds elsewhere."""
+    out = sys.stderr if stream is None else stream
+    if _in_notebook() or is_terminal(out):
+        return _TqdmProgress(total, verb, pace, out)
+    return _LineProgress(total, verb, pace, interval, out)
+
+
+def _in_notebook() -> bool:
+    """Whether tqdm draws a Jupyter widget here (it decides by the running kernel; tqdm.auto
+    makes that choice without its notebook-mode warning)."""
+    from tqdm.asyncio import tqdm as text
+    from tqdm.auto import tqdm as auto
+
+    return auto is not text
+
+
+def is_terminal(stream: IO[str]) -> bool:
+    """A terminal with a size: a bar on a zero-size pty (some CI runners) draws nothing."""
+    try:
+        return stream.isatty() and os.get_terminal_size(stream.fileno()).columns > 0
+    except (AttributeError, OSError, ValueError):
+        return False
+
+
 class _TqdmProgress(Progress):
-    def __init__(self, total: int | None, desc: str) -> None:
+    def __init__(self, total: int | None, desc: str, pace: Pace, stream: IO[str]) -> None:
         super().__init__(total)
         from tqdm.auto import tqdm
 
-        self._bar = tqdm(total=total, desc=desc, unit=" customers", dynamic_ncols=True)
+        class PacedBar(tqdm):  # type: ignore[misc]
+            """tqdm's bar, with its rate (and so its ETA) never above the limiter's."""
+
+            @property
+            def format_dict(self) -> dict[str, Any]:
+                d: dict[str, Any] = super().format_dict
+                d["rate"] = pace.rate(d.get("rate"))
+                return d
+
+        self._bar = PacedBar(
+            total=total, desc=desc, unit=" customers", dynamic_ncols=True, file=stream
+        )
 
     def update(self, result: BulkResult) -> None:
         failed_before = self.failed
@@ -63,6 +157,63 @@ class _TqdmProgress(Progress):
 
     def close(self) -> None:
         self._bar.close()
+
+
+class _LineProgress(Progress):
+    """One line at the start, one every ``interval`` seconds while items finish, one at the end:
+    done/total, percentage, rate and ETA, with no ``\\r`` to garble a log."""
+
+    def __init__(
+        self, total: int | None, verb: str, pace: Pace, interval: float, stream: IO[str]
+    ) -> None:
+        super().__init__(total)
+        self._verb = verb
+        self._pace = pace
+        self._interval = interval
+        self._stream = stream
+        self._start = self._last_time = time.monotonic()
+        self._last_done = 0
+        self._closed = False
+        self._write(self._line(None))
+
+    def update(self, result: BulkResult) -> None:
+        super().update(result)
+        now = time.monotonic()
+        if now - self._last_time >= self._interval:
+            # The rate since the previous line: it follows a server that slows down.
+            rate = (self.done - self._last_done) / (now - self._last_time)
+            self._last_time, self._last_done = now, self.done
+            self._write(self._line(rate))
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        elapsed = time.monotonic() - self._start
+        rate = f", {self.done / elapsed:,.2f}/s" if elapsed > 0 and self.done else ""
+        failed = f", {self.failed:,} failed" if self.failed else ""
+        self._write(f"{self._verb}: {self._count()} in {duration(elapsed)}{rate}{failed}")
+
+    def _count(self) -> str:
+        if self.total is None:
+            return f"{self.done:,} customers"
+        percent = self.done * 100 // self.total if self.total else 100
+        return f"{self.done:,}/{self.total:,} customers ({percent} %)"
+
+    def _line(self, observed: float | None) -> str:
+        parts = [f"{self._verb}: {self._count()}"]
+        rate = self._pace.rate(observed)
+        if rate is not None:
+            parts.append(f"{rate:,.2f}/s")
+        if self.failed:
+            parts.append(f"{self.failed:,} failed")
+        if self.total is not None and rate:
+            parts.append(f"ETA {duration((self.total - self.done) / rate)}")
+        return ", ".join(parts)
+
+    def _write(self, line: str) -> None:
+        self._stream.write(line + "\n")
+        self._stream.flush()
 
 
 class _CallbackProgress(Progress):

@@ -39,7 +39,7 @@ from ._bulk import (
 )
 from ._exceptions import BulkError, BulkInterrupted, MassRemovalError, RequestCancelledError
 from ._native import NativeClient, NativePlanRequest
-from ._progress import ProgressArg
+from ._progress import ProgressArg, duration
 from ._types import Customer, TagCall
 
 __all__ = ["DEFAULT_LOOKUP_BATCH", "Action", "MatchKind", "Mode", "PlanItem", "TagPlan"]
@@ -78,17 +78,6 @@ class PlanItem:
     reason_code: str | None = None
     #: The tag's colour on this customer (what undo puts back after a removal).
     color: str | None = None
-
-
-def _duration(seconds: float) -> str:
-    seconds = round(seconds)
-    if seconds < 60:
-        return f"{seconds} s"
-    minutes, seconds = divmod(seconds, 60)
-    if minutes < 60:
-        return f"{minutes} min {seconds} s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes} min"
 
 
 class TagPlan:
@@ -180,7 +169,7 @@ class TagPlan:
         )
         seconds = self.seconds
         if seconds is not None:
-            text += f", about {_duration(seconds)} at {self.rate_limit:g}/min"
+            text += f", about {duration(seconds)} at {self.rate_limit:g}/min"
         if self.mass_removal is not None:
             text += f"; REFUSED without allow_mass_removal=True: {self.mass_removal}"
         return text
@@ -216,9 +205,7 @@ class TagPlan:
         )
         seconds = self.seconds
         if seconds is not None:
-            rows += (
-                f"<tr><td>time at {self.rate_limit:g}/min</td><td>{_duration(seconds)}</td></tr>"
-            )
+            rows += f"<tr><td>time at {self.rate_limit:g}/min</td><td>{duration(seconds)}</td></tr>"
         warning = (
             ""
             if self.mass_removal is None

@@ -108,6 +108,8 @@ class ClientSettings(TypedDict):
     timeout: float
     max_retries: int
     rate_limit: float | None
+    #: As shown: a Redis password masked. None: the client's own budget.
+    rate_limit_backend: str | None
     allow_insecure_http: bool
     max_response_bytes: int
 

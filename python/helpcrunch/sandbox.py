@@ -40,6 +40,20 @@ class SandboxRequest(NamedTuple):
     status: int
 
 
+_U32_MAX = 2**32 - 1
+
+
+def _whole_number(name: str, value: object, low: int = 0, high: int = 2**64 - 1) -> int:
+    """``value`` as an int from ``low`` to ``high`` (an int or a NumPy integer), or a TypeError or
+    ValueError naming ``name`` (rather than a bare OverflowError from the native layer)."""
+    if isinstance(value, bool) or not isinstance(value, SupportsIndex):
+        raise TypeError(f"{name} must be an int, not {type(value).__name__}")
+    number = operator.index(value)
+    if not low <= number <= high:
+        raise ValueError(f"{name} must be an integer from {low} to {high}, got {number!r}")
+    return number
+
+
 class Sandbox:
     """A fake HelpCrunch serving on ``base_url`` until :meth:`close` (or the end of ``with``).
 
@@ -77,13 +91,17 @@ class Sandbox:
         host: str = "127.0.0.1",
         log_capacity: int = SandboxServer.DEFAULT_LOG_CAPACITY,
     ) -> None:
+        if rate_limit is not None:
+            rate_limit = _whole_number("rate_limit", rate_limit, 0, _U32_MAX)
+        port = _whole_number("port", port, 0, 65535)
+        log_capacity = _whole_number("log_capacity", log_capacity, 0, _U32_MAX)
         if load is not None and customers is not None:
             raise ValueError("pass customers or load, not both")
         generate = None
         customers_json = None
         if isinstance(customers, SupportsIndex) and not isinstance(customers, bool):
-            generate = _count("customers", customers)
-            seed = None if seed is None else _count("seed", seed)
+            generate = _whole_number("customers", customers)
+            seed = None if seed is None else _whole_number("seed", seed)
         elif seed is not None:
             raise ValueError("seed is for a generated account: pass customers=N with it")
         elif customers is not None:
@@ -103,11 +121,17 @@ class Sandbox:
             generate=generate,
             seed=seed,
             load=None if load is None else os.fspath(load),
-            max_page_size=None if max_page_size is None else _count("max_page_size", max_page_size),
-            max_filters=None if max_filters is None else _count("max_filters", max_filters),
+            max_page_size=None
+            if max_page_size is None
+            else _whole_number("max_page_size", max_page_size),
+            max_filters=None if max_filters is None else _whole_number("max_filters", max_filters),
             unstable_ties=bool(unstable_ties),
         )
         self._closed = False
+
+    def _fail_next(self, kind: str, times: int, **details: Any) -> None:
+        _whole_number("times", times, 0, _U32_MAX)
+        self._server.fail_next(kind, times, **details)
 
     @property
     def base_url(self) -> str:
@@ -192,7 +216,7 @@ class Sandbox:
         raw = body.encode() if isinstance(body, str) else body
         if raw is not None and content_type is None:
             content_type = "text/html" if raw.lstrip().startswith(b"<") else "text/plain"
-        self._server.fail_next(
+        self._fail_next(
             "status",
             times,
             status=status,
@@ -208,7 +232,7 @@ class Sandbox:
         self, seconds: float, times: int = 1, *, method: str | None = None, path: str | None = None
     ) -> None:
         """Answer normally, ``seconds`` late (other requests are not held up)."""
-        self._server.fail_next("latency", times, seconds=seconds, method=method, path_prefix=path)
+        self._fail_next("latency", times, seconds=seconds, method=method, path_prefix=path)
 
     def drop_next(
         self,
@@ -221,19 +245,19 @@ class Sandbox:
         """Close the connection without answering; with ``after_processing`` the change is made
         first (the client cannot tell whether it took effect)."""
         kind = "drop_after" if after_processing else "drop"
-        self._server.fail_next(kind, times, method=method, path_prefix=path)
+        self._fail_next(kind, times, method=method, path_prefix=path)
 
     def not_json_next(
         self, times: int = 1, *, method: str | None = None, path: str | None = None
     ) -> None:
         """Answer 200 with a body that is not JSON."""
-        self._server.fail_next("not_json", times, method=method, path_prefix=path)
+        self._fail_next("not_json", times, method=method, path_prefix=path)
 
     def truncate_next(
         self, times: int = 1, *, method: str | None = None, path: str | None = None
     ) -> None:
         """Send the headers and half the body, then close the connection."""
-        self._server.fail_next("truncated", times, method=method, path_prefix=path)
+        self._fail_next("truncated", times, method=method, path_prefix=path)
 
     @property
     def pending_faults(self) -> int:
@@ -262,16 +286,6 @@ class Sandbox:
     def __repr__(self) -> str:
         state = "closed" if self._closed else "serving"
         return f"Sandbox(base_url={self.base_url!r}, {state})"
-
-
-def _count(name: str, value: object) -> int:
-    """A whole number >= 0 (an int, a NumPy integer), or a clear error naming the argument."""
-    if isinstance(value, bool) or not isinstance(value, SupportsIndex):
-        raise TypeError(f"{name} must be an int, not {type(value).__name__}")
-    number = operator.index(value)
-    if not 0 <= number < 2**64:
-        raise ValueError(f"{name} must be between 0 and 2**64 - 1, got {number}")
-    return number
 
 
 def _retry_after_text(value: float | str) -> str:

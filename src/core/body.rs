@@ -224,8 +224,14 @@ pub fn parse_page(bytes: &[u8]) -> Result<PageIndex, String> {
             });
         }
     };
-    let Some(data) = shape.data else {
-        return Err(format!("the page has no 'data'; expected {PAGE_SHAPE}"));
+    let list = match shape.data {
+        Some(Data::List(list)) => list,
+        Some(Data::Other(kind)) => {
+            return Err(format!(
+                "the page's data is {kind}, not a list of customers"
+            ))
+        }
+        None => return Err(format!("the page has no 'data'; expected {PAGE_SHAPE}")),
     };
     let total = match shape.total {
         Some(Value::Number(n)) if n.as_u64().is_some() => n.as_u64().unwrap_or_default(),
@@ -237,12 +243,6 @@ pub fn parse_page(bytes: &[u8]) -> Result<PageIndex, String> {
         }
         None => return Err(format!("the page has no 'total'; expected {PAGE_SHAPE}")),
     };
-    let list: Vec<&RawValue> = serde_json::from_str(data.get()).map_err(|_| {
-        format!(
-            "the page's data is {}, not a list of customers",
-            json_kind_of(data.get().as_bytes())
-        )
-    })?;
     let base = bytes.as_ptr() as usize;
     let items = list
         .into_iter()
@@ -267,8 +267,71 @@ pub fn parse_page(bytes: &[u8]) -> Result<PageIndex, String> {
 /// The page's two keys, the rest checked and dropped. A key given twice counts as its last
 /// value, as for `serde_json::Value`.
 struct PageShape<'a> {
-    data: Option<&'a RawValue>,
+    data: Option<Data<'a>>,
     total: Option<Value>,
+}
+
+/// A page's `data`: the customers as the bytes sent (each checked later, on its own), or what
+/// it was instead of a list.
+enum Data<'a> {
+    List(Vec<&'a RawValue>),
+    Other(&'static str),
+}
+
+impl<'de> Deserialize<'de> for Data<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct DataVisitor;
+        impl<'de> Visitor<'de> for DataVisitor {
+            type Value = Data<'de>;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a list of customers")
+            }
+
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Data<'de>, A::Error> {
+                let mut list = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+                while let Some(raw) = seq.next_element::<&'de RawValue>()? {
+                    list.push(raw);
+                }
+                Ok(Data::List(list))
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Data<'de>, A::Error> {
+                while map.next_key::<Checked>()?.is_some() {
+                    map.next_value::<Checked>()?;
+                }
+                Ok(Data::Other("an object"))
+            }
+
+            fn visit_bool<E>(self, _: bool) -> Result<Data<'de>, E> {
+                Ok(Data::Other("a boolean"))
+            }
+
+            fn visit_i64<E>(self, _: i64) -> Result<Data<'de>, E> {
+                Ok(Data::Other("a number"))
+            }
+
+            fn visit_u64<E>(self, _: u64) -> Result<Data<'de>, E> {
+                Ok(Data::Other("a number"))
+            }
+
+            fn visit_f64<E>(self, _: f64) -> Result<Data<'de>, E> {
+                Ok(Data::Other("a number"))
+            }
+
+            fn visit_str<E>(self, _: &str) -> Result<Data<'de>, E> {
+                Ok(Data::Other("a string"))
+            }
+
+            fn visit_unit<E>(self) -> Result<Data<'de>, E> {
+                Ok(Data::Other("null"))
+            }
+        }
+        d.deserialize_any(DataVisitor)
+    }
 }
 
 impl<'de> Deserialize<'de> for PageShape<'de> {

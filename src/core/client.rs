@@ -1,6 +1,6 @@
 //! The HTTP client: one request per call, retried and paced as HelpCrunch needs.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -15,6 +15,7 @@ use super::error::{Error, Result};
 use super::failure::{unusable_body_error, Failure};
 use super::operation::Operation;
 use super::pool::{Pool, ProcessPool};
+use super::rate_limit::{Backend, EventSink};
 use super::retry::{decide, Decision};
 use super::validate::{CustomerId, Tag};
 
@@ -102,9 +103,16 @@ fn default_headers(api_key: &str) -> Result<HeaderMap> {
 impl Client {
     /// Check the settings and build the client. Nothing is sent.
     pub fn new(config: ClientConfig) -> Result<Self> {
+        Self::with_events(config, None)
+    }
+
+    /// [`Client::new`], with `events` told what the rate limiter does: the rate changing, a
+    /// shared backend lost and back (see [`rate_limit::Event`](super::rate_limit::Event)).
+    /// It is called from whatever thread the limiter runs on, tokio's included.
+    pub fn with_events(config: ClientConfig, events: Option<Arc<dyn EventSink>>) -> Result<Self> {
         let checked = config.check()?;
         let headers = default_headers(&checked.config.api_key)?;
-        let pool = Arc::new(ProcessPool::new(&checked, &headers)?);
+        let pool = Arc::new(ProcessPool::new(&checked, &headers, events)?);
         Ok(Client {
             settings: Arc::new(Settings { checked, headers }),
             pool,
@@ -114,6 +122,23 @@ impl Client {
 
     pub fn config(&self) -> &ClientConfig {
         &self.settings.checked.config
+    }
+
+    /// Where the rate limit's budget lives: None for this client's own (or no rate limit).
+    pub fn rate_limit_backend(&self) -> Option<&Backend> {
+        let config = self.settings.checked.rate_limit.as_ref()?;
+        config.backend.is_shared().then_some(&config.backend)
+    }
+
+    /// The rate in force in this process, in requests a minute: `rate_limit` unless HelpCrunch
+    /// throttled requests lately (or a shared backend is away); on a shared backend, as of this
+    /// process's last request. None without a rate limit.
+    pub fn current_rate_limit(&self) -> Result<Option<f64>> {
+        // Not refused once closed: reading the rate sends nothing.
+        let pool = self
+            .pool
+            .get(&self.settings.checked, &self.settings.headers)?;
+        Ok(pool.limiter.as_ref().map(|limiter| limiter.current_rate()))
     }
 
     /// The base URL as requests use it (no trailing slash).
@@ -175,6 +200,17 @@ impl Client {
         op: Operation,
         observer: Option<Arc<dyn Observer>>,
     ) -> Result<Response> {
+        self.call_counting(op, observer, &AtomicU32::new(0)).await
+    }
+
+    /// [`Client::call`], counting in `sent` each attempt as it goes on the wire, so that whoever
+    /// drops the call midway knows whether anything was sent.
+    pub async fn call_counting(
+        &self,
+        op: Operation,
+        observer: Option<Arc<dyn Observer>>,
+        sent: &AtomicU32,
+    ) -> Result<Response> {
         let pool = self.current_pool()?;
         let method = op.method();
         let path = op.path();
@@ -187,12 +223,15 @@ impl Client {
         let mut attempt = 0u32;
         loop {
             attempt += 1;
-            if let Some(limiter) = &pool.limiter {
-                limiter.acquire().await;
-            }
+            let permit = match &pool.limiter {
+                Some(limiter) => Some(limiter.acquire().await),
+                None => None,
+            };
             if self.is_closed() {
                 return Err(Error::Closed);
             }
+            notice_closed_connections().await;
+            sent.store(attempt, Ordering::Release);
             let started = Instant::now();
             let outcome = self
                 .attempt(pool.http(), method, &url, body.as_ref(), body_kind)
@@ -220,6 +259,13 @@ impl Client {
                 }
                 Err(failure) => failure,
             };
+            if let (true, Some(limiter), Some(permit)) =
+                (failure.is_throttled(), &pool.limiter, permit)
+            {
+                // The pace, for every user of the budget; when this request goes again is the
+                // retry policy's (the server's Retry-After, or backoff), not the limiter's.
+                limiter.throttled(permit).await;
+            }
             let decision = if failure.is_retryable() {
                 decide(attempt, config.max_retries, failure.server_wait())
             } else {
@@ -247,7 +293,32 @@ impl Client {
             }
         }
     }
+}
 
+/// Let the connections of a blocking caller's runtime see what happened while it sat idle.
+///
+/// That runtime is driven only while a blocking call runs, so a server's close of an idle
+/// kept-alive connection (Apache, Node and gunicorn do so after 2 to 5 s) stays unread in the
+/// socket until then, the pool still counts the connection as open, and the request would be
+/// written into a dead socket: "connection closed before message completed", an attempt lost
+/// for nothing. Yielding lets the runtime poll its sockets (a zero-timeout look) and run the
+/// connection tasks that find the close, so the pool drops those connections before the request
+/// picks one. A multi-thread runtime drives its connections all the time: nothing to do there.
+async fn notice_closed_connections() {
+    let on_current_thread = matches!(
+        tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()),
+        Ok(tokio::runtime::RuntimeFlavor::CurrentThread)
+    );
+    if on_current_thread {
+        // One yield for the runtime to read the sockets, one for the woken connection tasks
+        // to run, one to spare.
+        for _ in 0..3 {
+            tokio::task::yield_now().await;
+        }
+    }
+}
+
+impl Client {
     async fn attempt(
         &self,
         http: &reqwest::Client,

@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use reqwest::Url;
 
-use super::error::{Error, Result};
+use super::error::{quote, Error, Result};
+use super::rate_limit::{self, AccountId, Backend, RateLimitConfig};
 
 pub const DEFAULT_BASE_URL: &str = "https://api.helpcrunch.com/v1";
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -104,24 +105,41 @@ impl Setting {
     /// An integer setting. `given` is exact, or `None` for an integer past ±2¹²⁷ (Python's
     /// integers have no bound).
     pub fn integer(self, given: Option<i128>) -> Result<u64> {
+        match given {
+            Some(value) => self.count(Some(value), &value),
+            None => self.count(None, &"an integer far out of range"),
+        }
+    }
+
+    /// An integer setting as the type that holds it; `shown` is the value as the caller wrote
+    /// it, for the message.
+    pub fn count<T: TryFrom<u64>>(
+        self,
+        given: Option<i128>,
+        shown: &dyn fmt::Display,
+    ) -> Result<T> {
         let range = self.int_range();
-        let rule = || match (*range.start(), *range.end()) {
+        // A setting without an upper bound says so, rather than quoting 2^64 - 1.
+        let rule = match (*range.start(), *range.end()) {
             (start, u64::MAX) => format!("an integer from {start} up"),
             (start, end) => format!("an integer from {start} to {end}"),
         };
-        let Some(value) = given else {
-            return Err(self.refuse(&rule(), "an integer far out of range"));
-        };
-        u64::try_from(value)
-            .ok()
-            .filter(|v| range.contains(v))
-            .ok_or_else(|| self.refuse(&rule(), value))
+        given
+            .and_then(|value| u64::try_from(value).ok())
+            .filter(|value| range.contains(value))
+            .and_then(|value| T::try_from(value).ok())
+            .ok_or_else(|| self.refuse(&rule, shown))
     }
 
     /// A timeout in seconds, as a `Duration` (saturating: a timeout of 1e300 s is no timeout).
     pub fn seconds(self, secs: f64) -> Result<Duration> {
+        self.seconds_shown(secs, &Float(secs))
+    }
+
+    /// [`Setting::seconds`], quoting the value as `shown` when it is refused.
+    pub fn seconds_shown(self, secs: f64, shown: &dyn fmt::Display) -> Result<Duration> {
         if !(secs.is_finite() && secs >= MIN_TIMEOUT.as_secs_f64()) {
-            return Err(self.refuse(&timeout_rule(), Float(secs)));
+            return Err(self.refuse(&timeout_rule(), shown));
         }
         Ok(Duration::try_from_secs_f64(secs).unwrap_or(Duration::MAX))
     }
@@ -136,32 +154,55 @@ impl Setting {
     /// Requests a minute, or `None` for no limit.
     pub fn per_minute(self, rate: Option<f64>) -> Result<Option<f64>> {
         match rate {
-            Some(r) if !(r.is_finite() && r >= MIN_RATE_LIMIT) => Err(self.refuse(
+            Some(r) => self.per_minute_shown(r, &Float(r)).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// A rate in requests a minute, quoting the value as `shown` when it is refused.
+    pub fn per_minute_shown(self, rate: f64, shown: &dyn fmt::Display) -> Result<f64> {
+        if !(rate.is_finite() && rate >= MIN_RATE_LIMIT) {
+            return Err(self.refuse(
                 &format!(
                     "a number of requests per minute from {MIN_RATE_LIMIT} up (or None for no limit)"
                 ),
-                Float(r),
-            )),
-            _ => Ok(rate),
+                shown,
+            ));
         }
+        Ok(rate)
     }
 }
 
-/// A float shown as Python shows it (`1e+20`, `inf`, `nan`, `-0.0`), so a message quotes what
-/// the user typed.
-struct Float(f64);
+/// A float shown as Python's `repr` shows it (`1e+20`, `inf`, `nan`, `-0.0`, `0.001`), so a
+/// message quotes what the user typed.
+pub struct Float(pub f64);
 
 impl fmt::Display for Float {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let x = self.0;
         if x.is_nan() {
-            f.write_str("nan")
-        } else if x.is_infinite() {
-            f.write_str(if x > 0.0 { "inf" } else { "-inf" })
-        } else if x == x.trunc() && x.abs() < 1e16 {
-            write!(f, "{x:.1}")
+            return f.write_str("nan");
+        }
+        if x.is_infinite() {
+            return f.write_str(if x > 0.0 { "inf" } else { "-inf" });
+        }
+        // Rust and Python both print the shortest digits that read back as the same float;
+        // Python switches to an exponent below 1e-4 and from 1e16 on.
+        let scientific = format!("{x:e}");
+        let (mantissa, exponent) = scientific
+            .split_once('e')
+            .expect("{:e} always writes an exponent");
+        let exponent: i32 = exponent.parse().expect("{:e} writes an integer exponent");
+        if x != 0.0 && !(-4..16).contains(&exponent) {
+            let sign = if exponent < 0 { '-' } else { '+' };
+            write!(f, "{mantissa}e{sign}{:02}", exponent.abs())
         } else {
-            write!(f, "{x}")
+            let fixed = format!("{x}");
+            if fixed.contains('.') {
+                f.write_str(&fixed)
+            } else {
+                write!(f, "{fixed}.0")
+            }
         }
     }
 }
@@ -176,6 +217,10 @@ pub struct ClientConfig {
     pub max_retries: u32,
     /// Requests per minute for this client, all its callers together; None switches it off.
     pub rate_limit: Option<f64>,
+    /// Where the rate limit's budget lives, as the user wrote it (see
+    /// [`rate_limit::Backend::parse`]): None for this client's own; a `redis://` or `file://`
+    /// URL for one budget per account, shared with every client that names the same.
+    pub rate_limit_backend: Option<String>,
     /// Plain http:// to a host other than loopback is refused unless this is set.
     pub allow_insecure_http: bool,
     pub max_response_bytes: usize,
@@ -189,6 +234,7 @@ impl ClientConfig {
             timeout: DEFAULT_TIMEOUT,
             max_retries: DEFAULT_MAX_RETRIES,
             rate_limit: Some(DEFAULT_RATE_LIMIT),
+            rate_limit_backend: None,
             allow_insecure_http: false,
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
         }
@@ -204,7 +250,41 @@ impl ClientConfig {
         Setting::MaxRetries.integer(Some(self.max_retries.into()))?;
         Setting::RateLimit.per_minute(self.rate_limit)?;
         Setting::MaxResponseBytes.integer(Some(self.max_response_bytes as i128))?;
-        Ok(CheckedConfig { config: self, base })
+        let backend = Backend::parse(self.rate_limit_backend.as_deref())?;
+        let rate_limit = match (self.rate_limit, backend) {
+            (Some(per_minute), backend) => Some(RateLimitConfig::new(
+                per_minute,
+                backend,
+                // The only use of the key outside the Authorization header: hashed, so that
+                // a shared budget never holds it.
+                AccountId::from_api_key(&self.api_key),
+            )),
+            (None, Backend::Local) => None,
+            (None, shared) => {
+                return Err(Error::Configuration(format!(
+                    "{} {} is set, but rate_limit is None: a budget to share needs a rate \
+                     (HelpCrunch allows {DEFAULT_RATE_LIMIT} requests a minute)",
+                    rate_limit::SETTING,
+                    shared.describe()
+                )))
+            }
+        };
+        Ok(CheckedConfig {
+            config: self,
+            base,
+            rate_limit,
+        })
+    }
+
+    /// The rate limit backend as messages may show it (a Redis password masked), or None
+    /// for this client's own budget.
+    pub fn shown_rate_limit_backend(&self) -> Option<String> {
+        let raw = self.rate_limit_backend.as_deref()?;
+        Some(match Backend::parse(Some(raw)) {
+            Ok(backend) => backend.describe(),
+            // Never echoed: it may hold a password.
+            Err(_) => "(not a valid rate_limit_backend)".to_string(),
+        })
     }
 }
 
@@ -216,6 +296,7 @@ impl fmt::Debug for ClientConfig {
             .field("timeout", &self.timeout)
             .field("max_retries", &self.max_retries)
             .field("rate_limit", &self.rate_limit)
+            .field("rate_limit_backend", &self.shown_rate_limit_backend())
             .field("allow_insecure_http", &self.allow_insecure_http)
             .field("max_response_bytes", &self.max_response_bytes)
             .finish()
@@ -226,6 +307,8 @@ impl fmt::Debug for ClientConfig {
 pub(crate) struct CheckedConfig {
     pub config: ClientConfig,
     pub base: BaseUrl,
+    /// What each process's limiter is built from; None without a rate limit.
+    pub rate_limit: Option<RateLimitConfig>,
 }
 
 /// A key as it may be shown: its last four characters at most, and only when it is long enough
@@ -272,7 +355,7 @@ pub(crate) struct BaseUrl {
 
 impl BaseUrl {
     fn parse(raw: &str, allow_insecure_http: bool) -> Result<BaseUrl> {
-        let bad = |why: &str| Error::Configuration(format!("base_url {raw:?} {why}"));
+        let bad = |why: &str| Error::Configuration(format!("base_url {} {why}", quote(raw)));
         let url = Url::parse(raw).map_err(|e| bad(&format!("is not a URL ({e})")))?;
         if !url.username().is_empty() || url.password().is_some() {
             // Never echo it: credentials in a URL are secrets too.
@@ -345,6 +428,29 @@ mod tests {
         }
         assert!(message(Setting::Timeout.seconds(-0.0)).ends_with("got -0.0"));
         assert!(message(Setting::Timeout.seconds(f64::NAN)).ends_with("got nan"));
+        assert!(message(Setting::Timeout.seconds(1e-18)).ends_with("got 1e-18"));
+    }
+
+    #[test]
+    fn floats_are_shown_as_python_shows_them() {
+        for (x, python) in [
+            (1e20, "1e+20"),
+            (1e16, "1e+16"),
+            (9999999999999998.0, "9999999999999998.0"),
+            (1e-18, "1e-18"),
+            (0.0001, "0.0001"),
+            (0.00001, "1e-05"),
+            (5e-324, "5e-324"),
+            (-0.0, "-0.0"),
+            (0.0, "0.0"),
+            (30.0, "30.0"),
+            (0.1, "0.1"),
+            (1.5e300, "1.5e+300"),
+            (-123456.789, "-123456.789"),
+            (f64::MAX, "1.7976931348623157e+308"),
+        ] {
+            assert_eq!(Float(x).to_string(), python);
+        }
     }
 
     #[test]

@@ -58,8 +58,9 @@ pub enum Error {
     },
     /// The client was closed before or while this call ran.
     Closed,
-    /// A bulk run was stopped before this item finished.
-    Cancelled,
+    /// A bulk run was stopped before this item finished, after `attempts` attempts had been
+    /// sent (0: nothing was).
+    Cancelled { attempts: u32 },
     /// A bug in this package (a panic caught at the boundary). Never expected.
     Internal(String),
 }
@@ -87,7 +88,8 @@ impl Error {
             Error::Status(e) => e.attempts,
             Error::Connection { attempts, .. }
             | Error::Timeout { attempts, .. }
-            | Error::ResponseValidation { attempts, .. } => *attempts,
+            | Error::ResponseValidation { attempts, .. }
+            | Error::Cancelled { attempts } => *attempts,
             _ => 0,
         }
     }
@@ -108,7 +110,7 @@ impl Error {
             Error::Timeout { .. } => ErrorKind::Timeout,
             Error::ResponseValidation { .. } => ErrorKind::ResponseValidation,
             Error::Closed => ErrorKind::Closed,
-            Error::Cancelled => ErrorKind::Cancelled,
+            Error::Cancelled { .. } => ErrorKind::Cancelled,
             Error::Internal(_) => ErrorKind::Internal,
         }
     }
@@ -223,6 +225,67 @@ impl fmt::Display for StatusError {
     }
 }
 
+/// How the caller's language shows a string, installed by the binding layer (Python's `repr`);
+/// without one, [`repr_like_python`].
+static QUOTER: std::sync::OnceLock<fn(&str) -> Option<String>> = std::sync::OnceLock::new();
+
+/// Show strings in messages with `quoter` (the first one installed stays).
+pub fn set_quoter(quoter: fn(&str) -> Option<String>) {
+    let _ = QUOTER.set(quoter);
+}
+
+/// `text` quoted as the caller wrote it, whole: a message about a value shows that value, never
+/// a trimmed or shortened one (`" 12"` must not read as `"12"`), and escapes control characters
+/// so it stays on one line.
+pub fn quote(text: &str) -> String {
+    QUOTER
+        .get()
+        .and_then(|quoter| quoter(text))
+        .unwrap_or_else(|| repr_like_python(text))
+}
+
+/// Python's `repr` of a str, for the characters std can classify: quotes as Python picks
+/// them, `\\`, `\n`, `\r`, `\t`, and `\x`/`\u`/`\U` escapes for control, format, separator
+/// and private-use characters. (Python also escapes unassigned code points, which needs
+/// Unicode's tables: the binding layer installs Python's own `repr` instead.)
+pub fn repr_like_python(text: &str) -> String {
+    let quote = if text.contains('\'') && !text.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push(quote);
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c == quote => {
+                out.push('\\');
+                out.push(c);
+            }
+            c if is_printable(c) => out.push(c),
+            c if (c as u32) < 0x100 => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c if (c as u32) < 0x10000 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push_str(&format!("\\U{:08x}", c as u32)),
+        }
+    }
+    out.push(quote);
+    out
+}
+
+fn is_printable(c: char) -> bool {
+    let n = c as u32;
+    !(c.is_control()
+        || (c.is_whitespace() && c != ' ')
+        || matches!(n,
+            0xAD | 0x600..=0x605 | 0x61C | 0x6DD | 0x70F | 0x180E | 0x200B..=0x200F
+            | 0x202A..=0x202E | 0x2060..=0x2064 | 0x2066..=0x206F | 0xFEFF | 0xFFF9..=0xFFFB
+            | 0xE000..=0xF8FF | 0xF0000..=0x10FFFF | 0xE0001 | 0xE0020..=0xE007F))
+}
+
 /// The first `max` characters of `text` on one line, for messages about odd bodies.
 pub fn excerpt(text: &str, max: usize) -> String {
     let one_line: String = text
@@ -269,7 +332,7 @@ impl fmt::Display for Error {
                 attempts_suffix(*attempts)
             ),
             Error::Closed => f.write_str("this client is closed; make a new one"),
-            Error::Cancelled => {
+            Error::Cancelled { .. } => {
                 f.write_str("cancelled: the run was stopped before this item finished")
             }
             Error::Internal(message) => write!(

@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::config::ClientConfig;
 use super::error::{excerpt, Error, ErrorDetail, StatusError};
-use super::retry::{is_retryable_status, server_wait};
+use super::retry::{is_retryable_status, server_wait, TOO_MANY_REQUESTS};
 
 /// How much of an odd body an error keeps for the user to read.
 const MAX_BODY_IN_ERROR: usize = 64 * 1024;
@@ -45,10 +45,30 @@ pub fn parse_error_details(body: &[u8]) -> Vec<ErrorDetail> {
     }
 }
 
-fn lossy_excerpt(body: &[u8]) -> String {
-    let cut = &body[..body.len().min(MAX_BODY_IN_ERROR)];
-    String::from_utf8_lossy(cut).into_owned()
+/// What a server sent, as an error keeps it: lossy UTF-8, the key blanked out of the whole body
+/// before it is cut to [`MAX_BODY_IN_ERROR`] bytes (so a key straddling the cut cannot leave its
+/// first half behind), and whatever piece of the key still ends the excerpt at the cut blanked too.
+pub(crate) fn body_excerpt(body: &[u8], key: &str) -> String {
+    let text = redact(String::from_utf8_lossy(body).into_owned(), key);
+    if text.len() <= MAX_BODY_IN_ERROR {
+        return text;
+    }
+    let mut end = MAX_BODY_IN_ERROR;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let cut = &text[..end];
+    // The longest start of the key that ends the excerpt (a server that echoed only part of it).
+    let left = (1..=key.len().min(cut.len()))
+        .rev()
+        .find(|&n| key.is_char_boundary(n) && cut.ends_with(&key[..n]));
+    match left {
+        Some(n) => format!("{}{REDACTED}", &cut[..cut.len() - n]),
+        None => cut.to_string(),
+    }
 }
+
+const REDACTED: &str = "[redacted]";
 
 /// Why one attempt failed, before deciding whether to try again.
 pub(crate) enum Failure {
@@ -78,6 +98,11 @@ impl Failure {
             Failure::Status { status, .. } => is_retryable_status(*status),
             Failure::InvalidBody { .. } | Failure::TooLarge { .. } => false,
         }
+    }
+
+    /// HelpCrunch refused the request for the account's rate limit.
+    pub fn is_throttled(&self) -> bool {
+        matches!(self, Failure::Status { status, .. } if *status == TOO_MANY_REQUESTS)
     }
 
     pub fn status(&self) -> Option<u16> {
@@ -146,8 +171,11 @@ impl Failure {
                             message: hide(d.message),
                         })
                         .collect(),
-                    body: hide(lossy_excerpt(&body)),
-                    headers: headers.into_iter().map(|(k, v)| (k, hide(v))).collect(),
+                    body: body_excerpt(&body, &config.api_key),
+                    headers: headers
+                        .into_iter()
+                        .map(|(k, v)| (hide(k), hide(v)))
+                        .collect(),
                     attempts,
                     retry_after,
                 }))
@@ -178,8 +206,8 @@ pub(crate) fn unusable_body_error(
 ) -> Error {
     Error::ResponseValidation {
         status,
-        message,
-        body: redact(lossy_excerpt(body), &config.api_key),
+        message: redact(message, &config.api_key),
+        body: body_excerpt(body, &config.api_key),
         attempts,
     }
 }
@@ -189,7 +217,7 @@ fn redact(text: String, key: &str) -> String {
     if key.is_empty() || !text.contains(key) {
         return text;
     }
-    text.replace(key, "[redacted]")
+    text.replace(key, REDACTED)
 }
 
 /// A transport error as one line: what failed and the root cause, never the URL's secrets
@@ -216,5 +244,56 @@ fn describe_transport_error(e: &reqwest::Error) -> String {
     match causes.last() {
         Some(root) => format!("{what}: {}", excerpt(root, 200)),
         None => what.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY: &str = "hc-secret-key-0123456789abcdef";
+
+    fn leaves_nothing_of_the_key(text: &str) -> bool {
+        !text.contains(KEY) && (3..=KEY.len()).all(|n| !text.ends_with(&KEY[..n]))
+    }
+
+    #[test]
+    fn a_key_across_the_cut_is_blanked_before_the_cut() {
+        for before_cut in 0..=KEY.len() {
+            // Multi-byte filler, so the cut also falls inside characters.
+            let filler = MAX_BODY_IN_ERROR - before_cut;
+            let mut body = "é".repeat(filler / 2);
+            body.push_str(&"x".repeat(filler % 2));
+            body.push_str(KEY);
+            body.push_str(" and more after it");
+            let text = body_excerpt(body.as_bytes(), KEY);
+            assert!(
+                leaves_nothing_of_the_key(&text),
+                "{before_cut}: …{}",
+                &text[text.len() - 40..]
+            );
+            assert!(text.len() <= MAX_BODY_IN_ERROR + REDACTED.len());
+        }
+    }
+
+    #[test]
+    fn a_start_of_the_key_left_at_the_cut_is_blanked() {
+        for echoed in 1..KEY.len() {
+            let mut body = "x".repeat(MAX_BODY_IN_ERROR - echoed);
+            body.push_str(&KEY[..echoed]);
+            body.push_str(" then something that is not the rest of the key");
+            let text = body_excerpt(body.as_bytes(), KEY);
+            assert!(leaves_nothing_of_the_key(&text), "{echoed}");
+            assert!(text.ends_with(REDACTED));
+        }
+    }
+
+    #[test]
+    fn a_body_under_the_cut_is_kept_whole_with_the_key_blanked() {
+        let body = format!("echo: Bearer {KEY}; ends with {}", &KEY[..5]);
+        assert_eq!(
+            body_excerpt(body.as_bytes(), KEY),
+            format!("echo: Bearer {REDACTED}; ends with {}", &KEY[..5])
+        );
     }
 }

@@ -279,14 +279,18 @@ impl Paging {
         self.handed_out += n as u64;
     }
 
-    /// The server refused `request`'s page size (a 400 naming `limit`): halve it and ask again.
-    /// False when it is already 1.
-    pub fn shrink_page_size(&mut self, request: &PageRequest) -> bool {
+    /// The server refused `request`'s page size (a 400 naming `limit`): ask again with the
+    /// largest it `states` it takes, when that is smaller, or else half. False when it is
+    /// already 1.
+    pub fn shrink_page_size(&mut self, request: &PageRequest, states: Option<u64>) -> bool {
         let size = self.page_size.min(request.limit);
         if size <= 1 {
             return false;
         }
-        self.page_size = size / 2;
+        self.page_size = match states {
+            Some(largest) if (1..size).contains(&largest) => largest,
+            _ => size / 2,
+        };
         true
     }
 

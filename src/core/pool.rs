@@ -9,8 +9,15 @@ use reqwest::header::HeaderMap;
 
 use super::config::CheckedConfig;
 use super::error::{Error, Result};
-use super::rate_limit::RateLimiter;
+use super::rate_limit::{EventSink, RateLimiter};
 use super::runtime;
+
+/// How long an idle connection stays in the pool: under the shortest keep-alive of common
+/// servers (gunicorn closes idle connections after 2 s; Apache, Node and uvicorn after 5 s;
+/// load balancers after 60 s or more), so a connection is let go before the server is likely
+/// to close it, and a request is not written into a connection the server is closing at that
+/// very moment. A job at HelpCrunch's pace (one request every 0.5 s) keeps its connections.
+pub const POOL_IDLE_TIMEOUT: Duration = Duration::from_millis(1500);
 
 /// The connection pools and limiter of one process.
 ///
@@ -26,15 +33,21 @@ pub(crate) struct Pool {
 }
 
 impl Pool {
-    fn build(checked: &CheckedConfig, headers: &HeaderMap) -> Result<Pool> {
+    fn build(
+        checked: &CheckedConfig,
+        headers: &HeaderMap,
+        events: &Option<Arc<dyn EventSink>>,
+    ) -> Result<Pool> {
+        let limiter = match &checked.rate_limit {
+            // Contacts nothing: a shared backend is first reached by the first request.
+            Some(config) => Some(Arc::new(RateLimiter::new(config.clone(), events.clone())?)),
+            None => None,
+        };
         Ok(Pool {
             generation: runtime::process_generation(),
             multi_thread: build_http(checked, headers)?,
             current_thread: build_http(checked, headers)?,
-            limiter: checked
-                .config
-                .rate_limit
-                .map(|rate| Arc::new(RateLimiter::per_minute(rate))),
+            limiter,
         })
     }
 
@@ -52,7 +65,7 @@ fn build_http(checked: &CheckedConfig, headers: &HeaderMap) -> Result<reqwest::C
         // A redirect could carry the Authorization header to another host: never follow one.
         .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(checked.config.timeout.min(Duration::from_secs(10)))
-        .pool_idle_timeout(Duration::from_secs(60))
+        .pool_idle_timeout(POOL_IDLE_TIMEOUT)
         .tcp_nodelay(true)
         // Every request's headers, set once here: reqwest adds them to each request, which
         // costs less than cloning a HeaderMap per request and merging it in.
@@ -69,12 +82,19 @@ fn build_http(checked: &CheckedConfig, headers: &HeaderMap) -> Result<reqwest::C
 /// This process's pool, built again when the process is not the one that built it.
 pub(crate) struct ProcessPool {
     current: ArcSwap<Pool>,
+    /// Where every process's limiter reports (rate changes, a shared backend lost and back).
+    events: Option<Arc<dyn EventSink>>,
 }
 
 impl ProcessPool {
-    pub fn new(checked: &CheckedConfig, headers: &HeaderMap) -> Result<ProcessPool> {
+    pub fn new(
+        checked: &CheckedConfig,
+        headers: &HeaderMap,
+        events: Option<Arc<dyn EventSink>>,
+    ) -> Result<ProcessPool> {
         Ok(ProcessPool {
-            current: ArcSwap::from_pointee(Pool::build(checked, headers)?),
+            current: ArcSwap::from_pointee(Pool::build(checked, headers, &events)?),
+            events,
         })
     }
 
@@ -84,7 +104,7 @@ impl ProcessPool {
             return Ok(pool);
         }
         // Forked: this process gets its own connections and limiter.
-        let fresh = Arc::new(Pool::build(checked, headers)?);
+        let fresh = Arc::new(Pool::build(checked, headers, &self.events)?);
         self.current.store(fresh.clone());
         Ok(fresh)
     }

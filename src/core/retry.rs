@@ -11,9 +11,12 @@ pub const MAX_BACKOFF: Duration = Duration::from_secs(8);
 /// `retry_after` set, so a pipeline can decide for itself (sleep, reschedule, give up).
 pub const MAX_SERVER_WAIT: Duration = Duration::from_secs(60);
 
+/// HelpCrunch's answer past the account's rate limit: retried, and reported to the limiter.
+pub const TOO_MANY_REQUESTS: u16 = 429;
+
 /// Statuses worth another attempt: the request may succeed as sent if tried again.
 pub fn is_retryable_status(status: u16) -> bool {
-    matches!(status, 408 | 409 | 429) || status >= 500
+    matches!(status, 408 | 409 | TOO_MANY_REQUESTS) || status >= 500
 }
 
 /// The wait before attempt `retry + 1` (`retry` counts from 1): 0.5 s, 1 s, 2 s … capped at 8 s,

@@ -230,8 +230,11 @@ impl Pager {
             drop(fetch);
             let response = match outcome {
                 Ok(response) => response,
-                Err(Error::Cancelled) if self.stopper.is_stopped() => continue,
-                Err(e) if refuses_page_size(&e) && self.paging.shrink_page_size(&request) => {
+                Err(Error::Cancelled { .. }) if self.stopper.is_stopped() => continue,
+                Err(e)
+                    if refuses_page_size(&e)
+                        && self.paging.shrink_page_size(&request, stated_page_size(&e)) =>
+                {
                     continue
                 }
                 Err(e) => {
@@ -282,7 +285,7 @@ impl Pager {
         runtime::handle().spawn(async move {
             tokio::select! {
                 outcome = client.call(op, observer) => outcome,
-                _ = stopped.wait_for(|stopped| *stopped) => Err(Error::Cancelled),
+                _ = stopped.wait_for(|stopped| *stopped) => Err(Error::Cancelled { attempts: 0 }),
             }
         })
     }
@@ -296,10 +299,10 @@ impl Pager {
                     "a page request panicked: {}",
                     panic_text(e.into_panic())
                 ))),
-                Err(_) => Err(Error::Cancelled),
+                Err(_) => Err(Error::Cancelled { attempts: 0 }),
             },
             // The fetch is dropped by its owner, and its request with it.
-            _ = stopped.wait_for(|stopped| *stopped) => Err(Error::Cancelled),
+            _ = stopped.wait_for(|stopped| *stopped) => Err(Error::Cancelled { attempts: 0 }),
         }
     }
 
@@ -339,6 +342,18 @@ impl Drop for Pager {
 /// A 400 that names `limit`: the server's page size is smaller than the one asked for.
 fn refuses_page_size(error: &Error) -> bool {
     matches!(error, Error::Status(e) if e.status == 400 && e.errors.iter().any(|d| d.code == "limit"))
+}
+
+/// The largest page size a refusal states ("This value should be less than or equal to 50."):
+/// the last number in its `limit` message, if any.
+fn stated_page_size(error: &Error) -> Option<u64> {
+    let Error::Status(e) = error else { return None };
+    let message = &e.errors.iter().find(|d| d.code == "limit")?.message;
+    message
+        .split(|c: char| !c.is_ascii_digit())
+        .rfind(|word| !word.is_empty())?
+        .parse()
+        .ok()
 }
 
 fn panic_text(payload: Box<dyn std::any::Any + Send>) -> String {

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use super::error::{Error, Result};
+use super::error::{quote, Error, Result};
 
 /// HelpCrunch's numeric customer id. Kept as a number so it can only ever be digits in a path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -28,14 +28,14 @@ impl CustomerId {
         }
         if !text.bytes().all(|b| b.is_ascii_digit()) {
             return Err(Error::value_error(format!(
-                "customer_id must contain only the digits 0-9, got {:?}",
-                super::error::excerpt(text, 40)
+                "customer_id must contain only the digits 0-9, got {}",
+                quote(text)
             )));
         }
         let id: u64 = text.parse().map_err(|_| {
             Error::value_error(format!(
-                "customer_id {:?} is too large to be a HelpCrunch id",
-                super::error::excerpt(text, 40)
+                "customer_id {} is too large to be a HelpCrunch id",
+                quote(text)
             ))
         })?;
         Self::new(id)
@@ -89,9 +89,9 @@ fn check_color(color: &str, position: Option<usize>) -> Result<()> {
         Ok(())
     } else {
         Err(Error::value_error(format!(
-            "{} has color {:?}; a color is '#' and 6 (or 3) hex digits, e.g. '#c57de0'",
+            "{} has color {}; a color is '#' and 6 (or 3) hex digits, e.g. '#c57de0'",
             where_(position),
-            super::error::excerpt(color, 40)
+            quote(color)
         )))
     }
 }
@@ -111,15 +111,16 @@ pub fn normalize_tags(tags: Vec<TagInput>, tag_use: TagUse) -> Result<Vec<Tag>> 
     for tag in tags {
         if tag.name.trim().is_empty() {
             return Err(Error::value_error(format!(
-                "{} has an empty or whitespace-only name",
-                where_(tag.position)
+                "{} has an empty or whitespace-only name: {}",
+                where_(tag.position),
+                quote(&tag.name)
             )));
         }
         if tag.name.chars().any(|c| c.is_control()) {
             return Err(Error::value_error(format!(
-                "{} name {:?} contains control characters",
+                "{} name {} contains control characters",
                 where_(tag.position),
-                super::error::excerpt(&tag.name, 40)
+                quote(&tag.name)
             )));
         }
         let color = match (tag_use, tag.color) {
@@ -140,17 +141,17 @@ pub fn normalize_tags(tags: Vec<TagInput>, tag_use: TagUse) -> Result<Vec<Tag>> 
             Some(seen) if seen.color == color || color.is_none() => {}
             Some(seen) if seen.color.is_none() => {
                 return Err(Error::value_error(format!(
-                    "tag {:?} is given twice, once without a color and once with {:?}",
-                    tag.name,
-                    color.unwrap_or_default()
+                    "tag {} is given twice, once without a color and once with {}",
+                    quote(&tag.name),
+                    quote(&color.unwrap_or_default())
                 )))
             }
             Some(seen) => {
                 return Err(Error::value_error(format!(
-                    "tag {:?} is given twice with different colors ({:?} and {:?})",
-                    tag.name,
-                    seen.color.clone().unwrap_or_default(),
-                    color.unwrap_or_default()
+                    "tag {} is given twice with different colors ({} and {})",
+                    quote(&tag.name),
+                    quote(&seen.color.clone().unwrap_or_default()),
+                    quote(&color.unwrap_or_default())
                 )))
             }
         }
@@ -209,6 +210,12 @@ mod tests {
         }
         let msg = value_message(CustomerId::parse("99999999999999999999999").unwrap_err());
         assert!(msg.contains("too large"), "{msg}");
+        // Quoted whole, as given: never trimmed or shortened.
+        let msg = value_message(CustomerId::parse(" 12").unwrap_err());
+        assert!(msg.ends_with("got ' 12'"), "{msg}");
+        let long = format!("{}x", "1".repeat(500));
+        let msg = value_message(CustomerId::parse(&long).unwrap_err());
+        assert!(msg.ends_with(&format!("got '{long}'")), "{msg}");
         assert!(CustomerId::new(0).is_err());
     }
 

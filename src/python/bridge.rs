@@ -72,7 +72,7 @@ where
     // Only the main thread receives signals, so only it wakes up to look for them. Other
     // threads never take the GIL while they wait, which also keeps a daemon thread from
     // touching an interpreter that is shutting down.
-    let on_main_thread = is_main_thread(py);
+    let on_main_thread = is_main_thread(py)?;
     let fut = catching_panics(fut);
     let outcome = detach(py, || {
         // The call runs right here, on this thread (see core::runtime): no hand-off.
@@ -156,15 +156,13 @@ pub fn _prepare_exit(py: Python<'_>) -> PyResult<()> {
     emit_queued(py)
 }
 
-fn is_main_thread(py: Python<'_>) -> bool {
-    // Asked each time: after a fork from another thread, that thread is the child's main one.
-    let check = || -> PyResult<bool> {
-        let threading = py.import("threading")?;
-        let main = threading.call_method0("main_thread")?;
-        Ok(threading.call_method0("current_thread")?.is(&main))
-    };
-    // If threading cannot say, assume the main thread: checking signals is always safe there.
-    check().unwrap_or(true)
+/// Asked each time: after a fork from another thread, that thread is the child's main one. It
+/// runs Python code, where a pending Ctrl-C may be raised: that is the call's outcome, before
+/// anything is sent.
+fn is_main_thread(py: Python<'_>) -> PyResult<bool> {
+    let threading = py.import("threading")?;
+    let main = threading.call_method0("main_thread")?;
+    Ok(threading.call_method0("current_thread")?.is(&main))
 }
 
 /// A completed task's value, turned into a Python object on the loop's thread.
@@ -209,6 +207,19 @@ struct BridgeInner {
     /// The fallback waker: `functools.partial(loop.call_soon_threadsafe, bridge.drain)`.
     call_soon: Mutex<Option<Py<PyAny>>>,
     woken_by_call_soon: AtomicBool,
+}
+
+impl LoopBridge {
+    /// Put completions back at the head of the queue and make sure the loop is woken for them.
+    fn requeue(&self, rest: impl Iterator<Item = Completion>) {
+        let mut queue = self.inner.queue.lock().unwrap_or_else(|e| e.into_inner());
+        queue.splice(0..0, rest);
+        let wake = !queue.is_empty();
+        drop(queue);
+        if wake && !self.inner.wake_pending.swap(true, Ordering::AcqRel) {
+            self.inner.wake();
+        }
+    }
 }
 
 impl BridgeInner {
@@ -294,8 +305,10 @@ impl LoopBridge {
     }
 
     /// Resolve the futures of everything finished so far. Runs on the loop's thread (whose
-    /// reader callback then emits the queued log records, see `_aio.py`).
-    fn drain(&self, py: Python<'_>) {
+    /// reader callback then emits the queued log records, see `_aio.py`). What the loop's code
+    /// raises meanwhile (Ctrl-C lands where it may) is raised from here, and the completions not
+    /// yet handed over are queued again for the next wake-up.
+    fn drain(&self, py: Python<'_>) -> PyResult<()> {
         // Order matters: empty the socket, then clear the flag, then take the queue. Clearing
         // the flag first would let a task's wake-up byte be swallowed here while the flag stays
         // set, and nothing would wake the loop again.
@@ -308,24 +321,34 @@ impl LoopBridge {
         self.inner.wake_pending.store(false, Ordering::Release);
         let ready =
             std::mem::take(&mut *self.inner.queue.lock().unwrap_or_else(|e| e.into_inner()));
-        for Completion { future, value } in ready {
-            let future = future.bind(py);
-            // A cancelled future wants no result (its task was aborted, or lost the race).
-            if future
+        let mut ready = ready.into_iter();
+        while let Some(completion) = ready.next() {
+            let future = completion.future.bind(py);
+            let cancelled = future
                 .call_method0(intern!(py, "cancelled"))
-                .and_then(|c| c.is_truthy())
-                .unwrap_or(true)
-            {
-                continue;
-            }
-            let outcome = match value(py) {
-                Ok(v) => future.call_method1(intern!(py, "set_result"), (v,)),
-                Err(e) => future.call_method1(intern!(py, "set_exception"), (e.into_value(py),)),
+                .and_then(|c| c.is_truthy());
+            let outcome = match cancelled {
+                // A cancelled future wants no result (its task was aborted, or lost the race).
+                Ok(true) => Ok(()),
+                Ok(false) => match (completion.value)(py) {
+                    Ok(v) => future
+                        .call_method1(intern!(py, "set_result"), (v,))
+                        .map(drop),
+                    Err(e) => future
+                        .call_method1(intern!(py, "set_exception"), (e.into_value(py),))
+                        .map(drop),
+                },
+                Err(e) => {
+                    self.requeue(std::iter::once(completion).chain(ready));
+                    return Err(e);
+                }
             };
             if let Err(e) = outcome {
-                e.print(py);
+                self.requeue(ready);
+                return Err(e);
             }
         }
+        Ok(())
     }
 
     fn __traverse__(&self, visit: pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {

@@ -4,62 +4,95 @@
 
 use std::sync::Arc;
 
+use pyo3::exceptions::PyTypeError;
+use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::{PyList, PyTuple};
+use pyo3::types::PyTuple;
 
 use super::bridge::{block_on, spawn_for_loop, LoopBridge, TaskHandle, Wait};
 use super::convert;
 use super::errors::to_py_err;
 use crate::core::bulk::{BulkRun, Finished};
-use crate::core::{Call, Client};
+use crate::core::validate::CustomerId;
+use crate::core::{Call, Client, Operation};
 
-/// Finished items as a list of `(index, customer | None, error | None, attempts)`. The client
-/// makes a body that cannot become Python values that item's error.
-pub struct Batch {
+/// Append each finished item to `into` as `(index, customer | None, error | None, attempts)`.
+/// The client makes a body that cannot become Python values that item's error.
+fn hand_over(
+    py: Python<'_>,
     items: Vec<Finished>,
-    client: Client,
+    client: &Client,
+    into: &Bound<'_, PyAny>,
+) -> PyResult<()> {
+    for finished in items {
+        let outcome = finished.outcome.and_then(|response| {
+            let attempts = response.attempts;
+            convert::customer_to_py(py, &response)
+                .map(|dict| (dict, attempts))
+                .map_err(|message| client.unusable_body(&response, message))
+        });
+        let (customer, error, attempts) = match outcome {
+            Ok((customer, attempts)) => (customer, py.None().into_bound(py), attempts),
+            Err(err) => {
+                let attempts = err.attempts();
+                let error = to_py_err(py, err).into_value(py).into_bound(py).into_any();
+                (py.None().into_bound(py), error, attempts)
+            }
+        };
+        let row = PyTuple::new(
+            py,
+            [
+                finished.index.into_pyobject(py)?.into_any(),
+                customer,
+                error,
+                attempts.into_pyobject(py)?.into_any(),
+            ],
+        )?;
+        into.call_method1(intern!(py, "append"), (row,))?;
+    }
+    Ok(())
 }
 
-impl<'py> IntoPyObject<'py> for Batch {
-    type Target = PyList;
-    type Output = Bound<'py, PyList>;
+/// What `wait_ready_async` resolves its future with: None.
+struct Ready;
+
+impl<'py> IntoPyObject<'py> for Ready {
+    type Target = PyAny;
+    type Output = Bound<'py, PyAny>;
     type Error = PyErr;
 
-    fn into_pyobject(self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
-        let list = PyList::empty(py);
-        for finished in self.items {
-            let outcome = finished.outcome.and_then(|response| {
-                let attempts = response.attempts;
-                convert::customer_to_py(py, &response)
-                    .map(|dict| (dict, attempts))
-                    .map_err(|message| self.client.unusable_body(&response, message))
-            });
-            let row = match outcome {
-                Ok((customer, attempts)) => PyTuple::new(
-                    py,
-                    [
-                        finished.index.into_pyobject(py)?.into_any(),
-                        customer,
-                        py.None().into_bound(py),
-                        attempts.into_pyobject(py)?.into_any(),
-                    ],
-                )?,
-                Err(err) => {
-                    let attempts = err.attempts();
-                    PyTuple::new(
-                        py,
-                        [
-                            finished.index.into_pyobject(py)?.into_any(),
-                            py.None().into_bound(py),
-                            to_py_err(py, err).into_value(py).into_bound(py).into_any(),
-                            attempts.into_pyobject(py)?.into_any(),
-                        ],
-                    )?
-                }
-            };
-            list.append(row)?;
+    fn into_pyobject(self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        Ok(py.None().into_bound(py))
+    }
+}
+
+/// One input row, checked and ready to send: what the checkpoint knows it by is read from here,
+/// so a generator of tags is consumed once, by the check.
+#[pyclass(frozen, module = "helpcrunch._native")]
+pub struct BulkItem {
+    customer_id: CustomerId,
+    op: Operation,
+}
+
+#[pymethods]
+impl BulkItem {
+    /// The customer id, as a number.
+    #[getter]
+    fn customer_id(&self) -> u64 {
+        self.customer_id.get()
+    }
+
+    /// The names of the tags, each once, in the order given.
+    #[getter]
+    fn tag_names(&self) -> Vec<String> {
+        match &self.op {
+            Operation::RemoveTags(_, tags) | Operation::AddTags(_, tags) => {
+                tags.iter().map(|t| t.name.clone()).collect()
+            }
+            Operation::GetCustomer(_)
+            | Operation::SearchCustomers { .. }
+            | Operation::ListCustomers { .. } => Vec::new(),
         }
-        Ok(list)
     }
 }
 
@@ -80,49 +113,59 @@ impl NativeBulkRun {
 
 #[pymethods]
 impl NativeBulkRun {
-    /// Check and start item `index`. Bad input raises `TypeError`/`ValueError` and sends nothing.
-    fn submit(
+    /// Check one row. Bad input raises `TypeError`/`ValueError`; nothing is sent.
+    fn check(
         &self,
         py: Python<'_>,
-        index: u64,
         customer_id: &Bound<'_, PyAny>,
         tags: &Bound<'_, PyAny>,
-    ) -> PyResult<()> {
+    ) -> PyResult<BulkItem> {
         let op = convert::call_with(self.call, customer_id, Some(tags))
             .map_err(|e| e.into_py_err(py))?;
-        self.run.submit(index, op);
-        Ok(())
+        // `call_with` makes only calls on one customer.
+        let customer_id = op
+            .customer_id()
+            .ok_or_else(|| PyTypeError::new_err("a bulk run's calls are each on one customer"))?;
+        Ok(BulkItem { customer_id, op })
     }
 
-    /// Wait (GIL released, Ctrl-C honoured) for finished items; `[]` once none is outstanding.
-    fn next_batch<'py>(&self, py: Python<'py>, max_items: usize) -> PyResult<Bound<'py, PyList>> {
+    /// Start a checked row as item `index`.
+    fn submit(&self, index: u64, item: &Bound<'_, BulkItem>) {
+        self.run.submit(index, item.get().op.clone());
+    }
+
+    /// Wait (GIL released, Ctrl-C honoured) until a finished item is ready to take, or none is
+    /// outstanding. Takes nothing, so an interrupt here loses nothing.
+    fn wait_ready(&self, py: Python<'_>) -> PyResult<()> {
         let run = self.run.clone();
-        let finished = block_on(py, Wait::Sleep, async move {
-            Ok(run.next_batch(max_items).await)
+        let waited = block_on(py, Wait::Sleep, async move {
+            run.wait_ready().await;
+            Ok(())
         })?;
-        match finished {
-            Ok(items) => Batch {
-                items,
-                client: self.run.client().clone(),
-            }
-            .into_pyobject(py),
-            Err(e) => Err(to_py_err(py, e)),
-        }
+        waited.map_err(|e| to_py_err(py, e))
     }
 
-    /// `next_batch` for asyncio: `future` (of the loop whose `bridge` this is) gets the batch.
-    fn next_batch_async(
-        &self,
-        max_items: usize,
-        bridge: &Bound<'_, LoopBridge>,
-        future: Py<PyAny>,
-    ) -> TaskHandle {
+    /// `wait_ready` for asyncio: `future` (of the loop whose `bridge` this is) gets None.
+    /// Cancelling it loses nothing.
+    fn wait_ready_async(&self, bridge: &Bound<'_, LoopBridge>, future: Py<PyAny>) -> TaskHandle {
         let run = self.run.clone();
         spawn_for_loop(bridge.get(), future, async move {
-            let items = run.next_batch(max_items).await;
-            let client = run.client().clone();
-            Batch { items, client }
+            run.wait_ready().await;
+            Ready
         })
+    }
+
+    /// Append up to `max_items` finished items to `into` (a list or deque), without waiting.
+    /// Each is appended as it is taken, so what an interrupt finds is either still here or
+    /// already there.
+    fn take_ready(
+        &self,
+        py: Python<'_>,
+        into: &Bound<'_, PyAny>,
+        max_items: usize,
+    ) -> PyResult<()> {
+        let items = self.run.take_ready(max_items);
+        hand_over(py, items, self.run.client(), into)
     }
 
     /// Stop the run: every outstanding item finishes as cancelled.

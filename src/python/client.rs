@@ -13,12 +13,13 @@ use super::bridge::{block_on, spawn_for_loop, LoopBridge, LoopWaker, TaskHandle,
 use super::bulk::NativeBulkRun;
 use super::convert;
 use super::errors::to_py_err;
-use super::logging::LogObserver;
+use super::logging::{LimiterLog, LogObserver};
 use super::search::{NativeQuery, NativeSearch};
 use super::sync::{plan_request, NativePlanRequest, PlanOutcome};
 use crate::core::bulk::BulkRun;
 use crate::core::config::{mask_key, Setting};
 use crate::core::query::Query;
+use crate::core::rate_limit;
 use crate::core::search::SearchOptions;
 use crate::core::{Client, ClientConfig, Error, Response};
 
@@ -83,7 +84,7 @@ impl NativeClient {
     /// Every value is judged by the core (`core::config`); only types are checked here.
     #[new]
     #[allow(clippy::too_many_arguments)] // mirrors the Python constructor's keywords
-    #[pyo3(signature = (api_key, base_url, timeout, max_retries, rate_limit, allow_insecure_http, max_response_bytes))]
+    #[pyo3(signature = (api_key, base_url, timeout, max_retries, rate_limit, allow_insecure_http, max_response_bytes, rate_limit_backend))]
     fn new(
         py: Python<'_>,
         api_key: &Bound<'_, PyAny>,
@@ -93,28 +94,42 @@ impl NativeClient {
         rate_limit: &Bound<'_, PyAny>,
         allow_insecure_http: bool,
         max_response_bytes: &Bound<'_, PyAny>,
+        rate_limit_backend: &Bound<'_, PyAny>,
     ) -> PyResult<Self> {
         let config = (|| -> Result<ClientConfig, convert::Refused> {
+            let (timeout, shown) = convert::float_setting(Setting::Timeout, timeout)?;
+            let timeout = Setting::Timeout.seconds_shown(timeout, &shown)?;
+            let rate_limit = if rate_limit.is_none() {
+                None
+            } else {
+                let (rate, shown) = convert::float_setting(Setting::RateLimit, rate_limit)?;
+                Some(Setting::RateLimit.per_minute_shown(rate, &shown)?)
+            };
             Ok(ClientConfig {
                 api_key: convert::text_setting("api_key", api_key)?,
                 base_url: convert::text_setting("base_url", base_url)?,
-                timeout: Setting::Timeout
-                    .seconds(convert::float_setting(Setting::Timeout, timeout)?)?,
-                max_retries: convert::int_setting(Setting::MaxRetries, max_retries)? as u32,
-                rate_limit: if rate_limit.is_none() {
+                timeout,
+                max_retries: convert::int_setting(Setting::MaxRetries, max_retries)?,
+                rate_limit,
+                rate_limit_backend: if rate_limit_backend.is_none() {
                     None
                 } else {
-                    Some(convert::float_setting(Setting::RateLimit, rate_limit)?)
+                    Some(convert::text_setting(
+                        rate_limit::SETTING,
+                        rate_limit_backend,
+                    )?)
                 },
                 allow_insecure_http,
                 max_response_bytes: convert::int_setting(
                     Setting::MaxResponseBytes,
                     max_response_bytes,
-                )? as usize,
+                )?,
             })
         })()
         .map_err(|e| e.into_py_err(py))?;
-        let core = Client::new(config).map_err(|e| to_py_err(py, e))?;
+        // The limiter's events become log records, queued without the GIL (see `logging`).
+        let core = Client::with_events(config, Some(Arc::new(LimiterLog)))
+            .map_err(|e| to_py_err(py, e))?;
         Ok(NativeClient { core })
     }
 
@@ -165,7 +180,7 @@ impl NativeClient {
             .map_err(|e| e.into_py_err(py))?;
         let observer = LogObserver::for_current_level(py, None)?;
         Ok(NativeBulkRun::new(
-            BulkRun::new(self.core.clone(), concurrency as usize, observer),
+            BulkRun::new(self.core.clone(), concurrency, observer),
             call,
         ))
     }
@@ -288,7 +303,13 @@ impl NativeClient {
         self.core.is_closed()
     }
 
-    /// The settings, without the key (for repr and for rebuilding elsewhere).
+    /// The rate in force in this process (requests a minute), or None without a rate limit.
+    #[getter]
+    fn current_rate_limit(&self, py: Python<'_>) -> PyResult<Option<f64>> {
+        self.core.current_rate_limit().map_err(|e| to_py_err(py, e))
+    }
+
+    /// The settings, without the key (for repr and properties); a Redis password is masked.
     fn settings<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let c = self.core.config();
         let d = PyDict::new(py);
@@ -296,6 +317,10 @@ impl NativeClient {
         d.set_item("timeout", c.timeout.as_secs_f64())?;
         d.set_item("max_retries", c.max_retries)?;
         d.set_item("rate_limit", c.rate_limit)?;
+        d.set_item(
+            "rate_limit_backend",
+            self.core.rate_limit_backend().map(|b| b.describe()),
+        )?;
         d.set_item("allow_insecure_http", c.allow_insecure_http)?;
         d.set_item("max_response_bytes", c.max_response_bytes)?;
         Ok(d)
@@ -307,7 +332,8 @@ impl NativeClient {
     }
 
     /// Pickling carries the key (the receiving process must be able to call HelpCrunch) and the
-    /// settings; connections and the limiter's state are rebuilt there.
+    /// settings, the rate limit backend as given (with any password: a worker must reach the
+    /// same budget); connections and the limiter are rebuilt there.
     fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyTuple>> {
         let py = slf.py();
         let this = slf.get();
@@ -320,6 +346,7 @@ impl NativeClient {
             c.rate_limit,
             c.allow_insecure_http,
             c.max_response_bytes,
+            c.rate_limit_backend.clone(),
         );
         PyTuple::new(
             py,

@@ -2,23 +2,24 @@
 
 use jiter::{FloatMode, PartialMode, PythonParse, StringCacheMode};
 use pyo3::prelude::*;
-use pyo3::types::{
-    PyBool, PyByteArray, PyBytes, PyDict, PyFloat, PyInt, PyList, PyMapping, PyString,
-};
+use pyo3::types::{PyBool, PyByteArray, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString};
 use serde_json::{Map, Value};
 
-use pyo3::exceptions::{PyException, PyKeyError, PyOverflowError};
+use pyo3::exceptions::{PyException, PyKeyError, PyOverflowError, PyTypeError};
+use pyo3::sync::PyOnceLock;
 
 use super::errors::to_py_err;
 use crate::core::query::{Condition, Given, Operator, QueryInput};
 use crate::core::validate::normalize_tags;
 use crate::core::{Call, CustomerId, Error, Operation, Response, Setting, TagInput, TagUse};
 
-/// Why an input was not taken: bad input (raised as `TypeError`/`ValueError`), or an exception
-/// that is nobody's input error, such as a `KeyboardInterrupt` while a generator of tags ran,
-/// which passes through untouched.
+/// Why an input was not taken: bad input (raised as `TypeError`/`ValueError`, with the
+/// exception the caller's object raised, if any, as its `__cause__`), or an exception that is
+/// nobody's input error, such as a `KeyboardInterrupt` while a generator of tags ran, which
+/// passes through untouched. Nothing a Python call raised is ever dropped.
 pub enum Refused {
     Input(Error),
+    InputBecause(Error, PyErr),
     Passthrough(PyErr),
 }
 
@@ -28,30 +29,56 @@ impl From<Error> for Refused {
     }
 }
 
+impl From<PyErr> for Refused {
+    fn from(e: PyErr) -> Self {
+        Refused::Passthrough(e)
+    }
+}
+
 impl Refused {
     pub fn into_py_err(self, py: Python<'_>) -> PyErr {
         match self {
             Refused::Input(e) => to_py_err(py, e),
+            Refused::InputBecause(e, cause) => {
+                let err = to_py_err(py, e);
+                err.set_cause(py, Some(cause));
+                err
+            }
             Refused::Passthrough(e) => e,
         }
     }
 }
 
 /// An exception the caller's object raised while being read: an `Exception` means the input is
-/// bad (described by `refuse`); a `BaseException` (Ctrl-C, SystemExit) is passed on.
+/// bad (described by `refuse`, the exception kept as the cause); a `BaseException` (Ctrl-C,
+/// SystemExit) is passed on unchanged.
 fn reading(py: Python<'_>, err: PyErr, refuse: impl FnOnce() -> Error) -> Refused {
     if err.is_instance_of::<PyException>(py) {
-        Refused::Input(refuse())
+        Refused::InputBecause(refuse(), err)
     } else {
         Refused::Passthrough(err)
     }
 }
 
-fn type_name(obj: &Bound<'_, PyAny>) -> String {
-    obj.get_type()
-        .name()
-        .map(|n| n.to_string())
-        .unwrap_or_else(|_| "object".to_string())
+/// The name of `obj`'s type, for messages. Python 3.10 reads it as an attribute of the type,
+/// which a metaclass may turn into code that raises: that is not lost either.
+fn type_name(obj: &Bound<'_, PyAny>) -> Result<String, Refused> {
+    match obj.get_type().name() {
+        Ok(name) => Ok(name.to_string_lossy().into_owned()),
+        Err(e) => Err(reading(obj.py(), e, || {
+            Error::type_error("an argument's type has a name that cannot be read")
+        })),
+    }
+}
+
+/// `repr(obj)`, for quoting a value in a message exactly as the caller would have typed it.
+fn repr(obj: &Bound<'_, PyAny>) -> Result<String, Refused> {
+    match obj.repr() {
+        Ok(text) => Ok(text.to_string_lossy().into_owned()),
+        Err(e) => Err(reading(obj.py(), e, || {
+            Error::type_error("an argument's repr() failed")
+        })),
+    }
 }
 
 /// A positive int (or anything with `__index__`, such as a numpy integer) or a string of ASCII
@@ -64,9 +91,13 @@ pub fn customer_id(obj: &Bound<'_, PyAny>) -> Result<CustomerId, Refused> {
         .into());
     }
     if let Ok(text) = obj.cast::<PyString>() {
-        let text = text
-            .to_str()
-            .map_err(|_| Error::value_error("customer_id is not valid text (lone surrogates)"))?;
+        let Ok(text) = text.to_str() else {
+            return Err(Error::value_error(format!(
+                "customer_id is not valid text (lone surrogates): {}",
+                repr(obj)?
+            ))
+            .into());
+        };
         return Ok(CustomerId::parse(text)?);
     }
     if obj.is_instance_of::<PyFloat>() {
@@ -87,40 +118,49 @@ pub fn customer_id(obj: &Bound<'_, PyAny>) -> Result<CustomerId, Refused> {
         {
             Ok(index) => index,
             Err(e) => {
+                let name = type_name(obj)?;
                 return Err(reading(obj.py(), e, || {
                     Error::type_error(format!(
-                        "customer_id must be an int or a string of digits, not {}",
-                        type_name(obj)
+                        "customer_id must be an int or a string of digits, not {name}"
                     ))
-                }))
+                }));
             }
         }
     };
     match index.extract::<u64>() {
         Ok(id) => Ok(CustomerId::new(id)?),
-        Err(_) if index.lt(0).unwrap_or(false) => Err(Error::value_error(format!(
+        Err(e) if !e.is_instance_of::<PyOverflowError>(obj.py()) => Err(e.into()),
+        Err(_) if index.lt(0)? => Err(Error::value_error(format!(
             "customer_id must be a positive integer, got {}",
-            index.str().map(|s| s.to_string()).unwrap_or_default()
+            repr(obj)?
         ))
         .into()),
-        Err(_) => Err(Error::value_error("customer_id is too large to be a HelpCrunch id").into()),
+        Err(_) => Err(Error::value_error(format!(
+            "customer_id is too large to be a HelpCrunch id, got {}",
+            repr(obj)?
+        ))
+        .into()),
     }
 }
 
-fn tag_name(obj: &Bound<'_, PyAny>, position: Option<usize>) -> Result<String, Error> {
-    let text = obj.cast::<PyString>().map_err(|_| {
-        Error::type_error(format!(
+fn tag_name(obj: &Bound<'_, PyAny>, position: Option<usize>) -> Result<String, Refused> {
+    let Ok(text) = obj.cast::<PyString>() else {
+        return Err(Error::type_error(format!(
             "{} name must be a str, not {}",
             where_(position),
-            type_name(obj)
+            type_name(obj)?
         ))
-    })?;
-    text.to_str().map(str::to_owned).map_err(|_| {
-        Error::value_error(format!(
-            "{} name is not valid text (lone surrogates)",
-            where_(position)
+        .into());
+    };
+    match text.to_str() {
+        Ok(name) => Ok(name.to_owned()),
+        Err(_) => Err(Error::value_error(format!(
+            "{} name is not valid text (lone surrogates): {}",
+            where_(position),
+            repr(obj)?
         ))
-    })
+        .into()),
+    }
 }
 
 fn where_(position: Option<usize>) -> String {
@@ -145,9 +185,6 @@ fn tag_from_mapping(
             where_(position)
         ))
     };
-    let mapping = mapping
-        .cast::<PyMapping>()
-        .map_err(|_| Error::type_error(format!("{} is not a mapping", where_(position))))?;
     let name = match mapping.get_item("name") {
         Ok(name) => tag_name(&name, position)?,
         Err(e) if e.is_instance_of::<PyKeyError>(py) => {
@@ -161,33 +198,46 @@ fn tag_from_mapping(
     };
     let color = match mapping.get_item("color") {
         Ok(color) if color.is_none() => None,
-        Ok(color) => Some(
-            color
-                .cast::<PyString>()
-                .map_err(|_| {
-                    Error::type_error(format!(
-                        "{} color must be a str like '#c57de0', not {}",
+        Ok(color) => {
+            let Ok(text) = color.cast::<PyString>() else {
+                return Err(Error::type_error(format!(
+                    "{} color must be a str like '#c57de0', not {}",
+                    where_(position),
+                    type_name(&color)?
+                ))
+                .into());
+            };
+            // The str's own text: str() of a subclass could run (and raise in) its __str__.
+            match text.to_str() {
+                Ok(text) => Some(text.to_owned()),
+                Err(_) => {
+                    return Err(Error::value_error(format!(
+                        "{} color is not valid text (lone surrogates): {}",
                         where_(position),
-                        type_name(&color)
+                        repr(&color)?
                     ))
-                })?
-                .to_string(),
-        ),
+                    .into())
+                }
+            }
+        }
         Err(e) if e.is_instance_of::<PyKeyError>(py) => None,
         Err(e) => return Err(reading(py, e, unreadable)),
     };
     if tag_use == TagUse::Add {
-        let keys = mapping.keys().map_err(|e| reading(py, e, unreadable))?;
-        for key in keys.iter() {
+        let keys = mapping
+            .call_method0("keys")
+            .and_then(|keys| keys.try_iter())
+            .map_err(|e| reading(py, e, unreadable))?;
+        for key in keys {
+            let key = key.map_err(|e| reading(py, e, unreadable))?;
             let known = key
-                .extract::<String>()
-                .map(|k| k == "name" || k == "color")
-                .unwrap_or(false);
+                .cast::<PyString>()
+                .is_ok_and(|k| matches!(k.to_str(), Ok("name" | "color")));
             if !known {
                 return Err(Error::value_error(format!(
                     "{} has an unknown key {}; a tag has 'name' and an optional 'color'",
                     where_(position),
-                    key.repr().map(|r| r.to_string()).unwrap_or_default()
+                    repr(&key)?
                 ))
                 .into());
             }
@@ -200,8 +250,20 @@ fn tag_from_mapping(
     })
 }
 
-fn is_mapping(obj: &Bound<'_, PyAny>) -> bool {
-    obj.is_instance_of::<PyDict>() || obj.cast::<PyMapping>().is_ok()
+static MAPPING_ABC: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+
+/// `isinstance(obj, collections.abc.Mapping)`. The check may run the caller's code (a
+/// metaclass's `__instancecheck__`, a `__class__` property), so what it raises is passed on:
+/// pyo3's own `PyMapping` cast would print it as "Exception ignored" and carry on.
+fn is_mapping(obj: &Bound<'_, PyAny>) -> PyResult<bool> {
+    if obj.is_instance_of::<PyDict>() {
+        return Ok(true);
+    }
+    let py = obj.py();
+    let abc = MAPPING_ABC.get_or_try_init(py, || -> PyResult<Py<PyAny>> {
+        Ok(py.import("collections.abc")?.getattr("Mapping")?.unbind())
+    })?;
+    obj.is_instance(abc.bind(py))
 }
 
 /// A tag name (one tag: a str is never split into characters), a single `{"name": …}` mapping,
@@ -219,27 +281,32 @@ pub fn tags(obj: &Bound<'_, PyAny>, tag_use: TagUse) -> Result<Vec<TagInput>, Re
     if obj.is_instance_of::<PyBytes>() || obj.is_instance_of::<PyByteArray>() {
         return Err(Error::type_error(format!(
             "{WHAT}, not {} (decode it to str first)",
-            type_name(obj)
+            type_name(obj)?
         ))
         .into());
     }
     if obj.is_none() {
         return Err(Error::type_error(format!("{WHAT}, not None")).into());
     }
-    if is_mapping(obj) {
+    if is_mapping(obj).map_err(|e| reading(py, e, || Error::type_error(WHAT)))? {
         return Ok(vec![tag_from_mapping(obj, None, tag_use)?]);
     }
-    let iter = obj.try_iter().map_err(|e| {
-        reading(py, e, || {
-            Error::type_error(format!("{WHAT}, not {}", type_name(obj)))
-        })
-    })?;
+    let iter = match obj.try_iter() {
+        Ok(iter) => iter,
+        Err(e) => {
+            let name = type_name(obj)?;
+            return Err(reading(py, e, || {
+                Error::type_error(format!("{WHAT}, not {name}"))
+            }));
+        }
+    };
     let mut out = Vec::new();
     for (i, item) in iter.enumerate() {
         let item = item.map_err(|e| {
-            let text = e.to_string();
             reading(py, e, || {
-                Error::type_error(format!("iterating over tags failed at tags[{i}]: {text}"))
+                Error::type_error(format!(
+                    "iterating over tags failed at tags[{i}] (the error is this one's __cause__)"
+                ))
             })
         })?;
         if item.is_instance_of::<PyString>() {
@@ -248,12 +315,16 @@ pub fn tags(obj: &Bound<'_, PyAny>, tag_use: TagUse) -> Result<Vec<TagInput>, Re
                 color: None,
                 position: Some(i),
             });
-        } else if is_mapping(&item) {
+        } else if is_mapping(&item).map_err(|e| {
+            reading(py, e, || {
+                Error::type_error(format!("tags[{i}] cannot be inspected"))
+            })
+        })? {
             out.push(tag_from_mapping(&item, Some(i), tag_use)?);
         } else {
             return Err(Error::type_error(format!(
                 "tags[{i}] must be a tag name (str) or a mapping with 'name', not {}",
-                type_name(&item)
+                type_name(&item)?
             ))
             .into());
         }
@@ -265,8 +336,8 @@ pub fn tags(obj: &Bound<'_, PyAny>, tag_use: TagUse) -> Result<Vec<TagInput>, Re
 pub fn call(name: &str) -> Result<Call, Refused> {
     Call::from_name(name).ok_or_else(|| {
         Error::value_error(format!(
-            "there is no call named {:?}",
-            crate::core::error::excerpt(name, 40)
+            "there is no call named {}",
+            crate::core::error::quote(name)
         ))
         .into()
     })
@@ -333,13 +404,11 @@ fn given(obj: &Bound<'_, PyAny>, top: bool, what: &str) -> Result<Given, Refused
         return Ok(Given::Integer(obj.extract::<i128>().ok()));
     }
     if obj.is_instance_of::<PyBytes>() || obj.is_instance_of::<PyByteArray>() {
-        return Ok(Given::Other(type_name(obj)));
+        return Ok(Given::Other(type_name(obj)?));
     }
-    if is_mapping(obj) {
-        let mapping = obj
-            .cast::<PyMapping>()
-            .map_err(|_| Refused::from(Error::type_error(format!("{what} is not a mapping"))))?;
-        return match mapping.get_item("name") {
+    let unreadable = || Error::type_error(format!("{what} cannot be inspected"));
+    if is_mapping(obj).map_err(|e| reading(py, e, unreadable))? {
+        return match obj.get_item("name") {
             Ok(name) => Ok(Given::Mapping(Some(Box::new(given(&name, false, what)?)))),
             Err(e) if e.is_instance_of::<PyKeyError>(py) => Ok(Given::Mapping(None)),
             Err(e) => Err(reading(py, e, || {
@@ -347,27 +416,44 @@ fn given(obj: &Bound<'_, PyAny>, top: bool, what: &str) -> Result<Given, Refused
             })),
         };
     }
+    let has = |name: &str| obj.hasattr(name).map_err(|e| reading(py, e, unreadable));
     // numpy and pandas integers are not `int` but implement `__index__`; their floats (those
     // that are not Python floats already) implement `__float__`.
-    if obj.hasattr("__index__").unwrap_or(false) {
-        if let Ok(index) = py
+    if has("__index__")? {
+        let index = py
             .import("operator")
             .and_then(|op| op.call_method1("index", (obj,)))
-        {
-            return Ok(Given::Integer(index.extract::<i128>().ok()));
-        }
+            .map_err(|e| {
+                reading(py, e, || {
+                    Error::type_error(format!("{what}: its __index__ failed"))
+                })
+            })?;
+        return Ok(Given::Integer(index.extract::<i128>().ok()));
     }
-    if obj.hasattr("__float__").unwrap_or(false) && !obj.hasattr("__iter__").unwrap_or(false) {
-        if let Ok(x) = py
+    if has("__float__")? && !has("__iter__")? {
+        let x = py
             .get_type::<PyFloat>()
             .call1((obj,))
             .and_then(|f| f.extract::<f64>())
-        {
-            return Ok(Given::Float(x));
-        }
+            .map_err(|e| {
+                reading(py, e, || {
+                    Error::type_error(format!("{what}: its __float__ failed"))
+                })
+            })?;
+        return Ok(Given::Float(x));
     }
     if top {
-        if let Ok(items) = obj.try_iter() {
+        let items = match obj.try_iter() {
+            Ok(items) => Some(items),
+            // Not iterable: a value of a type the core refuses by name.
+            Err(e) if e.is_instance_of::<PyTypeError>(py) => None,
+            Err(e) => {
+                return Err(reading(py, e, || {
+                    Error::type_error(format!("{what} cannot be iterated over"))
+                }))
+            }
+        };
+        if let Some(items) = items {
             let mut list = Vec::new();
             for item in items {
                 let item = item.map_err(|e| {
@@ -381,7 +467,7 @@ fn given(obj: &Bound<'_, PyAny>, top: bool, what: &str) -> Result<Given, Refused
             return Ok(Given::List(list));
         }
     }
-    Ok(Given::Other(type_name(obj)))
+    Ok(Given::Other(type_name(obj)?))
 }
 
 fn text_argument(obj: &Bound<'_, PyAny>, what: &str) -> Result<String, Refused> {
@@ -399,7 +485,9 @@ const WHERE_SHAPE: &str =
 /// `where`: an iterable of `(field, operator, value)` or `"FIELD OP VALUE"`.
 fn conditions(obj: &Bound<'_, PyAny>) -> Result<Vec<Condition>, Refused> {
     let py = obj.py();
-    if obj.is_instance_of::<PyString>() || is_mapping(obj) || obj.is_instance_of::<PyBytes>() {
+    let mapping = is_mapping(obj)
+        .map_err(|e| reading(py, e, || Error::type_error("where cannot be inspected")))?;
+    if obj.is_instance_of::<PyString>() || mapping || obj.is_instance_of::<PyBytes>() {
         return Err(wrong_type("where", WHERE_SHAPE, obj));
     }
     if let Ok(tuple) = obj.cast::<pyo3::types::PyTuple>() {
@@ -413,19 +501,20 @@ fn conditions(obj: &Bound<'_, PyAny>) -> Result<Vec<Condition>, Refused> {
         if looks_like_one {
             return Err(Error::type_error(format!(
                 "where must be {WHERE_SHAPE}; for one condition write where=[{}]",
-                obj.repr().map(|r| r.to_string()).unwrap_or_default()
+                repr(obj)?
             ))
             .into());
         }
     }
-    let items = obj.try_iter().map_err(|e| {
-        reading(py, e, || {
-            Error::type_error(format!(
-                "where must be {WHERE_SHAPE}, not {}",
-                type_name(obj)
-            ))
-        })
-    })?;
+    let items = match obj.try_iter() {
+        Ok(items) => items,
+        Err(e) => {
+            let name = type_name(obj)?;
+            return Err(reading(py, e, || {
+                Error::type_error(format!("where must be {WHERE_SHAPE}, not {name}"))
+            }));
+        }
+    };
     let mut out = Vec::new();
     for (i, item) in items.enumerate() {
         let at = format!("where[{i}]");
@@ -441,9 +530,13 @@ fn conditions(obj: &Bound<'_, PyAny>) -> Result<Vec<Condition>, Refused> {
         }
         let parts: Option<Vec<Bound<'_, PyAny>>> =
             if item.is_instance_of::<pyo3::types::PyTuple>() || item.is_instance_of::<PyList>() {
-                item.try_iter()
-                    .ok()
-                    .map(|it| it.filter_map(Result::ok).collect())
+                // A subclass may iterate in code of its own, which may raise.
+                let unreadable = || Error::type_error(format!("{at} cannot be iterated over"));
+                let parts = item
+                    .try_iter()
+                    .and_then(|it| it.collect::<PyResult<Vec<_>>>())
+                    .map_err(|e| reading(py, e, unreadable))?;
+                Some(parts)
             } else {
                 None
             };
@@ -464,7 +557,7 @@ fn conditions(obj: &Bound<'_, PyAny>) -> Result<Vec<Condition>, Refused> {
                 return Err(Error::type_error(format!(
                     "{at} must be a (field, operator, value) triple or a 'FIELD OPERATOR VALUE' \
                      string, not {}",
-                    type_name(&item)
+                    type_name(&item)?
                 ))
                 .into())
             }
@@ -512,46 +605,73 @@ pub fn limit_setting(obj: &Bound<'_, PyAny>) -> Result<Option<u64>, Refused> {
 // --- settings: only their types are judged here; the core judges their values --------------
 
 fn wrong_type(name: &str, wanted: &str, obj: &Bound<'_, PyAny>) -> Refused {
-    Error::type_error(format!("{name} must be {wanted}, not {}", type_name(obj))).into()
+    match type_name(obj) {
+        Ok(type_name) => {
+            Error::type_error(format!("{name} must be {wanted}, not {type_name}")).into()
+        }
+        Err(e) => e,
+    }
 }
 
 pub fn text_setting(name: &str, obj: &Bound<'_, PyAny>) -> Result<String, Refused> {
     match obj.cast::<PyString>() {
-        Ok(text) => text.to_str().map(str::to_owned).map_err(|_| {
-            Error::value_error(format!("{name} is not valid text (lone surrogates)")).into()
-        }),
+        Ok(text) => match text.to_str() {
+            Ok(text) => Ok(text.to_owned()),
+            Err(_) => Err(Error::value_error(format!(
+                "{name} is not valid text (lone surrogates)"
+            ))
+            .into()),
+        },
         Err(_) => Err(wrong_type(name, "a str", obj)),
     }
 }
 
-/// An int or a float (not a bool); an int too large for a float is infinity, which the core
-/// refuses by name.
-pub fn float_setting(setting: Setting, obj: &Bound<'_, PyAny>) -> Result<f64, Refused> {
+/// An int or a float (not a bool), and its repr for a message. An int too large for a float is
+/// the largest float of its sign, which the core judges as it would 1e308.
+pub fn float_setting(setting: Setting, obj: &Bound<'_, PyAny>) -> Result<(f64, String), Refused> {
     if obj.is_instance_of::<PyBool>()
         || !(obj.is_instance_of::<PyInt>() || obj.is_instance_of::<PyFloat>())
     {
         return Err(wrong_type(setting.name(), "a number", obj));
     }
-    match obj.extract::<f64>() {
-        Ok(value) => Ok(value),
+    let value = match obj.extract::<f64>() {
+        Ok(value) => value,
         Err(e) if e.is_instance_of::<PyOverflowError>(obj.py()) => {
-            Ok(if obj.lt(0).map_err(Refused::Passthrough)? {
-                f64::NEG_INFINITY
+            if obj.lt(0)? {
+                f64::MIN
             } else {
-                f64::INFINITY
-            })
+                f64::MAX
+            }
         }
-        Err(e) => Err(Refused::Passthrough(e)),
-    }
+        Err(e) => {
+            return Err(reading(obj.py(), e, || {
+                Error::type_error(format!("{} cannot be read as a number", setting.name()))
+            }))
+        }
+    };
+    Ok((value, repr(obj)?))
 }
 
-/// An int (not a bool), checked against the setting's range by the core.
-pub fn int_setting(setting: Setting, obj: &Bound<'_, PyAny>) -> Result<u64, Refused> {
+/// An int (not a bool), checked against the setting's range by the core, which quotes it as
+/// Python shows it.
+pub fn int_setting<T: TryFrom<u64>>(
+    setting: Setting,
+    obj: &Bound<'_, PyAny>,
+) -> Result<T, Refused> {
     if obj.is_instance_of::<PyBool>() || !obj.is_instance_of::<PyInt>() {
         return Err(wrong_type(setting.name(), "an int", obj));
     }
     // Python's ints have no bound: one past i128 is simply out of range.
-    Ok(setting.integer(obj.extract::<i128>().ok())?)
+    let value = match obj.extract::<i128>() {
+        Ok(value) => Some(value),
+        Err(e) if e.is_instance_of::<PyOverflowError>(obj.py()) => None,
+        Err(e) => {
+            return Err(reading(obj.py(), e, || {
+                Error::type_error(format!("{} cannot be read as an int", setting.name()))
+            }))
+        }
+    };
+    Ok(setting.count(value, &repr(obj)?)?)
 }
 
 /// How a customer's body becomes Python values: as Python's `json.loads` would make them. Ints

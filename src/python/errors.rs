@@ -61,7 +61,7 @@ fn build(py: Python<'_>, err: Error) -> PyResult<PyErr> {
         Error::InvalidInput { .. }
         | Error::Configuration(_)
         | Error::Closed
-        | Error::Cancelled
+        | Error::Cancelled { .. }
         | Error::Internal(_) => {}
     }
     let from_native = FROM_NATIVE.get_or_try_init(py, || -> PyResult<Py<PyAny>> {

@@ -1,4 +1,5 @@
-//! The `helpcrunch` logger: what the core reports (each attempt) becomes a log record.
+//! The `helpcrunch` logger: what the core reports (each attempt, and what the rate limiter
+//! does) becomes a log record.
 //!
 //! The core reports on whatever thread the work runs, tokio's included, and a tokio thread must
 //! never take the GIL: at interpreter exit that aborts the process (CPython's
@@ -22,10 +23,12 @@ use pyo3::types::{PyDict, PyList};
 
 use super::bridge::LoopWaker;
 use crate::core::client::{AttemptEvent, Observer};
+use crate::core::rate_limit::{Event, EventSink};
 use crate::core::runtime::PerProcess;
 
 const DEBUG: u8 = 10;
 const INFO: u8 = 20;
+const WARNING: u8 = 30;
 
 /// Records kept while no Python thread comes to emit them (a daemon thread's call never
 /// returning, say); past this the oldest are dropped, and the next emit says how many.
@@ -70,6 +73,39 @@ fn push(record: Record) {
     }
     records.push_back(record);
     queue.len.store(records.len(), Ordering::Release);
+}
+
+fn now() -> f64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+/// Queue a record with no attempt fields, from any thread, without the GIL. The logger's level
+/// is not known here: `_logs.emit` leaves out what it would not print.
+pub fn queue(level: u8, message: String) {
+    push(Record {
+        level,
+        message,
+        created: now(),
+        attempt: None,
+    });
+}
+
+/// Turns what a client's rate limiter does into log records: a rate change and a shared
+/// backend answering again at INFO, a shared backend lost at WARNING (once per outage: the
+/// limiter says it once).
+pub struct LimiterLog;
+
+impl EventSink for LimiterLog {
+    fn on_event(&self, event: &Event) {
+        let level = match event {
+            Event::BackendLost { .. } => WARNING,
+            Event::RateChanged { .. } | Event::BackendBack { .. } => INFO,
+        };
+        queue(level, event.to_string());
+    }
 }
 
 /// Every queued record as `(level, message, created, extra)`, in order, and how many were
@@ -149,7 +185,8 @@ pub struct LogObserver {
 
 impl LogObserver {
     /// The observer for a call starting now, if the logger is enabled for its records. `waker`:
-    /// the loop that should emit them, for an async call.
+    /// the loop that should emit them, for an async call. What asking the logger raised (it
+    /// runs Python code: Ctrl-C can land there) is raised by the call, not dropped.
     pub fn for_current_level(
         py: Python<'_>,
         waker: Option<LoopWaker>,
@@ -188,14 +225,10 @@ impl Observer for LogObserver {
         if let Some(wait) = ev.retry_in {
             message.push_str(&format!("; retrying in {:.2} s", wait.as_secs_f64()));
         }
-        let created = SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .map(|d| d.as_secs_f64())
-            .unwrap_or(0.0);
         push(Record {
             level,
             message,
-            created,
+            created: now(),
             attempt: Some(AttemptFields {
                 method: ev.method,
                 path: ev.path.to_string(),

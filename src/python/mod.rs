@@ -13,12 +13,27 @@ mod sync;
 
 use pyo3::prelude::*;
 
-use crate::core::{config, Call, ErrorKind};
+use crate::core::{config, rate_limit, Call, ErrorKind};
 
 /// The extension's own allocations (not Python's): tokio threads allocate what the Python thread
 /// frees, which glibc's malloc handles slowly (a fifth of a bulk item's CPU).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// Check a call's arguments exactly as the call itself does before sending, and send nothing
+/// (for a dry run): `TypeError`/`ValueError` naming the problem, or None.
+#[pyfunction]
+#[pyo3(signature = (call, customer_id, tags=None))]
+fn check_call(
+    py: Python<'_>,
+    call: &str,
+    customer_id: &Bound<'_, PyAny>,
+    tags: Option<&Bound<'_, PyAny>>,
+) -> PyResult<()> {
+    convert::operation(call, customer_id, tags)
+        .map(drop)
+        .map_err(|e| e.into_py_err(py))
+}
 
 /// For the test suite only: a panic inside a blocking call, which must surface as a
 /// `HelpCrunchError` (never a `PanicException`, never an abort).
@@ -48,7 +63,26 @@ fn _panic_in_async_call(
     })
 }
 
+/// Python's own `repr` of a str, so the core's messages quote values exactly as Python shows
+/// them (the repr of an exact str runs no Python code). Not inside a runtime: a thread of the
+/// core's (tokio's) must never take the GIL (see `logging`), and a blocking call's thread has
+/// let it go; both get the core's own copy of `repr`.
+fn python_repr(text: &str) -> Option<String> {
+    if tokio::runtime::Handle::try_current().is_ok() {
+        return None;
+    }
+    Python::try_attach(|py| {
+        pyo3::types::PyString::new(py, text)
+            .repr()
+            .ok()
+            .map(|r| r.to_string_lossy().into_owned())
+    })
+    .flatten()
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    crate::core::error::set_quoter(python_repr);
+    m.add_function(wrap_pyfunction!(check_call, m)?)?;
     m.add_function(wrap_pyfunction!(_panic_in_blocking_call, m)?)?;
     m.add_function(wrap_pyfunction!(_panic_in_async_call, m)?)?;
     m.add_function(wrap_pyfunction!(bridge::_prepare_exit, m)?)?;
@@ -56,6 +90,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<client::NativeClient>()?;
     m.add_class::<sandbox::SandboxServer>()?;
     m.add_class::<bulk::NativeBulkRun>()?;
+    m.add_class::<bulk::BulkItem>()?;
     m.add_class::<search::NativeQuery>()?;
     m.add_class::<search::NativeSearch>()?;
     m.add_class::<sync::NativePlanRequest>()?;
@@ -72,6 +107,9 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
         config::DEFAULT_MAX_RESPONSE_BYTES,
     )?;
     m.add("DEFAULT_CONCURRENCY", config::DEFAULT_CONCURRENCY)?;
+    // How much wider than `60 / rate_limit` seconds the limiter spaces requests: what a run's
+    // shortest possible duration (a dry run's estimate, a progress bar's ETA) must count.
+    m.add("RATE_LIMIT_MARGIN", rate_limit::SAFETY_MARGIN)?;
     m.add("DEFAULT_PAGE_SIZE", config::DEFAULT_PAGE_SIZE)?;
     m.add("MAX_PAGE_SIZE", config::MAX_PAGE_SIZE)?;
     m.add("DEFAULT_LOOKUP_BATCH", config::DEFAULT_LOOKUP_BATCH)?;

@@ -201,14 +201,12 @@ impl SandboxServer {
                 content_type,
                 headers,
             },
-            "latency" => {
-                if !(seconds.is_finite() && seconds >= 0.0) {
-                    return Err(PyValueError::new_err(
-                        "latency must be a non-negative number of seconds",
-                    ));
-                }
-                Fault::Latency(Duration::from_secs_f64(seconds))
-            }
+            "latency" => Fault::Latency(Duration::try_from_secs_f64(seconds).map_err(|_| {
+                PyValueError::new_err(format!(
+                    "seconds must be a non-negative number of seconds, got {}",
+                    crate::core::config::Float(seconds)
+                ))
+            })?),
             "drop" => Fault::DropConnection,
             "drop_after" => Fault::DropAfterProcessing,
             "not_json" => Fault::NotJson,

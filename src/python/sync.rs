@@ -72,10 +72,10 @@ pub fn plan_request(
     let lookup_batch = if lookup_batch.is_none() {
         None
     } else {
-        Some(i128::from(
+        let batch: u64 =
             convert::int_setting(crate::core::config::Setting::LookupBatch, lookup_batch)
-                .map_err(|e| e.into_py_err(py))?,
-        ))
+                .map_err(|e| e.into_py_err(py))?;
+        Some(i128::from(batch))
     };
     let request = PlanRequest::new(tag, color, mode, kind, keys, lookup_batch)
         .map_err(|e| to_py_err(py, e))?;
@@ -125,7 +125,10 @@ impl<'py> IntoPyObject<'py> for PlanOutcome {
         for item in &plan.items {
             let customer = match &item.customer {
                 Some(json) => convert::json_to_py_value(py, json).map_err(|message| {
-                    to_py_err(py, Error::Internal(format!("a planned customer: {message}")))
+                    to_py_err(
+                        py,
+                        Error::Internal(format!("a planned customer: {message}")),
+                    )
                 })?,
                 None => py.None().into_bound(py),
             };

@@ -15,7 +15,7 @@ use super::errors::{
     NOT_BLANK, PAYLOAD_TOO_LARGE, ROUTE_NOT_FOUND, TOO_MANY_REQUESTS, TYPE_ARRAY, TYPE_NUMERIC,
     TYPE_OBJECT, TYPE_STRING, UNAUTHORIZED,
 };
-use super::query::{is_blank, parse_list_query, parse_search};
+use super::query::{is_blank, parse_list_query, parse_search, Query};
 use super::search::page_body;
 use super::state::TagRequest;
 use super::Shared;
@@ -191,17 +191,7 @@ fn tag(shared: &Shared, raw_id: &str, add: bool, body: &[u8]) -> Reply {
 }
 
 fn list(shared: &Shared, query: Option<&str>) -> Reply {
-    match parse_list_query(query, shared.caps) {
-        Ok(q) => {
-            let (page, total) = q.run(
-                &shared.store.read(),
-                shared.shuffle(),
-                &shared.recent_matches,
-            );
-            Reply::new(StatusCode::OK, page_body(&page, total))
-        }
-        Err(problems) => Reply::invalid(&problems),
-    }
+    page(shared, parse_list_query(query, shared.caps))
 }
 
 fn search(shared: &Shared, body: &[u8]) -> Reply {
@@ -209,7 +199,12 @@ fn search(shared: &Shared, body: &[u8]) -> Reply {
         Ok(body) => body,
         Err(problem) => return Reply::invalid(&[problem]),
     };
-    match parse_search(&body, shared.caps) {
+    page(shared, parse_search(&body, shared.caps))
+}
+
+/// The page a list or search asked for, or the problems with how it asked.
+fn page(shared: &Shared, query: Result<Query, Vec<Invalid>>) -> Reply {
+    match query {
         Ok(q) => {
             let (page, total) = q.run(
                 &shared.store.read(),

@@ -3,10 +3,14 @@ recorded as done."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import signal
 from collections import Counter
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 import helpcrunch
 from helpcrunch.sandbox import Sandbox
@@ -133,3 +137,110 @@ def test_a_checkpoint_with_a_line_cut_short_still_records_the_next_run(tmp_path:
         again = client.remove_tags_many(items, checkpoint=checkpoint)
         assert [r.skipped for r in again] == [True, True]
         assert sb.request_count == 0
+
+
+# Tags given as one-shot iterables (a generator, an iterator, map): read once, by the check,
+# so the checkpoint's key and the request both see every tag.
+
+
+def one_shot_tags() -> list[tuple[str, Any]]:
+    return [
+        ("generator", lambda: (t for t in ["Lead", "vip"])),
+        ("iterator", lambda: iter(["Lead", "vip"])),
+        ("map", lambda: map(str.strip, [" Lead", "vip "])),
+        ("dict keys iterator", lambda: iter({"Lead": 1, "vip": 2})),
+    ]
+
+
+@pytest.mark.parametrize(("kind", "make"), one_shot_tags(), ids=[k for k, _ in one_shot_tags()])
+@pytest.mark.parametrize("way", ["many", "iter", "async_many", "async_iter"])
+def test_one_shot_tags_with_a_checkpoint_are_sent_whole_and_skipped_on_a_rerun(
+    tmp_path: Path, way: str, kind: str, make: Any
+) -> None:
+    checkpoint = tmp_path / "run.jsonl"
+
+    def run(sb: Sandbox) -> list[helpcrunch.BulkResult]:
+        items = [(cid, make()) for cid in (542335, 542336)]
+        if way == "many":
+            with sb.client() as client:
+                return list(client.remove_tags_many(items, checkpoint=checkpoint))
+        if way == "iter":
+            with sb.client() as client:
+                return list(client.iter_remove_tags(items, checkpoint=checkpoint))
+
+        async def main() -> list[helpcrunch.BulkResult]:
+            async with sb.async_client() as client:
+                if way == "async_many":
+                    return list(await client.remove_tags_many(items, checkpoint=checkpoint))
+                return [r async for r in client.iter_remove_tags(items, checkpoint=checkpoint)]
+
+        return asyncio.run(main())
+
+    with Sandbox() as sb:
+        first = run(sb)
+        assert all(r.ok for r in first), [r.error for r in first]
+        assert tag_names(sb, 542335) == tag_names(sb, 542336)
+        assert "vip" not in tag_names(sb, 542335) and "Lead" not in tag_names(sb, 542335)
+        sb.clear_requests()
+        again = run(sb)
+        assert all(r.skipped for r in again)
+        assert sb.request_count == 0
+
+
+# A checkpoint cut anywhere in its last line (a kill mid-write, even inside a character)
+# resumes; anything else that is not a record is refused, naming the file and the line.
+
+ITEMS = [(542335, "Лид"), (542336, ["Лид", "vip"]), (542337, "Лид")]
+
+
+def test_a_checkpoint_cut_at_any_byte_of_its_last_line_resumes(tmp_path: Path) -> None:
+    whole = tmp_path / "whole.jsonl"
+    with Sandbox() as sb, sb.client() as client:
+        client.remove_tags_many(ITEMS, checkpoint=whole, concurrency=1)
+    data = whole.read_bytes()
+    lines = data.splitlines(keepends=True)
+    assert len(lines) == 3 and "Лид".encode() in lines[-1]
+    start = len(data) - len(lines[-1])
+    done_before = {json.loads(line)["customer_id"] for line in lines[:-1]}
+
+    for cut in range(start, len(data) + 1):
+        checkpoint = tmp_path / f"cut{cut}.jsonl"
+        checkpoint.write_bytes(data[:cut])
+        with Sandbox() as sb, sb.client() as client:
+            report = client.remove_tags_many(ITEMS, checkpoint=checkpoint)
+            sent = {int(r.path.split("/")[3]) for r in sb.requests}
+        assert report.succeeded == 3, (cut, report.failures)
+        whole_last = cut >= len(data) - 1  # the record is whole, only its newline may be cut
+        assert sent == set() if whole_last else sent == {c for c, _ in ITEMS} - done_before
+        # What the rerun wrote reads back: a third run skips everything.
+        with Sandbox() as sb, sb.client() as client:
+            third = client.remove_tags_many(ITEMS, checkpoint=checkpoint)
+            assert third.skipped == 3 and sb.request_count == 0, cut
+
+
+@pytest.mark.parametrize(
+    "garbage",
+    [b"\xff\xfe\x00 not text\n", b"not json\n", b"[1, 2]\n", b'{"ok": true\n', b"42\n"],
+    ids=["bytes", "text", "array", "cut-then-newline", "number"],
+)
+def test_garbage_before_the_last_line_is_an_error_naming_the_file_and_line(
+    tmp_path: Path, garbage: bytes
+) -> None:
+    whole = tmp_path / "whole.jsonl"
+    with Sandbox() as sb, sb.client() as client:
+        client.remove_tags_many(ITEMS, checkpoint=whole, concurrency=1)
+    lines = whole.read_bytes().splitlines(keepends=True)
+    checkpoint = tmp_path / "damaged.jsonl"
+    checkpoint.write_bytes(lines[0] + garbage + b"".join(lines[1:]))
+    with Sandbox() as sb, sb.client() as client, pytest.raises(ValueError) as caught:
+        client.remove_tags_many(ITEMS, checkpoint=checkpoint)
+    assert str(checkpoint) in str(caught.value) and "line 2" in str(caught.value)
+    assert sb.request_count == 0
+
+
+def test_blank_lines_in_a_checkpoint_are_ignored(tmp_path: Path) -> None:
+    checkpoint = tmp_path / "run.jsonl"
+    with Sandbox() as sb, sb.client() as client:
+        client.remove_tags_many(ITEMS, checkpoint=checkpoint)
+        checkpoint.write_bytes(b"\n" + checkpoint.read_bytes().replace(b"\n", b"\n\n"))
+        assert client.remove_tags_many(ITEMS, checkpoint=checkpoint).skipped == 3

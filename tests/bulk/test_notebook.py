@@ -79,6 +79,8 @@ def test_the_bulk_run_reports_its_counts(executed: list[Any]) -> None:
 def test_the_bulk_run_shows_a_progress_widget(executed: list[Any]) -> None:
     pytest.importorskip("ipywidgets")
     assert data_of(executed[3], WIDGET_MIME), "tqdm drew a Jupyter widget"
+    # A widget only: no plain progress lines, no warning from tqdm about notebook mode.
+    assert text_of(executed[3], "stderr") == ""
 
 
 def test_the_report_displays_as_a_table_of_every_row(executed: list[Any]) -> None:

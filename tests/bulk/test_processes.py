@@ -10,6 +10,7 @@ import sys
 import types
 from collections import Counter
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -76,7 +77,7 @@ def dask_untag() -> Iterator[types.ModuleType]:
 
 
 def test_the_dask_example_untags_every_row_on_worker_processes(
-    sandbox: Sandbox, dask_untag: types.ModuleType
+    sandbox: Sandbox, dask_untag: types.ModuleType, tmp_path: Path
 ) -> None:
     import pandas as pd
     from distributed import Client as DaskClient
@@ -88,12 +89,15 @@ def test_the_dask_example_untags_every_row_on_worker_processes(
         {"customer_id": ids, "tags": [["Lead"]] * len(ids)},
         index=range(1000, 1000 + len(ids)),
     )
+    # The workers share one budget through a file, as the example does. The rate is high:
+    # the pace itself is tested in tests/ratelimit/.
+    budget = tmp_path / "budget"
     with (
         LocalCluster(
             n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None
         ) as cluster,
         DaskClient(cluster) as dask_client,
-        sandbox.client() as client,
+        sandbox.client(rate_limit=60_000, rate_limit_backend=budget.as_uri()) as client,
     ):
         results = dask_untag.untag_with_dask(dask_client, frame, client, partitions=6)
         worker_pids = set(dask_client.run(os.getpid).values())
@@ -106,3 +110,6 @@ def test_the_dask_example_untags_every_row_on_worker_processes(
     # Each row was sent exactly once, and the sandbox ends as the results say.
     assert requests_per_customer(sandbox) == Counter(ids)
     assert all(tag_names(sandbox, i) == ["keep"] for i in range(1, ROWS + 1))
+    # The workers paced themselves through the shared budget (this process sent nothing).
+    header, account = budget.read_text().splitlines()
+    assert header.startswith("helpcrunch-rate-limit v1") and len(account.split()[0]) == 64

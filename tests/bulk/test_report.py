@@ -138,6 +138,12 @@ def test_report_counts_and_failures_list(sandbox: Sandbox) -> None:
     assert "3 items: 1 succeeded, 2 failed" in repr(report)
 
 
+def test_the_report_of_one_item_says_item(sandbox: Sandbox) -> None:
+    with sandbox.client() as client:
+        report = client.remove_tags_many([(542335, "Lead")])
+    assert repr(report) == "BulkReport(1 item: 1 succeeded, 0 failed)"
+
+
 def test_add_tags_many_tags_every_customer(sandbox: Sandbox) -> None:
     items = [
         {"customer_id": cid, "tags": [{"name": "Churned", "color": "#123456"}]} for cid in DEMO_IDS

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from helpcrunch import __version__ as helpcrunch_version
 from helpcrunch.sandbox import DEMO_CUSTOMER_ID, Sandbox
+from tests.support.cli import HELPCRUNCH, helpcrunch, serve_sandbox
+from tests.support.processes import child_env
 
 KEY = "cli-secret-key-0123456789"
 
@@ -64,11 +65,30 @@ def test_the_console_script_is_installed() -> None:
 
 
 def test_tag_with_colours_against_a_server_from_the_environment(sb: Sandbox) -> None:
-    result = run("tag", str(DEMO_CUSTOMER_ID), "Trial:#c57de0", "odd:name", env=env_for(sb))
+    result = run("tag", str(DEMO_CUSTOMER_ID), "Trial:#c57de0", "Beta:#abc", env=env_for(sb))
     assert result.returncode == 0, result.stderr
     tags = {t["name"]: t["color"] for t in sb.customer(DEMO_CUSTOMER_ID)["tags"]}
     assert tags["Trial"] == "#c57de0"
-    assert tags["odd:name"] == "#c377e0"
+    assert tags["Beta"] == "#abc"
+
+
+def test_a_colon_in_a_tag_name_is_written_with_a_backslash(sb: Sandbox) -> None:
+    result = run("tag", str(DEMO_CUSTOMER_ID), "Ratio 1\\:2", "odd\\:name:#123456", env=env_for(sb))
+    assert result.returncode == 0, result.stderr
+    tags = {t["name"]: t["color"] for t in sb.customer(DEMO_CUSTOMER_ID)["tags"]}
+    assert tags["Ratio 1:2"] == "#c377e0"  # HelpCrunch's colour for a new tag
+    assert tags["odd:name"] == "#123456"
+
+
+@pytest.mark.parametrize("tag", ["Trial:red", "Trial:#12345", "Trial:", "Trial:#abc:#abc"])
+def test_a_colour_that_is_not_rgb_or_rrggbb_is_a_usage_error(sb: Sandbox, tag: str) -> None:
+    result = run("tag", str(DEMO_CUSTOMER_ID), tag, env=env_for(sb))
+    assert result.returncode == 2
+    [line] = result.stderr.splitlines()
+    assert line.startswith("helpcrunch tag: error: TAG ")
+    escaped = tag.replace(":", "\\:")
+    assert f"write '{escaped}'" in line
+    assert sb.request_count == 0
 
 
 def test_get_prints_the_customer(sb: Sandbox) -> None:
@@ -99,16 +119,34 @@ def test_api_key_file_and_stdin(sb: Sandbox, tmp_path: Path) -> None:
 def test_exit_codes_for_usage_and_not_found(sb: Sandbox, args: list[str], code: int) -> None:
     result = run(*args, env=env_for(sb))
     assert result.returncode == code
-    assert "Traceback" not in result.stderr
-    last_line = result.stderr.strip().splitlines()[-1]
-    assert last_line.startswith("helpcrunch") and "error:" in last_line
+    [line] = result.stderr.splitlines()
+    assert line.startswith(f"helpcrunch {args[0]}: error: ")
 
 
-def test_no_key_is_a_usage_error_naming_the_variable() -> None:
+def test_no_key_is_a_usage_error_with_cli_advice() -> None:
     result = run("get", "1")
     assert result.returncode == 2
-    assert "HELPCRUNCH_API_KEY" in result.stderr
-    assert "Traceback" not in result.stderr
+    [line] = result.stderr.splitlines()
+    assert "set HELPCRUNCH_API_KEY or use --api-key-file FILE" in line
+    assert "api_key=" not in line  # a Python argument, which the CLI does not have
+
+
+@pytest.mark.parametrize("content", ["", "\n", "  \n\n"])
+def test_an_empty_key_file_says_it_is_empty(tmp_path: Path, content: str) -> None:
+    key_file = tmp_path / "key"
+    key_file.write_text(content)
+    result = run("get", "1", "--api-key-file", str(key_file))
+    assert result.returncode == 2
+    assert (
+        result.stderr
+        == f"helpcrunch get: error: --api-key-file {str(key_file)!r} is empty; it must hold the API key\n"
+    )
+
+
+def test_version() -> None:
+    result = helpcrunch("--version")
+    assert result.returncode == 0
+    assert result.stdout == f"helpcrunch {helpcrunch_version}\n"
 
 
 def test_wrong_key_exits_3_without_printing_the_key(sb: Sandbox) -> None:
@@ -166,30 +204,43 @@ def test_stray_arguments_are_named_without_their_values() -> None:
     assert KEY not in result.stderr + result.stdout
 
 
-def test_sandbox_command_serves_until_ctrl_c() -> None:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "helpcrunch", "sandbox", "--rate-limit", "100"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+def test_the_sandbox_prints_only_export_lines_that_a_shell_can_eval() -> None:
+    # The README's route: the export lines set the environment, and the sandbox serves on in
+    # the background until killed.
+    script = f"""
+        set -e
+        eval "$({HELPCRUNCH} sandbox --key 'my key' &)"
+        trap 'kill "$HELPCRUNCH_SANDBOX_PID"' EXIT  # even if a step fails
+        {HELPCRUNCH} untag {DEMO_CUSTOMER_ID} Lead
+        echo "key=$HELPCRUNCH_API_KEY"
+    """
+    result = subprocess.run(
+        ["sh", "-c", script], capture_output=True, text=True, env=child_env(), timeout=60
     )
+    assert result.returncode == 0, result.stderr
+    customer_json, key_line = result.stdout.rsplit("\n", 2)[:2]
+    assert [t["name"] for t in json.loads(customer_json)["tags"]] == ["vip"]
+    assert key_line == "key=my key"
+    assert "HelpCrunch sandbox serving at http://127.0.0.1:" in result.stderr
+
+
+def test_the_sandbox_stops_on_ctrl_c_with_exit_0() -> None:
+    served = serve_sandbox("--rate-limit", "100")
     try:
-        assert proc.stdout is not None
-        first = proc.stdout.readline()
-        url = first.strip().rsplit(" ", 1)[-1]
+        url = served.exports["HELPCRUNCH_BASE_URL"]
         assert url.startswith("http://127.0.0.1:") and url.endswith("/v1")
-        exports = dict(
-            line.removeprefix("export ").strip().split("=", 1)
-            for line in (proc.stdout.readline(), proc.stdout.readline())
-        )
-        assert exports["HELPCRUNCH_BASE_URL"] == url
-        result = run("untag", str(DEMO_CUSTOMER_ID), "Lead", env=exports)
+        assert set(served.exports) == {
+            "HELPCRUNCH_BASE_URL",
+            "HELPCRUNCH_API_KEY",
+            "HELPCRUNCH_SANDBOX_PID",
+        }
+        assert int(served.exports["HELPCRUNCH_SANDBOX_PID"]) == served.process.pid
+        result = helpcrunch("untag", str(DEMO_CUSTOMER_ID), "Lead", env=served.env)
         assert result.returncode == 0, result.stderr
-        start = time.monotonic()
-        proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=10)
-        assert time.monotonic() - start < 10
-        assert proc.returncode == 130
+        err = served.stop()
     finally:
-        proc.kill()
-        proc.wait()
+        served.process.kill()
+        served.process.wait()
+    assert served.process.returncode == 0, err
+    assert "interrupted" not in err.lower() and "Traceback" not in err
+    assert err.splitlines()[-1] == "HelpCrunch sandbox stopped."

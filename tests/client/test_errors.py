@@ -357,3 +357,77 @@ def test_closed_client_raises_client_closed_error_and_sends_nothing(
     with pytest.raises(helpcrunch.ClientClosedError):
         c.get_customer(1)
     assert server.requests == []
+
+
+# Every exception of the package round-trips through pickle unchanged: class, message, str,
+# repr, args and every attribute (multiprocessing, Dask and concurrent.futures pickle them).
+
+
+def _report() -> helpcrunch.BulkReport:
+    results = [
+        helpcrunch.BulkResult(0, 1, "Lead", True, {"id": 1, "tags": []}, None, 1),
+        helpcrunch.BulkResult(
+            1, "2", ["x"], False, None, helpcrunch.RequestCancelledError("stopped"), 1
+        ),
+    ]
+    return helpcrunch.BulkReport(results)
+
+
+def _every_exception() -> list[BaseException]:
+    status = {
+        "status_code": 404,
+        "errors": [{"code": "not_found", "message": "no"}],
+        "body": '{"errors": []}',
+        "headers": {"X-Request-Id": "r1"},
+        "attempts": 3,
+        "retry_after": 2.5,
+    }
+    made: list[BaseException] = [
+        helpcrunch.BulkInterrupted(_report()),
+        helpcrunch.BulkError("item 1 failed", _report()),
+        helpcrunch.APIConnectionError("connection error: reset", attempts=2),
+        helpcrunch.APITimeoutError("no answer", attempts=3),
+        helpcrunch.APIResponseValidationError("bad body", status_code=200, body="[1]"),
+    ]
+    for name in helpcrunch._exceptions.__all__:
+        cls = getattr(helpcrunch, name)
+        if not (isinstance(cls, type) and issubclass(cls, BaseException)):
+            continue
+        if issubclass(cls, helpcrunch.APIStatusError):
+            made.append(cls(f"HTTP error ({name})", **status))
+        elif cls in (helpcrunch.BulkInterrupted, helpcrunch.BulkError):
+            continue
+        elif issubclass(cls, (helpcrunch.APIResponseValidationError,)):
+            continue
+        else:
+            made.append(cls(f"{name}: something 'quoted' \u041b\u0438\u0434"))
+    return made
+
+
+@pytest.mark.parametrize("err", _every_exception(), ids=lambda e: type(e).__name__)
+def test_every_exception_round_trips_through_pickle_unchanged(err: BaseException) -> None:
+    err.add_note("a note")
+    for protocol in range(pickle.HIGHEST_PROTOCOL + 1):
+        back = pickle.loads(pickle.dumps(err, protocol=protocol))
+        assert type(back) is type(err)
+        assert str(back) == str(err)
+        assert repr(back) == repr(err)
+        assert back.args == err.args
+        assert getattr(back, "message", None) == getattr(err, "message", None)
+        for name, value in vars(err).items():
+            if name == "report":
+                assert repr(back.report) == repr(value)
+                assert [r.as_row() for r in back.report] == [r.as_row() for r in value]
+            else:
+                assert getattr(back, name) == value, name
+
+
+def test_every_exception_class_is_covered_by_the_pickle_test() -> None:
+    covered = {type(e) for e in _every_exception()}
+    exported = {
+        getattr(helpcrunch, n)
+        for n in helpcrunch._exceptions.__all__
+        if isinstance(getattr(helpcrunch, n), type)
+        and issubclass(getattr(helpcrunch, n), BaseException)
+    }
+    assert exported <= covered

@@ -27,13 +27,13 @@ class Interrupted:
     returncode: int
     stdout: str
     stderr: str
-    #: Seconds from SIGINT to the child's end.
-    took: float
 
 
 def interrupt_mid_call(script: str, server: ScriptedServer, settle: float) -> Interrupted:
     """Run ``script`` (which prints "calling" before its call) in a child and send it SIGINT
-    ``settle`` seconds after its first request reached ``server``."""
+    ``settle`` seconds after its first request reached ``server``. The scripts' calls would
+    block for an hour if Ctrl-C did not stop them: the bounded wait here fails the test then,
+    whatever the machine's speed."""
     proc = subprocess.Popen(
         [sys.executable, "-c", script, API_KEY, server.base_url],
         stdout=subprocess.PIPE,
@@ -46,20 +46,18 @@ def interrupt_mid_call(script: str, server: ScriptedServer, settle: float) -> In
         assert proc.stdout.readline().strip() == "calling"
         assert server.wait_for_requests(1, timeout=30), "the request never arrived"
         time.sleep(settle)
-        sent = time.monotonic()
         proc.send_signal(signal.SIGINT)
-        stdout, stderr = proc.communicate(timeout=15)
-        took = time.monotonic() - sent
+        stdout, stderr = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    return Interrupted(proc.returncode, stdout, stderr, took)
+    return Interrupted(proc.returncode, stdout, stderr)
 
 
 CTRL_C_SCRIPT = """
 import sys, helpcrunch
-client = helpcrunch.Client(api_key=sys.argv[1], base_url=sys.argv[2], timeout=60,
+client = helpcrunch.Client(api_key=sys.argv[1], base_url=sys.argv[2], timeout=3600,
                            max_retries=0, rate_limit=None)
 print("calling", flush=True)
 client.{call}
@@ -77,7 +75,6 @@ def test_ctrl_c_interrupts_a_blocked_call_promptly(server: ScriptedServer, call:
     server.set_default(Hang())
     # 0.2 s: well inside the blocking call.
     done = interrupt_mid_call(CTRL_C_SCRIPT.format(call=call), server, settle=0.2)
-    assert done.took < 5, f"Ctrl-C took {done.took:.1f} s"
     assert done.returncode != 0
     assert "KeyboardInterrupt" in done.stderr
     assert "panic" not in done.stderr.lower()
@@ -88,7 +85,7 @@ def test_ctrl_c_interrupts_a_blocked_call_promptly(server: ScriptedServer, call:
 
 CTRL_C_BACKOFF_SCRIPT = """
 import sys, helpcrunch
-client = helpcrunch.Client(api_key=sys.argv[1], base_url=sys.argv[2], max_retries=2,
+client = helpcrunch.Client(api_key=sys.argv[1], base_url=sys.argv[2], max_retries=100,
                            rate_limit=None)
 print("calling", flush=True)
 client.get_customer(1)
@@ -97,10 +94,10 @@ client.get_customer(1)
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 def test_ctrl_c_interrupts_a_call_waiting_out_a_retry_after(server: ScriptedServer) -> None:
-    server.set_default(Reply(429, {}, {"Retry-After": "30"}))
-    # 0.3 s: now in the 30 s wait before the retry.
+    # 59 s before each of 100 retries: well over an hour, unless Ctrl-C stops it.
+    server.set_default(Reply(429, {}, {"Retry-After": "59"}))
+    # 0.3 s: now in the wait before the first retry.
     done = interrupt_mid_call(CTRL_C_BACKOFF_SCRIPT, server, settle=0.3)
-    assert done.took < 5, f"Ctrl-C took {done.took:.1f} s"
     assert "KeyboardInterrupt" in done.stderr
     assert "panic" not in done.stderr.lower()
     assert len(server.requests) == 1
@@ -108,7 +105,7 @@ def test_ctrl_c_interrupts_a_call_waiting_out_a_retry_after(server: ScriptedServ
 
 CTRL_C_CATCH_SCRIPT = """
 import sys, helpcrunch
-client = helpcrunch.Client(api_key=sys.argv[1], base_url=sys.argv[2], timeout=60,
+client = helpcrunch.Client(api_key=sys.argv[1], base_url=sys.argv[2], timeout=3600,
                            max_retries=0, rate_limit=None)
 print("calling", flush=True)
 try:

@@ -19,8 +19,8 @@ from helpcrunch import (
     BadRequestError,
     Client,
     ClientClosedError,
-    ConfigurationError,
     Condition,
+    ConfigurationError,
     ConflictError,
     Customer,
     CustomerId,
@@ -80,6 +80,9 @@ def sync_client() -> Customer:
     )
     unlimited = Client(rate_limit=None, allow_insecure_http=False)
     unlimited.close()
+    shared = Client(rate_limit=120, rate_limit_backend="redis://127.0.0.1:6379/0")
+    budget: tuple[str | None, float | None] = (shared.rate_limit_backend, shared.current_rate_limit)
+    print(budget)
     settings: tuple[str, float, int, float | None, bool] = (
         client.base_url,
         client.timeout,
@@ -116,9 +119,8 @@ def find_customers(client: Client) -> list[str]:
     frame = client.search_customers(email="ann@example.com").to_pandas()
     more = helpcrunch.search_customers(user_id="u-1", limit=1)
     counted: int = helpcrunch.count_customers(tag="Lead") + helpcrunch.list_customers().total
-    return [*emails, str(total), str(stats["requests"]), str(leads), str(ids), str(frame)] + [
-        str(more.total + counted)
-    ]
+    summary = [str(total), str(stats["requests"]), str(leads), str(ids), str(frame)]
+    return [*emails, *summary, str(more.total + counted)]
 
 
 async def find_customers_async(client: AsyncClient) -> list[int]:

@@ -22,6 +22,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 import helpcrunch
+from helpcrunch._client import ENV_SETTINGS
 from tests.support.scripted_server import ScriptedServer
 
 API_KEY = "inputs-test-key-0123456789"
@@ -179,7 +180,9 @@ def server() -> Iterator[ScriptedServer]:
         # off so the many valid examples are not paced at 120 a minute.
         client = helpcrunch.Client(rate_limit=None)
         helpcrunch._defaults = (client, helpcrunch.AsyncClient._from_native(client._native))
-        helpcrunch._default_env = (API_KEY, s.base_url)
+        # The environment it came from, read as the package reads it: a tuple that does not
+        # match would rebuild the client (paced) on every call.
+        helpcrunch._default_env = tuple(os.environ.get(name) for name in ENV_SETTINGS)
         yield s
         helpcrunch._defaults = None
     for name, value in saved.items():

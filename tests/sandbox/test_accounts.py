@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from helpcrunch.sandbox import DEMO_CUSTOMER_ID, Sandbox
+from tests.support.cli import ServedSandbox, serve_sandbox
 
 
 def call(sb: Sandbox, method: str, path: str, body: Any = None) -> tuple[int, Any]:
@@ -207,29 +208,18 @@ def test_search_and_list_count_against_the_rate_limit() -> None:
 # ---------- the CLI ----------
 
 
-def start_cli(*args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "helpcrunch", "sandbox", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+def start_cli(*args: str) -> ServedSandbox:
+    return serve_sandbox(*args)
 
 
-def served(proc: subprocess.Popen[str]) -> tuple[str, str]:
+def served(proc: ServedSandbox) -> tuple[str, str]:
     """The base URL and key the command printed."""
-    assert proc.stdout is not None
-    proc.stdout.readline()
-    exports = dict(
-        line.removeprefix("export ").strip().split("=", 1)
-        for line in (proc.stdout.readline(), proc.stdout.readline())
-    )
-    return exports["HELPCRUNCH_BASE_URL"], exports["HELPCRUNCH_API_KEY"]
+    return proc.exports["HELPCRUNCH_BASE_URL"], proc.exports["HELPCRUNCH_API_KEY"]
 
 
-def stop(proc: subprocess.Popen[str]) -> str:
-    proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=30)
+def stop(proc: ServedSandbox) -> str:
+    proc.process.send_signal(signal.SIGTERM)
+    _, err = proc.process.communicate(timeout=30)
     return err
 
 
@@ -252,7 +242,7 @@ def test_cli_serves_a_generated_account_with_caps() -> None:
         assert e.value.code == 400
     finally:
         err = stop(proc)
-    assert proc.returncode == 0
+    assert proc.process.returncode == 0
     assert "500 customers (generated, seed 4)" in err
 
 
@@ -263,7 +253,7 @@ def test_cli_loads_customers_from_a_file(customer_file: tuple[Path, Path]) -> No
         assert [c["name"] for c in get(f"{url}/customers", key)["data"]] == ["Ten", "Eleven"]
     finally:
         err = stop(proc)
-    assert proc.returncode == 0
+    assert proc.process.returncode == 0
     assert f"2 customers (from {customer_file[1]})" in err
 
 
@@ -272,7 +262,7 @@ def test_cli_stops_cleanly_on_sigterm_sent_as_soon_as_it_prints_its_address() ->
         proc = start_cli("--customers", "3")
         served(proc)
         err = stop(proc)
-        assert proc.returncode == 0, err
+        assert proc.process.returncode == 0, err
 
 
 @pytest.mark.parametrize(

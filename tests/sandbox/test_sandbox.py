@@ -4,6 +4,7 @@ the rate limit and every fault-injection knob."""
 from __future__ import annotations
 
 import json
+import math
 import threading
 import urllib.error
 import urllib.request
@@ -268,3 +269,36 @@ def test_async_client_against_the_sandbox(sb: Sandbox) -> None:
         return [c["id"] for c in customers]
 
     assert asyncio.run(main()) == [c["id"] for c in sb.customers()]
+
+
+@pytest.mark.parametrize(
+    ("arguments", "name"),
+    [
+        ({"port": 70000}, "port"),
+        ({"port": -1}, "port"),
+        ({"rate_limit": -1}, "rate_limit"),
+        ({"rate_limit": 2**64}, "rate_limit"),
+        ({"log_capacity": 10**400}, "log_capacity"),
+        ({"port": 80.0}, "port"),
+        ({"rate_limit": True}, "rate_limit"),
+    ],
+)
+def test_sandbox_numbers_out_of_range_name_the_argument(
+    arguments: dict[str, Any], name: str
+) -> None:
+    with pytest.raises((TypeError, ValueError)) as caught:
+        Sandbox(**arguments)
+    assert name in str(caught.value)
+    assert not isinstance(caught.value, OverflowError)
+
+
+@pytest.mark.parametrize("seconds", [1e300, -1.0, math.inf, math.nan])
+def test_a_delay_past_any_duration_is_a_value_error(seconds: float) -> None:
+    with Sandbox() as sb, pytest.raises(ValueError, match="seconds"):
+        sb.delay_next(seconds)
+
+
+@pytest.mark.parametrize("times", [-1, 2**40])
+def test_fault_counts_out_of_range_name_times(times: int) -> None:
+    with Sandbox() as sb, pytest.raises(ValueError, match="times"):
+        sb.drop_next(times)

@@ -335,3 +335,50 @@ def test_the_cli_with_the_key_in_the_environment_prints_no_key_on_errors() -> No
         )
     assert out.returncode == 3
     assert KEY not in out.stdout + out.stderr
+
+
+# A server echoing the key where the 64 KiB excerpt of the body is cut: no part of it survives,
+# in any field, whatever byte the cut falls on.
+
+CUT = 64 * 1024
+
+
+def _leaked_pieces(text: str) -> list[str]:
+    """Pieces of the key in ``text``: the whole key, or a start of it of 4+ characters that ends
+    the text (what a cut leaves)."""
+    found = [KEY] if KEY in text else []
+    found += [KEY[:n] for n in range(4, len(KEY)) if text.endswith(KEY[:n])]
+    return found
+
+
+@pytest.mark.parametrize("before_cut", range(1, len(KEY) + 1))
+@pytest.mark.parametrize("status", [500, 200], ids=["status-error", "unusable-200"])
+def test_a_key_straddling_the_excerpt_cut_is_blanked_whole(
+    server: ScriptedServer, before_cut: int, status: int
+) -> None:
+    # The key's first `before_cut` characters fall before the cut, the rest after it; the
+    # filler is multi-byte, so the cut also lands inside characters.
+    filler = "é" * ((CUT - before_cut) // 2) + "x" * ((CUT - before_cut) % 2)
+    body = filler + KEY + " tail " + KEY[: len(KEY) // 2]
+    assert len(filler.encode()) + before_cut == CUT
+    message = f"echo: Bearer {KEY}"
+    payload = (
+        '{"errors": [{"code": "x", "message": "' + message + '"}], "echo": "' + body + '"}'
+        if status == 500
+        else body
+    )
+    server.set_default(Reply(status, payload.encode(), {"X-Echo": KEY, f"X-{KEY}": "1"}))
+    with helpcrunch.Client(
+        api_key=KEY, base_url=server.base_url, max_retries=0, rate_limit=None
+    ) as client:
+        with pytest.raises(helpcrunch.APIError) as caught:
+            client.get_customer(1)
+    error = caught.value
+    texts = [str(error), repr(error), error.body]  # type: ignore[attr-defined]
+    texts += [e["message"] for e in getattr(error, "errors", [])]
+    texts += [f"{k}: {v}" for k, v in getattr(error, "headers", {}).items()]
+    for text in texts:
+        assert _leaked_pieces(text) == [], text[-200:]
+    blank = "[redacted]"
+    body = error.body  # type: ignore[attr-defined]
+    assert blank in body or any(body.endswith(blank[:n]) for n in range(1, len(blank)))

@@ -1,1 +1,2 @@
-"""Shared by the test areas: the scripted HTTP server, sandbox data and child processes."""
+"""Shared by the test areas: the scripted HTTP server, sandbox data, child processes, a real
+redis-server and worker processes sharing a rate limit."""

@@ -22,6 +22,10 @@ Actions, polite first:
 - ``StreamBody(total, declare_length)``: a 200 whose body of ``total`` bytes is generated as it is
   sent (never held whole), then close.
 - ``TrickleHeaders(interval)``: a status line, then header bytes one at a time, never finishing.
+
+``ScriptedServer(idle_timeout=seconds)`` closes a kept-alive connection that has carried no
+request for that long, as Apache, Node, gunicorn and load balancers do (2-60 s in their
+defaults); the client's pool learns of it only from the closed socket.
 """
 
 from __future__ import annotations
@@ -261,7 +265,9 @@ class TrickleHeaders(Action):
 class ScriptedServer:
     """``with ScriptedServer() as s: s.enqueue(action, ...)``; ``s.base_url`` for a client."""
 
-    def __init__(self) -> None:
+    def __init__(self, idle_timeout: float | None = None) -> None:
+        #: Close a kept-alive connection idle for this many seconds (None: never).
+        self.idle_timeout = idle_timeout
         self._lock = threading.Lock()
         self._arrived = threading.Condition(self._lock)
         self._script: deque[Action] = deque()
@@ -272,6 +278,10 @@ class ScriptedServer:
         self.requests: list[Request] = []
         #: TCP connections accepted.
         self.connections = 0
+        #: Kept-alive connections the server closed for being idle (``idle_timeout``).
+        self.idle_closes = 0
+        #: Connections the client closed while the server waited for their next request.
+        self.client_closes = 0
         #: Clients that went away while an action was waiting (Sleep, Hang, TrickleHeaders).
         self.disconnects = 0
         self.disconnected = threading.Event()
@@ -402,7 +412,17 @@ class Connection:
         return Request(method, path, headers, body, at, self.peer, raw)
 
     def _receive(self) -> bool:
+        idle_since = time.monotonic()
+        idle_timeout = self._server.idle_timeout
         while not self._server._closing.is_set():
+            if (
+                idle_timeout is not None
+                and not self._buffer
+                and time.monotonic() - idle_since > idle_timeout
+            ):
+                with self._server._lock:
+                    self._server.idle_closes += 1
+                return False
             try:
                 readable, _, _ = select.select([self.sock], [], [], 0.05)
                 if not readable:
@@ -411,6 +431,9 @@ class Connection:
             except OSError:
                 return False
             if not chunk:
+                if not self._buffer:
+                    with self._server._lock:
+                        self._server.client_closes += 1
                 return False
             self._buffer += chunk
             return True

@@ -498,13 +498,24 @@ fn a_limit_caps_what_is_handed_out_and_the_page_asked_for() {
 fn a_refused_page_size_halves_down_to_one() {
     let mut paging = Paging::new(100, None);
     let request = paging.next_request().unwrap();
-    assert!(paging.shrink_page_size(&request));
+    assert!(paging.shrink_page_size(&request, None));
     assert_eq!(paging.page_size(), 50);
     let request = paging.next_request().unwrap();
     assert_eq!(request.limit, 50);
+    // A stated size no smaller than the refused one says nothing useful: halve.
+    assert!(paging.shrink_page_size(&request, Some(50)));
+    assert_eq!(paging.page_size(), 25);
     let mut tiny = Paging::new(1, None);
     let request = tiny.next_request().unwrap();
-    assert!(!tiny.shrink_page_size(&request));
+    assert!(!tiny.shrink_page_size(&request, Some(0)));
+}
+
+#[test]
+fn a_refused_page_size_takes_the_size_the_server_states() {
+    let mut paging = Paging::new(100, None);
+    let request = paging.next_request().unwrap();
+    assert!(paging.shrink_page_size(&request, Some(30)));
+    assert_eq!(paging.next_request().unwrap().limit, 30);
 }
 
 #[test]

@@ -21,8 +21,10 @@
 
 mod account;
 mod backend;
+mod events;
 mod file_store;
 mod gcra;
+mod permit;
 mod redis_store;
 #[cfg(test)]
 mod tests;
@@ -34,6 +36,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use crate::core::config::Setting;
 use crate::core::error::{Error, Result};
 use crate::core::runtime;
 use file_store::FileStore;
@@ -42,7 +45,10 @@ use redis_store::RedisStore;
 
 pub use account::{AccountId, ACCOUNT_HASH_PREFIX};
 pub use backend::{Backend, RedisTarget, SETTING};
+pub use events::{Event, EventSink};
 pub use gcra::{interval_us, Tuning, SAFETY_MARGIN};
+pub use permit::Permit;
+use permit::Source;
 pub use redis_store::{KEY_PREFIX, OPERATION_TIMEOUT};
 
 /// The share of the rate a process keeps for itself while its shared backend is unreachable.
@@ -68,17 +74,6 @@ const REPORT_STEP: f64 = 0.1;
 #[derive(Clone, Debug)]
 pub(crate) struct StoreError(pub(crate) String);
 
-/// The one check of a configured rate, with the message that names the setting.
-pub fn check_per_minute(per_minute: f64) -> Result<()> {
-    if per_minute.is_finite() && per_minute > 0.0 {
-        Ok(())
-    } else {
-        Err(Error::Configuration(format!(
-            "rate_limit must be a positive number of requests per minute (or None), got {per_minute}"
-        )))
-    }
-}
-
 /// Everything a limiter is built from.
 #[derive(Clone, Debug)]
 pub struct RateLimitConfig {
@@ -97,112 +92,6 @@ impl RateLimitConfig {
             account,
             tuning: Tuning::default(),
         }
-    }
-}
-
-/// What a limiter reports. `Display` is the sentence a log line carries.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Event {
-    /// The rate in force changed: lowered after a 429 (`throttled`, when this limiter's report
-    /// lowered it), or another process's report, or climbing back.
-    RateChanged {
-        per_minute: f64,
-        configured: f64,
-        throttled: bool,
-    },
-    /// The shared backend stopped answering; this process paces itself alone at
-    /// `fallback_per_minute` until it answers again.
-    BackendLost {
-        backend: String,
-        reason: String,
-        fallback_per_minute: f64,
-    },
-    /// The shared backend answers again; its budget is used from now on.
-    BackendBack { backend: String },
-}
-
-impl fmt::Display for Event {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Event::RateChanged {
-                per_minute,
-                configured,
-                throttled: true,
-            } => write!(
-                f,
-                "HelpCrunch throttled a request (429): rate limit lowered to {per_minute:.1} \
-                 requests a minute (configured {configured})"
-            ),
-            Event::RateChanged {
-                per_minute,
-                configured,
-                throttled: false,
-            } => write!(
-                f,
-                "rate limit now {per_minute:.1} requests a minute (configured {configured})"
-            ),
-            Event::BackendLost {
-                backend,
-                reason,
-                fallback_per_minute,
-            } => write!(
-                f,
-                "rate limit backend {backend} is unavailable ({reason}); this process paces \
-                 itself alone at {fallback_per_minute:.1} requests a minute until it answers again"
-            ),
-            Event::BackendBack { backend } => write!(
-                f,
-                "rate limit backend {backend} answers again; sharing its budget"
-            ),
-        }
-    }
-}
-
-/// Where a limiter's events go (the client turns them into log lines). Called on the task that
-/// caused the event (a caller of `acquire` or `throttled`, or for [`Event::BackendBack`] the
-/// background probe on a worker of the multi-thread runtime), never with a lock of the limiter
-/// held; it should return quickly.
-pub trait EventSink: Send + Sync {
-    fn on_event(&self, event: &Event);
-}
-
-impl<F: Fn(&Event) + Send + Sync> EventSink for F {
-    fn on_event(&self, event: &Event) {
-        self(event)
-    }
-}
-
-/// What [`RateLimiter::acquire`] grants: hand it back to [`RateLimiter::throttled`] if the
-/// request it paced was answered 429.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Permit {
-    source: Source,
-    epoch: u64,
-    slot_us: i64,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Source {
-    /// The limiter's own budget (the local backend).
-    Own,
-    /// The fallback budget of outage number `outage` of a shared backend.
-    Fallback { outage: u64 },
-    /// The shared budget.
-    Shared,
-}
-
-impl Permit {
-    /// Whether the slot came from the shared budget (rather than the limiter's own, or its
-    /// fallback while the backend was away).
-    pub fn is_shared(&self) -> bool {
-        self.source == Source::Shared
-    }
-
-    /// The slot's time in microseconds on the clock of the budget that granted it (Redis's
-    /// clock, the machine's wall clock for a file, the limiter's own clock otherwise): slots of
-    /// one budget can be compared with each other, for diagnostics and tests.
-    pub fn slot_us(&self) -> i64 {
-        self.slot_us
     }
 }
 
@@ -308,7 +197,8 @@ impl RateLimiter {
     /// Check `config` and build the limiter. Nothing is sent: a shared backend is first
     /// contacted by the first [`acquire`](Self::acquire).
     pub fn new(config: RateLimitConfig, events: Option<Arc<dyn EventSink>>) -> Result<Self> {
-        check_per_minute(config.per_minute)?;
+        // The one check of a rate, with the message that names the setting.
+        Setting::RateLimit.per_minute(Some(config.per_minute))?;
         config
             .tuning
             .check()

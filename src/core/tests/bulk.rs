@@ -114,5 +114,50 @@ async fn a_cancelled_run_still_reports_every_item() {
     assert_eq!(finished.len(), 11);
     assert!(finished
         .iter()
-        .all(|f| matches!(f.outcome, Err(Error::Cancelled))));
+        .all(|f| matches!(f.outcome, Err(Error::Cancelled { .. }))));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_item_counts_the_attempts_it_sent() {
+    let server = super::server::TestServer::start().await;
+    server.set_default(super::server::Action::delayed(
+        Duration::from_secs(60),
+        super::server::Action::status(200),
+    ));
+    let run = BulkRun::new(super::client(&server), 2, None);
+    for i in 0..4 {
+        run.submit(i, Operation::GetCustomer(CustomerId::new(1 + i).unwrap()));
+    }
+    // Two requests reach the server and hang; the other two wait for a slot.
+    server.wait_for_requests(2).await;
+    run.cancel();
+    let finished = drain(&run).await;
+    assert_eq!(finished.len(), 4);
+    let sent: HashSet<String> = server.requests().into_iter().map(|r| r.path).collect();
+    for f in &finished {
+        let Err(Error::Cancelled { attempts }) = f.outcome else {
+            panic!("expected a cancelled item, got {:?}", f.outcome);
+        };
+        let reached = sent.contains(&format!("/v1/customers/{}", f.index + 1));
+        assert_eq!(attempts, u32::from(reached), "item {}", f.index);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waiting_for_results_takes_none_so_dropping_the_wait_loses_none() {
+    let sb = sandbox();
+    let run = BulkRun::new(sandbox_client(&sb), 4, None);
+    for i in 0..20 {
+        run.submit(i, operation(i));
+    }
+    let mut all = Vec::new();
+    while run.outstanding() > 0 {
+        // A wait given up at once, as a cancelled asyncio task gives it up.
+        let _ = tokio::time::timeout(Duration::ZERO, run.wait_ready()).await;
+        run.wait_ready().await;
+        all.extend(run.take_ready(3));
+    }
+    let indexes: HashSet<u64> = all.iter().map(|f| f.index).collect();
+    assert_eq!(all.len(), 20);
+    assert_eq!(indexes.len(), 20);
 }

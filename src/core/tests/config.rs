@@ -12,6 +12,7 @@ fn config_for(base_url: &str) -> ClientConfig {
         timeout: Duration::from_secs(5),
         max_retries: 0,
         rate_limit: None,
+        rate_limit_backend: None,
         allow_insecure_http: false,
         max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
     }

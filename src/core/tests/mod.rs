@@ -7,6 +7,8 @@
 //! - `bodies`: 2xx bodies that are not a customer, oversized, cut off, slow or compressed.
 //! - `config`: building a client, keeping the key secret, closing.
 //! - `pacing`: the rate limiter and connection reuse, seen from the server.
+//! - `throttling`: a 429 reaches the limiter; the rate limit backend setting; a budget shared
+//!   through a file by clients of one key; a failing backend never fails a call.
 //! - `runtime`: blocking calls that poll for a fast answer before sleeping, and stop when it
 //!   does not pay.
 //! - `proptests`: property tests of the parsers (error bodies, headers, ids, tags): no panics.
@@ -26,6 +28,7 @@ mod search;
 mod server;
 mod statuses;
 mod sync;
+mod throttling;
 
 use std::time::Duration;
 
@@ -48,6 +51,7 @@ fn config(server: &TestServer) -> ClientConfig {
         timeout: Duration::from_secs(5),
         max_retries: 2,
         rate_limit: None,
+        rate_limit_backend: None,
         allow_insecure_http: false,
         max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
     }

@@ -179,6 +179,7 @@ async fn a_refused_connection_is_a_connection_error() {
         timeout: Duration::from_secs(2),
         max_retries: 0,
         rate_limit: None,
+        rate_limit_backend: None,
         allow_insecure_http: false,
         max_response_bytes: 1024,
     })

@@ -233,7 +233,7 @@ async fn customers_created_during_the_scan_shift_nobody_out() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_capped_page_size_is_halved_until_the_server_takes_it() {
+async fn a_capped_page_size_becomes_the_size_the_server_states() {
     let sb = start(|c| {
         c.customers = tied_customers(500, 1);
         c.max_page_size = Some(30);
@@ -241,10 +241,10 @@ async fn a_capped_page_size_is_halved_until_the_server_takes_it() {
     let client = sandbox_client(&sb);
     let mut pager = client.search(leads(), options(100), None);
     assert_eq!(assert_once(&ids(&mut pager).await).len(), 500);
-    assert_eq!(pager.stats().page_size, 25);
-    // 100 and 50 refused, then 20 pages of 25.
-    assert_eq!(sb.status_count(400), 2);
-    assert_eq!(sb.request_count(), 22);
+    assert_eq!(pager.stats().page_size, 30);
+    // 100 refused ("less than or equal to 30"), then 17 pages of 30.
+    assert_eq!(sb.status_count(400), 1);
+    assert_eq!(sb.request_count(), 18);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
