@@ -10,6 +10,7 @@ million-row generator runs in flat memory.
 from __future__ import annotations
 
 import asyncio
+import html
 import json
 import operator
 import os
@@ -112,6 +113,10 @@ _ROW_COLUMNS = (
 )
 
 
+#: Failures a report lists in Jupyter before it only counts them.
+_FAILURES_SHOWN = 10
+
+
 class BulkReport(Sequence[BulkResult]):
     """Every item's result, in input order: ``len``, iteration and indexing work as on a list."""
 
@@ -172,6 +177,30 @@ class BulkReport(Sequence[BulkResult]):
         if self.skipped:
             text += f", {self.skipped} skipped as done"
         return text + ")"
+
+    def _repr_html_(self) -> str:
+        """In Jupyter: the counts, and the first failures with their errors."""
+        rows = "".join(
+            f"<tr><td>{label}</td><td>{n:,}</td></tr>"
+            for label, n in (
+                ("items", len(self)),
+                ("succeeded", self.succeeded),
+                ("failed", self.failed),
+                ("skipped as done", self.skipped),
+            )
+        )
+        failures = "".join(
+            f"<tr><td>{r.index}</td><td>{html.escape(repr(r.customer_id))}</td>"
+            f"<td>{html.escape(type(r.error).__name__)}: {html.escape(str(r.error))}</td></tr>"
+            for r in self.failures[:_FAILURES_SHOWN]
+        )
+        if failures:
+            more = len(self.failures) - _FAILURES_SHOWN
+            failures = (
+                "<table><tr><th>index</th><th>customer_id</th><th>error</th></tr>"
+                f"{failures}</table>" + (f"<p>… and {more:,} more failures</p>" if more > 0 else "")
+            )
+        return f"<p>BulkReport</p><table>{rows}</table>{failures}"
 
 
 # --- input -------------------------------------------------------------------------------------

@@ -88,6 +88,17 @@ def test_undo_puts_back_exactly_what_the_run_changed_and_twice_changes_nothing(
     assert sb.api_key not in log.read_text()
 
 
+def test_a_report_shows_as_a_table_in_jupyter() -> None:
+    with Sandbox(customers=account(5, set())) as sb, sb.client(rate_limit=None) as client:
+        plan = client.plan_tag(TAG, ["c1@example.com", "c2@example.com"], mode="add")
+        sb.fail_next(500, times=10)
+        with sb.client(rate_limit=None, max_retries=0) as failing:
+            report = failing.apply_plan(plan)
+    page = report._repr_html_()
+    assert "failed</td><td>2</td>" in page
+    assert "InternalServerError" in page
+
+
 def test_a_log_of_another_sync_is_refused(tmp_path: Path) -> None:
     log = tmp_path / "run.jsonl"
     with Sandbox(customers=account(5, {1})) as sb, sb.client(rate_limit=None) as client:
