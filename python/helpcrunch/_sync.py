@@ -486,7 +486,8 @@ def apply_steps(
         raise TypeError(f"plan must be a TagPlan (from plan_tag), not {type(plan).__name__}")
     if plan.mass_removal is not None and not allow_mass_removal:
         raise MassRemovalError(plan.mass_removal)
-    color = plan.color or plan.known_color
+    # An existing tag keeps its colour; `color=` is for a tag not made yet.
+    color = plan.known_color or plan.color
     header = {"tag": plan.tag, "mode": plan.mode, "match": plan.match, "color": color}
     opened = None if log is None else Log(log, header)
     done = {} if opened is None else opened.in_force()

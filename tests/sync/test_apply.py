@@ -67,7 +67,7 @@ def test_undo_puts_back_exactly_what_the_run_changed_and_twice_changes_nothing(
         report = client.sync_tag(TAG, audience, log=log, color="#123456")
         assert report.succeeded == 5 + 4
         assert holders(sb) == set(range(5, 16))
-        # Added with the tag's known colour, not the one asked for a new tag.
+        # Added (and logged) with the tag's known colour, not the one asked for a new tag.
         assert {"name": TAG, "color": TAG_COLOR} in sb.customer(15)["tags"]
         sb.clear_requests()
         undone = client.undo(log)
@@ -82,10 +82,17 @@ def test_undo_puts_back_exactly_what_the_run_changed_and_twice_changes_nothing(
         "tag": TAG,
         "mode": "mirror",
         "match": "email",
-        "color": "#123456",
+        "color": TAG_COLOR,
     }
     assert sum(1 for e in lines if "undo" in e) == 9
     assert sb.api_key not in log.read_text()
+
+
+def test_a_new_tag_gets_the_colour_asked_for() -> None:
+    with Sandbox(customers=account(3, set())) as sb, sb.client(rate_limit=None) as client:
+        report = client.sync_tag("brand-new", ["c1@example.com"], color="#123456")
+        assert report.succeeded == 1
+        assert {"name": "brand-new", "color": "#123456"} in sb.customer(1)["tags"]
 
 
 def test_a_report_shows_as_a_table_in_jupyter() -> None:
