@@ -76,25 +76,32 @@ impl Choice {
     /// Why, in words, for the plan.
     pub fn reason(&self) -> String {
         let scan = match self.scan_cost {
-            Some(n) => format!("a scan of the account about {n} pages"),
-            None => "a scan cannot cost less".to_string(),
+            Some(n) => format!("a scan of the account would take {}", counted(n, "page")),
+            None => "too few lookups for a scan to cost less".to_string(),
         };
+        let lookups = counted(self.lookup_cost, "request");
         match self.strategy {
             Strategy::Scan => format!(
-                "scanned the whole account: {} pages against about {} requests for the lookups",
-                self.scan_cost.unwrap_or(0),
-                self.lookup_cost
+                "scanned the whole account: {} against about {lookups} for the lookups",
+                counted(self.scan_cost.unwrap_or(0), "page"),
             ),
             Strategy::Lookups { holders: true } => format!(
-                "searched the tag's holders and looked up the keys they did not settle: about {} \
-                 requests; {scan}",
-                self.lookup_cost
+                "searched the tag's holders and looked up the keys they did not settle: about \
+                 {lookups}; {scan}"
             ),
-            Strategy::Lookups { holders: false } => format!(
-                "looked up the keys: about {} requests; {scan}",
-                self.lookup_cost
-            ),
+            Strategy::Lookups { holders: false } => {
+                format!("looked up the keys: about {lookups}; {scan}")
+            }
         }
+    }
+}
+
+/// `1 page`, `3 pages`.
+fn counted(n: u64, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
     }
 }
 
