@@ -6,7 +6,7 @@ DataFrames, shows the plan (:class:`TagPlan`), applies it through the bulk engin
 concurrency, rate limit, progress, Ctrl-C accounting) and keeps the run's log, which ``undo``
 reads to put back exactly what the run changed.
 
-The log is JSON lines: a header (what the run is); one ``pending`` line per change about to be
+The log is JSON lines: a header (what the run is, and when it started); one ``pending`` line per change about to be
 sent; one line per change as it completes (``change``: ``add``/``remove``, ``ok``, with the
 tag's colour for a removal so undo can restore it); then undo's own lines (``undo``: the change
 undone, ``of``: the line number of its record). A change still pending when the log ends (the
@@ -24,6 +24,7 @@ import operator
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import IO, Any, Literal
 
 from . import _native
@@ -488,7 +489,13 @@ def apply_steps(
         raise MassRemovalError(plan.mass_removal)
     # An existing tag keeps its colour; `color=` is for a tag not made yet.
     color = plan.known_color or plan.color
-    header = {"tag": plan.tag, "mode": plan.mode, "match": plan.match, "color": color}
+    header = {
+        "tag": plan.tag,
+        "mode": plan.mode,
+        "match": plan.match,
+        "color": color,
+        "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
     opened = None if log is None else Log(log, header)
     done = {} if opened is None else opened.in_force()
     steps = []

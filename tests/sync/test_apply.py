@@ -77,6 +77,7 @@ def test_undo_puts_back_exactly_what_the_run_changed_and_twice_changes_nothing(
         assert len(client.undo(log)) == 0
         assert writes(sb) == 0
     lines = [json.loads(line) for line in log.read_text().splitlines()]
+    started = lines[0].pop("started")
     assert lines[0] == {
         "log": "helpcrunch tag sync",
         "tag": TAG,
@@ -84,6 +85,7 @@ def test_undo_puts_back_exactly_what_the_run_changed_and_twice_changes_nothing(
         "match": "email",
         "color": TAG_COLOR,
     }
+    assert started.endswith("+00:00")
     assert sum(1 for e in lines if "undo" in e) == 9
     assert sb.api_key not in log.read_text()
 
@@ -104,6 +106,28 @@ def test_a_report_shows_as_a_table_in_jupyter() -> None:
     page = report._repr_html_()
     assert "failed</td><td>2</td>" in page
     assert "InternalServerError" in page
+
+
+def test_an_interrupted_undo_resumes_and_finishes_the_job(tmp_path: Path) -> None:
+    log = tmp_path / "run.jsonl"
+    with Sandbox(customers=account(40, range(1, 21))) as sb, sb.client(rate_limit=None) as client:
+        before = tags_of(sb)
+        client.sync_tag(TAG, [f"c{i}@example.com" for i in range(11, 41)], log=log)
+        assert holders(sb) == set(range(11, 41))
+
+        def progress(done: int, total: int | None, result: helpcrunch.BulkResult) -> None:
+            if done == 5:
+                raise KeyboardInterrupt
+
+        with pytest.raises(helpcrunch.BulkInterrupted) as caught:
+            client.undo(log, progress=progress, concurrency=2)
+        assert len(caught.value.report) == 30
+        assert tags_of(sb) != before
+        sb.clear_requests()
+        resumed = client.undo(log)
+        # Only what the first undo did not record is sent (a cancelled one again, harmlessly).
+        assert writes(sb) == len(resumed) < 30
+        assert tags_of(sb) == before
 
 
 def test_a_log_of_another_sync_is_refused(tmp_path: Path) -> None:
