@@ -22,10 +22,12 @@ from ._client import DEFAULT_BASE_URL, DEFAULT_PAGE_SIZE, ENV_SETTINGS, AsyncCli
 from ._exceptions import *  # noqa: F403 (the exception classes, listed in their __all__)
 from ._native import __version__
 from ._search import AsyncCustomerSearch, CustomerSearch, flatten
+from ._sync import DEFAULT_LOOKUP_BATCH, PlanItem, TagPlan
 from ._types import Condition, Customer, CustomerId, Match, SearchStats, Tag, Tags, TagSpec
 
 __all__ = [
     "DEFAULT_BASE_URL",
+    "DEFAULT_LOOKUP_BATCH",
     "AsyncClient",
     "AsyncCustomerSearch",
     "BulkReport",
@@ -36,8 +38,10 @@ __all__ = [
     "CustomerId",
     "CustomerSearch",
     "Match",
+    "PlanItem",
     "SearchStats",
     "Tag",
+    "TagPlan",
     "TagSpec",
     "Tags",
     "__version__",

@@ -10,6 +10,7 @@ million-row generator runs in flat memory.
 from __future__ import annotations
 
 import asyncio
+import html
 import json
 import operator
 import os
@@ -48,6 +49,9 @@ class BulkOptions(NamedTuple):
     checkpoint: str | os.PathLike[str] | None
     id_column: str
     tags_column: str
+    #: Instead of a checkpoint file: an object with ``is_done(key)``, ``record(result, key)``
+    #: and ``close()`` (a tag sync's log, see ``_sync.py``).
+    journal: Any = None
 
 
 #: Items held in flight per unit of concurrency: enough to keep every slot busy while Python
@@ -107,6 +111,10 @@ _ROW_COLUMNS = (
     "error",
     "tags",
 )
+
+
+#: Failures a report lists in Jupyter before it only counts them.
+_FAILURES_SHOWN = 10
 
 
 class BulkReport(Sequence[BulkResult]):
@@ -169,6 +177,30 @@ class BulkReport(Sequence[BulkResult]):
         if self.skipped:
             text += f", {self.skipped} skipped as done"
         return text + ")"
+
+    def _repr_html_(self) -> str:
+        """In Jupyter: the counts, and the first failures with their errors."""
+        rows = "".join(
+            f"<tr><td>{label}</td><td>{n:,}</td></tr>"
+            for label, n in (
+                ("items", len(self)),
+                ("succeeded", self.succeeded),
+                ("failed", self.failed),
+                ("skipped as done", self.skipped),
+            )
+        )
+        failures = "".join(
+            f"<tr><td>{r.index}</td><td>{html.escape(repr(r.customer_id))}</td>"
+            f"<td>{html.escape(type(r.error).__name__)}: {html.escape(str(r.error))}</td></tr>"
+            for r in self.failures[:_FAILURES_SHOWN]
+        )
+        if failures:
+            more = len(self.failures) - _FAILURES_SHOWN
+            failures = (
+                "<table><tr><th>index</th><th>customer_id</th><th>error</th></tr>"
+                f"{failures}</table>" + (f"<p>… and {more:,} more failures</p>" if more > 0 else "")
+            )
+        return f"<p>BulkReport</p><table>{rows}</table>{failures}"
 
 
 # --- input -------------------------------------------------------------------------------------
@@ -362,9 +394,9 @@ class _Run:
         self._window = options.concurrency * _WINDOW_PER_SLOT
         self._id_column = options.id_column
         self._tags_column = options.tags_column
-        self._checkpoint = (
-            None if options.checkpoint is None else _Checkpoint(options.checkpoint, call)
-        )
+        self._checkpoint: Any = options.journal
+        if options.checkpoint is not None:
+            self._checkpoint = _Checkpoint(options.checkpoint, call)
         self._bar = Progress.make(
             options.progress, _total(items), call, native.settings()["rate_limit"]
         )

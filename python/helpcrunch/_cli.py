@@ -4,7 +4,7 @@ Every failure prints one line on stderr and exits with its documented code (``EX
 never a traceback; the API key is read from ``HELPCRUNCH_API_KEY`` or ``--api-key-file``, never
 from a plain argument that would land in shell history, and never printed. What the commands
 share (options, the client, messages, exit codes) is in ``_cli_common``; runs from a CSV file in
-``_cli_csv``; finding customers in ``_cli_customers``.
+``_cli_csv``; finding customers in ``_cli_customers``; tag sync in ``_cli_sync``.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-from . import _cli_customers
+from . import _cli_customers, _cli_sync
 from ._cli_common import (
     EXIT_CODES,
     EXIT_ERROR,
@@ -313,6 +313,7 @@ def build_parser() -> argparse.ArgumentParser:
     get.set_defaults(run=_cmd_get)
 
     _cli_customers.add_command(command)
+    _cli_sync.add_commands(command)
 
     sandbox = sub.add_parser(
         "sandbox",

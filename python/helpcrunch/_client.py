@@ -24,9 +24,22 @@ from ._bulk import (
     acollect,
     collect,
 )
-from ._native import NativeClient, NativeQuery, NativeSearch
+from ._native import NativeClient, NativePlanRequest, NativeQuery, NativeSearch
 from ._progress import ProgressArg
 from ._search import AsyncCustomerSearch, CustomerSearch
+from ._sync import (
+    Log,
+    MatchKind,
+    Mode,
+    RunOptions,
+    Step,
+    TagPlan,
+    apply_steps,
+    arun_steps,
+    plan_request,
+    run_steps,
+    undo_steps,
+)
 from ._types import CallName, Condition, Customer, CustomerId, Match, TagCall, Tags
 
 __all__ = ["DEFAULT_BASE_URL", "DEFAULT_PAGE_SIZE", "AsyncClient", "Client"]
@@ -56,6 +69,8 @@ _ResultsT = TypeVar("_ResultsT", Iterator[BulkResult], AsyncIterator[BulkResult]
 _SearchT = TypeVar("_SearchT", CustomerSearch, AsyncCustomerSearch)
 #: What a count gives: the number, or an awaitable of it.
 _CountT = TypeVar("_CountT", int, Awaitable[int])
+#: What planning a tag sync gives: the plan, or an awaitable of it.
+_PlanT = TypeVar("_PlanT", TagPlan, Awaitable[TagPlan])
 
 
 class _BaseClient:
@@ -166,7 +181,7 @@ class _BaseClient:
         )
 
 
-class _Calls(_BaseClient, Generic[_CustomerT, _ReportT, _ResultsT, _SearchT, _CountT]):
+class _Calls(_BaseClient, Generic[_CustomerT, _ReportT, _ResultsT, _SearchT, _CountT, _PlanT]):
     """The calls both clients offer (see the module's docstring)."""
 
     def remove_tags(self, customer_id: CustomerId, tags: Tags) -> _CustomerT:
@@ -309,6 +324,108 @@ class _Calls(_BaseClient, Generic[_CustomerT, _ReportT, _ResultsT, _SearchT, _Co
         """How many customers match (the whole account without filters): one request."""
         return self._run_count(self._native.query(tag, email, user_id, where, match))
 
+    # Tag sync: see the README's "Syncing a segment to a tag" section.
+
+    def plan_tag(
+        self,
+        tag: str,
+        audience: Any,
+        *,
+        match: MatchKind = "email",
+        mode: Mode = "mirror",
+        color: str | None = None,
+        key_column: str | None = None,
+        lookup_batch: int | None = None,
+    ) -> _PlanT:
+        """Plan making ``tag`` match ``audience``: who gets it, who loses it, which rows are
+        rejected and why. Sends searches only (as few as the API allows); writes nothing.
+
+        - ``audience``: keys (ints for ``match="id"``, strings for ``"email"``/``"user_id"``),
+          or a pandas/polars DataFrame or Series (``key_column=`` names the column).
+        - ``mode``: ``"mirror"`` (add to members who lack it, remove from every other holder),
+          ``"add"`` or ``"remove"`` (from the members who carry it).
+        - ``color``: for a tag that does not exist yet.
+        - ``lookup_batch``: keys per search (default ``DEFAULT_LOOKUP_BATCH``; halved when
+          HelpCrunch refuses a batch).
+        """
+        request, keys = plan_request(
+            self._native,
+            tag,
+            audience,
+            match=match,
+            mode=mode,
+            color=color,
+            key_column=key_column,
+            lookup_batch=lookup_batch,
+        )
+        return self._run_plan(request, keys)
+
+    def apply_plan(
+        self,
+        plan: TagPlan,
+        *,
+        allow_mass_removal: bool = False,
+        log: str | os.PathLike[str] | None = None,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        progress: ProgressArg = False,
+        on_error: OnError = "collect",
+    ) -> _ReportT:
+        """Apply a plan: one write per customer whose tags change, through the bulk engine
+        (``concurrency``, ``progress``, ``on_error`` as for :meth:`remove_tags_many`). Returns
+        a :class:`BulkReport` of the writes (adds first, then removals).
+
+        Refuses, before any write, a plan removing the tag from more than half of its holders
+        (or from anyone when no audience row is usable): :class:`MassRemovalError`, unless
+        ``allow_mass_removal=True``. ``log="run.jsonl"`` records each change as it completes;
+        a rerun with the same log skips what is done, and :meth:`undo` reverses it.
+        """
+        steps, opened = apply_steps(plan, allow_mass_removal, log)
+        return self._run_steps(steps, opened, RunOptions(concurrency, progress, on_error))
+
+    def sync_tag(
+        self,
+        tag: str,
+        audience: Any,
+        *,
+        match: MatchKind = "email",
+        mode: Mode = "mirror",
+        color: str | None = None,
+        key_column: str | None = None,
+        lookup_batch: int | None = None,
+        allow_mass_removal: bool = False,
+        log: str | os.PathLike[str] | None = None,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        progress: ProgressArg = False,
+        on_error: OnError = "collect",
+    ) -> _ReportT:
+        """:meth:`plan_tag`, then :meth:`apply_plan`: the same arguments, the report."""
+        request, keys = plan_request(
+            self._native,
+            tag,
+            audience,
+            match=match,
+            mode=mode,
+            color=color,
+            key_column=key_column,
+            lookup_batch=lookup_batch,
+        )
+        options = RunOptions(concurrency, progress, on_error)
+        return self._run_sync(request, keys, allow_mass_removal, log, options)
+
+    def undo(
+        self,
+        log: str | os.PathLike[str],
+        *,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        progress: ProgressArg = False,
+        on_error: OnError = "collect",
+    ) -> _ReportT:
+        """Put back exactly what the run logged in ``log`` changed (its successful changes,
+        latest first), logging itself in the same file: resumable, and a second undo changes
+        nothing. Returns a :class:`BulkReport`."""
+        steps, opened = undo_steps(log)
+        return self._run_steps(steps, opened, RunOptions(concurrency, progress, on_error))
+
     # How each kind of call runs: blocking or awaitable.
 
     def _run_call(self, call: CallName, customer_id: CustomerId, tags: Tags | None) -> _CustomerT:
@@ -328,8 +445,24 @@ class _Calls(_BaseClient, Generic[_CustomerT, _ReportT, _ResultsT, _SearchT, _Co
     def _run_count(self, query: NativeQuery) -> _CountT:
         raise NotImplementedError
 
+    def _run_plan(self, request: NativePlanRequest, keys: list[Any]) -> _PlanT:
+        raise NotImplementedError
 
-class Client(_Calls[Customer, BulkReport, Iterator[BulkResult], CustomerSearch, int]):
+    def _run_steps(self, steps: list[Step], log: Log | None, options: RunOptions) -> _ReportT:
+        raise NotImplementedError
+
+    def _run_sync(
+        self,
+        request: NativePlanRequest,
+        keys: list[Any],
+        allow_mass_removal: bool,
+        log: str | os.PathLike[str] | None,
+        options: RunOptions,
+    ) -> _ReportT:
+        raise NotImplementedError
+
+
+class Client(_Calls[Customer, BulkReport, Iterator[BulkResult], CustomerSearch, int, TagPlan]):
     """A HelpCrunch client for blocking code. Safe to share between threads.
 
     >>> with helpcrunch.Client() as client:
@@ -359,6 +492,26 @@ class Client(_Calls[Customer, BulkReport, Iterator[BulkResult], CustomerSearch, 
         finally:
             _logs.flush()
 
+    def _run_plan(self, request: NativePlanRequest, keys: list[Any]) -> TagPlan:
+        try:
+            return TagPlan(self._native.plan(request), keys, self.rate_limit)
+        finally:
+            _logs.flush()
+
+    def _run_steps(self, steps: list[Step], log: Log | None, options: RunOptions) -> BulkReport:
+        return run_steps(self._native, steps, log, options)
+
+    def _run_sync(
+        self,
+        request: NativePlanRequest,
+        keys: list[Any],
+        allow_mass_removal: bool,
+        log: str | os.PathLike[str] | None,
+        options: RunOptions,
+    ) -> BulkReport:
+        steps, opened = apply_steps(self._run_plan(request, keys), allow_mass_removal, log)
+        return run_steps(self._native, steps, opened, options)
+
     def close(self) -> None:
         """Stop taking calls and release the connection pool. Calls in flight finish."""
         self._native.close()
@@ -382,6 +535,7 @@ class AsyncClient(
         AsyncIterator[BulkResult],
         AsyncCustomerSearch,
         Awaitable[int],
+        Awaitable[TagPlan],
     ]
 ):
     """A HelpCrunch client for asyncio: the same calls as :class:`Client`, awaitable. Works on
@@ -411,6 +565,27 @@ class AsyncClient(
 
     async def _run_count(self, query: NativeQuery) -> int:
         return await _aio.call(self._native.count_async, query)
+
+    async def _run_plan(self, request: NativePlanRequest, keys: list[Any]) -> TagPlan:
+        plan = await _aio.call(self._native.plan_async, request)
+        return TagPlan(plan, keys, self.rate_limit)
+
+    async def _run_steps(
+        self, steps: list[Step], log: Log | None, options: RunOptions
+    ) -> BulkReport:
+        return await arun_steps(self._native, steps, log, options)
+
+    async def _run_sync(
+        self,
+        request: NativePlanRequest,
+        keys: list[Any],
+        allow_mass_removal: bool,
+        log: str | os.PathLike[str] | None,
+        options: RunOptions,
+    ) -> BulkReport:
+        plan = await self._run_plan(request, keys)
+        steps, opened = apply_steps(plan, allow_mass_removal, log)
+        return await arun_steps(self._native, steps, opened, options)
 
     def close(self) -> None:
         self._native.close()

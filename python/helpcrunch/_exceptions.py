@@ -46,6 +46,7 @@ __all__ = [
     "ErrorDetail",
     "HelpCrunchError",
     "InternalServerError",
+    "MassRemovalError",
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitError",
@@ -117,6 +118,13 @@ class BulkError(HelpCrunchError):
     def __init__(self, message: str, report: Any = None) -> None:
         super().__init__(message)
         self.report = report
+
+
+class MassRemovalError(HelpCrunchError):
+    """``apply_plan``/``sync_tag`` refused, before any write, a plan that removes the tag from
+    more than half of its current holders, or from anyone when no audience row is usable (an
+    empty or truncated audience). The message says how many of how many; pass
+    ``allow_mass_removal=True`` if that is what you mean."""
 
 
 class BulkInterrupted(KeyboardInterrupt):

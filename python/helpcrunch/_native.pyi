@@ -15,6 +15,7 @@ DEFAULT_CONCURRENCY: int
 RATE_LIMIT_MARGIN: float
 DEFAULT_PAGE_SIZE: int
 MAX_PAGE_SIZE: int
+DEFAULT_LOOKUP_BATCH: int
 CALLS: tuple[str, ...]
 ERROR_KINDS: tuple[str, ...]
 
@@ -52,6 +53,22 @@ class NativeClient:
     def count(self, query: NativeQuery) -> int: ...
     def count_async(
         self, query: NativeQuery, bridge: LoopBridge, future: asyncio.Future[int]
+    ) -> TaskHandle: ...
+    def plan_request(
+        self,
+        tag: str,
+        color: str | None,
+        mode: str,
+        match: str,
+        keys: list[Any],
+        lookup_batch: object,
+    ) -> NativePlanRequest: ...
+    def plan(self, request: NativePlanRequest) -> dict[str, Any]: ...
+    def plan_async(
+        self,
+        request: NativePlanRequest,
+        bridge: LoopBridge,
+        future: asyncio.Future[dict[str, Any]],
     ) -> TaskHandle: ...
     def close(self) -> None: ...
     @property
@@ -158,3 +175,7 @@ def _prepare_exit() -> None: ...
 def _take_queued_logs() -> tuple[list[tuple[int, str, float, dict[str, Any]]], int] | None: ...
 def _panic_in_blocking_call() -> None: ...
 def _panic_in_async_call(bridge: LoopBridge, future: asyncio.Future[None]) -> TaskHandle: ...
+
+class NativePlanRequest:
+    @property
+    def usable_rows(self) -> int: ...

@@ -8,6 +8,8 @@
 //! - `validate`: customer ids and tags; `retry`: the retry policy; `rate_limit`: the pacer;
 //! - `query`: search filters, checked; `paging`: which page to ask for next and whether a page
 //!   can be used (pure logic); `search`: the pager that fetches them;
+//! - `sync`: planning a tag sync (which customers to tag and untag, found with the fewest
+//!   requests);
 //! - `bulk`: many calls at once; `runtime`: the fork-aware tokio runtimes; `wait`: how a
 //!   blocking call waits.
 
@@ -25,6 +27,7 @@ pub mod rate_limit;
 pub mod retry;
 pub mod runtime;
 pub mod search;
+pub mod sync;
 pub mod validate;
 pub mod wait;
 

@@ -7,7 +7,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyTuple};
+use pyo3::types::{PyDict, PyList, PyTuple};
 
 use super::bridge::{block_on, spawn_for_loop, LoopBridge, LoopWaker, TaskHandle, Wait};
 use super::bulk::NativeBulkRun;
@@ -15,6 +15,7 @@ use super::convert;
 use super::errors::to_py_err;
 use super::logging::{LimiterLog, LogObserver};
 use super::search::{NativeQuery, NativeSearch};
+use super::sync::{plan_request, NativePlanRequest, PlanOutcome};
 use crate::core::bulk::BulkRun;
 use crate::core::config::{mask_key, Setting};
 use crate::core::query::Query;
@@ -248,6 +249,48 @@ impl NativeClient {
         let query = query.query.clone();
         Ok(spawn_for_loop(bridge.get(), future, async move {
             Counted(core.count_customers(&query, observer).await)
+        }))
+    }
+
+    /// A tag sync's arguments and audience, checked (bad rows become rejected ones); nothing
+    /// is sent.
+    #[pyo3(signature = (tag, color, mode, r#match, keys, lookup_batch))]
+    #[allow(clippy::too_many_arguments)]
+    fn plan_request(
+        &self,
+        py: Python<'_>,
+        tag: &str,
+        color: Option<&str>,
+        mode: &str,
+        r#match: &str,
+        keys: &Bound<'_, PyList>,
+        lookup_batch: &Bound<'_, PyAny>,
+    ) -> PyResult<NativePlanRequest> {
+        plan_request(py, tag, color, mode, r#match, keys, lookup_batch)
+    }
+
+    /// Plan the sync (searches only, nothing written) and return it as a dict.
+    fn plan(&self, py: Python<'_>, request: Py<NativePlanRequest>) -> PyResult<Py<PyAny>> {
+        let observer = LogObserver::for_current_level(py, None)?;
+        let core = self.core.clone();
+        let outcome = block_on(py, Wait::Sleep, async move {
+            core.plan_tag(&request.get().request, observer).await
+        })?;
+        Ok(PlanOutcome(outcome).into_pyobject(py)?.unbind())
+    }
+
+    /// `plan` for asyncio.
+    fn plan_async(
+        &self,
+        py: Python<'_>,
+        request: Py<NativePlanRequest>,
+        bridge: &Bound<'_, LoopBridge>,
+        future: Py<PyAny>,
+    ) -> PyResult<TaskHandle> {
+        let observer = LogObserver::for_current_level(py, Some(bridge.get().waker()))?;
+        let core = self.core.clone();
+        Ok(spawn_for_loop(bridge.get(), future, async move {
+            PlanOutcome(core.plan_tag(&request.get().request, observer).await)
         }))
     }
 

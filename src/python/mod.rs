@@ -9,6 +9,7 @@ mod errors;
 mod logging;
 mod sandbox;
 mod search;
+mod sync;
 
 use pyo3::prelude::*;
 
@@ -92,6 +93,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<bulk::BulkItem>()?;
     m.add_class::<search::NativeQuery>()?;
     m.add_class::<search::NativeSearch>()?;
+    m.add_class::<sync::NativePlanRequest>()?;
     m.add_class::<bridge::LoopBridge>()?;
     m.add_class::<bridge::TaskHandle>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
@@ -110,6 +112,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("RATE_LIMIT_MARGIN", rate_limit::SAFETY_MARGIN)?;
     m.add("DEFAULT_PAGE_SIZE", config::DEFAULT_PAGE_SIZE)?;
     m.add("MAX_PAGE_SIZE", config::MAX_PAGE_SIZE)?;
+    m.add("DEFAULT_LOOKUP_BATCH", config::DEFAULT_LOOKUP_BATCH)?;
     // The names the Python layer may use, so its own tables can be checked against them.
     m.add("CALLS", Call::ALL.map(Call::name))?;
     m.add("ERROR_KINDS", ErrorKind::ALL.map(ErrorKind::name))?;

@@ -17,6 +17,7 @@ from helpcrunch import (
     AsyncCustomerSearch,
     AuthenticationError,
     BadRequestError,
+    BulkReport,
     Client,
     ClientClosedError,
     Condition,
@@ -28,11 +29,14 @@ from helpcrunch import (
     ErrorDetail,
     HelpCrunchError,
     InternalServerError,
+    MassRemovalError,
     NotFoundError,
     PermissionDeniedError,
+    PlanItem,
     RateLimitError,
     SearchStats,
     Tag,
+    TagPlan,
     Tags,
     TagSpec,
     UnprocessableEntityError,
@@ -135,6 +139,26 @@ async def find_customers_async(client: AsyncClient) -> list[int]:
     return [*ids, total or 0, everyone, counted, also]
 
 
+def sync_a_tag(client: Client) -> str:
+    plan: TagPlan = client.plan_tag("churn-risk", ["ann@example.com"], match="email", mode="add")
+    items: list[PlanItem] = plan.to_add + plan.to_remove + plan.unchanged + plan.rejected
+    reasons = [i.reason or "" for i in items if i.action == "reject"]
+    try:
+        report: BulkReport = client.apply_plan(plan, log="run.jsonl")
+    except MassRemovalError as e:
+        return e.message
+    again: BulkReport = client.sync_tag("churn-risk", [1, 2], match="id", color="#c57de0")
+    undone: BulkReport = client.undo("run.jsonl")
+    return f"{plan.writes} {reasons} {report.succeeded} {again.failed} {len(undone)}"
+
+
+async def sync_a_tag_async(client: AsyncClient) -> int:
+    plan: TagPlan = await client.plan_tag("churn-risk", ["u-1"], match="user_id")
+    report: BulkReport = await client.apply_plan(plan, allow_mass_removal=True)
+    undone: BulkReport = await client.undo("run.jsonl")
+    return report.succeeded + len(undone) + helpcrunch.DEFAULT_LOOKUP_BATCH
+
+
 def handle_errors() -> str:
     try:
         sync_client()
@@ -176,6 +200,7 @@ def main() -> None:
     print(asyncio.run(async_client()))
     print(handle_errors(), helpcrunch.__version__, helpcrunch.DEFAULT_BASE_URL)
     print(find_customers(Client()), asyncio.run(find_customers_async(AsyncClient())))
+    print(sync_a_tag(Client()), asyncio.run(sync_a_tag_async(AsyncClient())))
 
 
 if __name__ == "__main__":

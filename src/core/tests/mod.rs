@@ -27,6 +27,7 @@ mod runtime;
 mod search;
 mod server;
 mod statuses;
+mod sync;
 mod throttling;
 
 use std::time::Duration;

@@ -1,0 +1,204 @@
+"""``helpcrunch sync-tag``, ``clear-tag`` and ``undo``: the tag sync (``_sync.py``) on the
+command line. ``add_commands`` registers them with ``_cli``'s parser.
+
+    helpcrunch sync-tag churn-risk --from-csv segment.csv --column email --dry-run
+    helpcrunch sync-tag churn-risk --from-csv segment.csv --column email --log churn.jsonl
+    helpcrunch clear-tag churn-risk --dry-run
+    helpcrunch undo churn.jsonl
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from typing import Any
+
+from ._bulk import BulkReport
+from ._cli_common import (
+    EXIT_OK,
+    EXIT_SOME_FAILED,
+    UsageError,
+    check_connection,
+    emit,
+    open_client,
+    say,
+)
+from ._cli_csv import CsvError, CsvFile
+from ._client import DEFAULT_CONCURRENCY, Client
+from ._exceptions import MassRemovalError
+from ._progress import duration
+from ._sync import TagPlan
+
+#: Rejected rows a dry run lists before it only counts them.
+SHOWN_REJECTED = 20
+
+Command = Callable[[str, str, str], argparse.ArgumentParser]
+
+
+def _read_audience(args: argparse.Namespace) -> tuple[list[str], list[int]]:
+    """The ``--column`` cells of ``--from-csv``, and each one's line in the file."""
+    try:
+        # The one column is both of CsvFile's: the header must name it, and each row gives it.
+        csv = CsvFile(args.from_csv, args.column, args.column, args.delimiter)
+    except CsvError as e:
+        raise UsageError(str(e).replace("--column-id / --column-tags", "--column")) from None
+    try:
+        rows = list(csv.rows())
+    except CsvError as e:
+        raise UsageError(str(e)) from None
+    finally:
+        csv.close()
+    return [row.customer_id for row in rows], [row.line for row in rows]
+
+
+def _show_plan(plan: TagPlan, lines: list[int] | None) -> None:
+    """The counts, the rejected rows (the first ``SHOWN_REJECTED``, then a count), the time."""
+    emit(plan.summary())
+    emit(f"found by {plan.strategy}: {plan.strategy_reason}")
+    for item in plan.rejected[:SHOWN_REJECTED]:
+        where = f"line {lines[item.row]}" if lines is not None and item.row is not None else ""
+        emit(f"  rejected {where}: {item.key!r}: {item.reason}")
+    more = len(plan.rejected) - SHOWN_REJECTED
+    if more > 0:
+        emit(f"  … and {more:,} more rejected")
+    seconds = plan.seconds
+    emit(
+        f"applying it sends {plan.writes:,} writes"
+        + ("" if seconds is None else f", about {duration(seconds)} at the rate limit")
+    )
+
+
+def _summarize(report: BulkReport, verb: str) -> int:
+    say(
+        f"{verb} {report.succeeded:,} of {len(report):,} changes; {report.failed:,} failed"
+        + (f", {report.skipped:,} skipped as done" if report.skipped else "")
+    )
+    for failure in report.failures[:SHOWN_REJECTED]:
+        say(f"  customer {failure.customer_id}: {failure.error}")
+    return EXIT_SOME_FAILED if report.failed else EXIT_OK
+
+
+def _apply(client: Client, plan: TagPlan, args: argparse.Namespace, allow: bool) -> int:
+    try:
+        report = client.apply_plan(
+            plan,
+            allow_mass_removal=allow,
+            log=args.log,
+            concurrency=args.concurrency,
+        )
+    except MassRemovalError as e:
+        raise UsageError(f"{e} (on the command line: --allow-mass-removal)") from None
+    return _summarize(report, "applied")
+
+
+def _cmd_sync_tag(args: argparse.Namespace) -> int:
+    check_connection(args)
+    keys, lines = _read_audience(args)
+    with open_client(args) as client:
+        plan = client.plan_tag(args.tag, keys, match=args.match, mode=args.mode, color=args.color)
+        _show_plan(plan, lines)
+        if args.dry_run:
+            return EXIT_OK
+        return _apply(client, plan, args, args.allow_mass_removal)
+
+
+def _cmd_clear_tag(args: argparse.Namespace) -> int:
+    with open_client(args) as client:
+        # Mirroring an empty audience: every holder loses the tag. Asking for that is the
+        # permission the guard wants.
+        plan = client.plan_tag(args.tag, [], mode="mirror")
+        _show_plan(plan, None)
+        if args.dry_run:
+            return EXIT_OK
+        return _apply(client, plan, args, True)
+
+
+def _cmd_undo(args: argparse.Namespace) -> int:
+    with open_client(args) as client:
+        try:
+            report = client.undo(args.log_file, concurrency=args.concurrency)
+        except FileNotFoundError:
+            raise UsageError(f"no such log: {args.log_file}") from None
+    return _summarize(report, "undid")
+
+
+def _apply_options(parser: argparse.ArgumentParser, *, log: bool = True) -> None:
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=DEFAULT_CONCURRENCY,
+        metavar="N",
+        help=f"writes in flight (default {DEFAULT_CONCURRENCY})",
+    )
+    if log:
+        parser.add_argument(
+            "--log",
+            metavar="FILE",
+            help="record each change in FILE (JSON lines): a rerun skips what is done, and "
+            "`helpcrunch undo FILE` puts it back",
+        )
+        parser.add_argument(
+            "--dry-run",
+            action="store_true",
+            help="print the plan (counts, rejected rows, the time) and change nothing",
+        )
+
+
+def add_commands(command: Command) -> None:
+    """Register the commands; ``command(name, summary, example)`` makes a subparser with the
+    connection options."""
+    sync = command(
+        "sync-tag",
+        "Make TAG match the customers a CSV column names (emails, user ids or ids): plan with "
+        "the fewest searches, print the plan, then apply it.",
+        "helpcrunch sync-tag churn-risk --from-csv segment.csv --column email --dry-run",
+    )
+    sync.add_argument("tag", metavar="TAG", help="the tag's name")
+    sync.add_argument(
+        "--from-csv", required=True, metavar="FILE", help="the audience ('-' for stdin)"
+    )
+    sync.add_argument(
+        "--column", default=None, metavar="C", help="the column of keys (default: --match's)"
+    )
+    sync.add_argument("--delimiter", default=None, metavar="D", help="the cells' separator")
+    sync.add_argument(
+        "--match", choices=("email", "user_id", "id"), default="email", help="(default email)"
+    )
+    sync.add_argument(
+        "--mode",
+        choices=("mirror", "add", "remove"),
+        default="mirror",
+        help="mirror: add to members, remove from every other holder; add; remove (default mirror)",
+    )
+    sync.add_argument("--color", metavar="'#hex'", help="the colour of a tag not yet made")
+    sync.add_argument(
+        "--allow-mass-removal",
+        action="store_true",
+        help="apply a plan removing the tag from more than half of its holders",
+    )
+    _apply_options(sync)
+    sync.set_defaults(run=_sync_defaults)
+
+    clear = command(
+        "clear-tag",
+        "Remove TAG from every customer who carries it.",
+        "helpcrunch clear-tag churn-risk --dry-run",
+    )
+    clear.add_argument("tag", metavar="TAG", help="the tag's name")
+    _apply_options(clear)
+    clear.set_defaults(run=_cmd_clear_tag)
+
+    undo = command(
+        "undo",
+        "Put back exactly what a sync-tag or clear-tag run logged with --log changed.",
+        "helpcrunch undo churn.jsonl",
+    )
+    undo.add_argument("log_file", metavar="FILE", help="the run's --log file")
+    _apply_options(undo, log=False)
+    undo.set_defaults(run=_cmd_undo)
+
+
+def _sync_defaults(args: argparse.Namespace) -> Any:
+    if args.column is None:
+        args.column = args.match
+    return _cmd_sync_tag(args)

@@ -1,0 +1,109 @@
+"""``helpcrunch sync-tag``, ``clear-tag`` and ``undo`` end to end: the installed command against
+a sandbox, its output and exit codes, the guard, the log and undo."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from helpcrunch.sandbox import Sandbox
+from tests.support.cli import helpcrunch
+from tests.support.sync import TAG, account, holders, tags_of, writes
+
+EXIT_USAGE = 2
+
+
+def segment(path: Path, emails: list[str], column: str = "email") -> str:
+    path.write_text(f"name,{column}\n" + "".join(f"x,{e}\n" for e in emails), encoding="utf-8")
+    return os.fspath(path)
+
+
+def test_a_dry_run_prints_the_plan_and_the_rejected_rows_and_changes_nothing(
+    tmp_path: Path,
+) -> None:
+    emails = [f"c{i}@example.com" for i in range(5, 16)] + [f"bad{i}" for i in range(25)]
+    csv = segment(tmp_path / "segment.csv", emails)
+    with Sandbox(customers=account(30, range(1, 11))) as sb:
+        result = helpcrunch(
+            "sync-tag", TAG, "--from-csv", csv, "--column", "email", "--dry-run", sandbox=sb
+        )
+        assert writes(sb) == 0
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "mirror, by email: 5 to add, 4 to remove, 6 unchanged, 25 rejected" in out
+    # The first 20 rejected rows, with their lines in the file, then a count.
+    assert "rejected line 13: 'bad0': \"bad0\" is not an email address (no '@')" in out
+    assert out.count("  rejected line") == 20
+    assert "… and 5 more rejected" in out
+    assert "applying it sends 9 writes, about 4 s at the rate limit" in out
+
+
+def test_sync_tag_applies_with_a_log_and_undo_puts_it_back(tmp_path: Path) -> None:
+    csv = segment(tmp_path / "ids.csv", [str(i) for i in range(5, 16)], column="id")
+    log = os.fspath(tmp_path / "run.jsonl")
+    with Sandbox(customers=account(30, range(1, 11))) as sb:
+        before = tags_of(sb)
+        args = ("--from-csv", csv, "--column", "id", "--match", "id", "--rate-limit", "0")
+        result = helpcrunch("sync-tag", TAG, *args, "--log", log, sandbox=sb)
+        assert result.returncode == 0, result.stderr
+        assert "applied 9 of 9 changes; 0 failed" in result.stderr
+        assert holders(sb) == set(range(5, 16))
+        undone = helpcrunch("undo", log, "--rate-limit", "0", sandbox=sb)
+        assert undone.returncode == 0, undone.stderr
+        assert "undid 9 of 9 changes; 0 failed" in undone.stderr
+        assert tags_of(sb) == before
+        again = helpcrunch("undo", log, "--rate-limit", "0", sandbox=sb)
+        assert "undid 0 of 0 changes" in again.stderr
+    text = Path(log).read_text()
+    assert sb.api_key not in text
+    assert json.loads(text.splitlines()[0])["tag"] == TAG
+
+
+def test_the_guard_is_a_usage_error_until_allowed(tmp_path: Path) -> None:
+    csv = segment(tmp_path / "segment.csv", ["c1@example.com"])
+    with Sandbox(customers=account(10, range(1, 11))) as sb:
+        result = helpcrunch("sync-tag", TAG, "--from-csv", csv, "--rate-limit", "0", sandbox=sb)
+        assert result.returncode == EXIT_USAGE
+        assert "removes the tag from 9 of its 10 current holders" in result.stderr
+        assert "--allow-mass-removal" in result.stderr
+        assert writes(sb) == 0
+        allowed = helpcrunch(
+            "sync-tag",
+            TAG,
+            "--from-csv",
+            csv,
+            "--rate-limit",
+            "0",
+            "--allow-mass-removal",
+            sandbox=sb,
+        )
+        assert allowed.returncode == 0, allowed.stderr
+        assert holders(sb) == {1}
+
+
+def test_clear_tag_removes_it_from_every_holder(tmp_path: Path) -> None:
+    with Sandbox(customers=account(10, range(1, 8))) as sb:
+        dry = helpcrunch("clear-tag", TAG, "--dry-run", sandbox=sb)
+        assert dry.returncode == 0, dry.stderr
+        assert "0 to add, 7 to remove" in dry.stdout
+        assert holders(sb) == set(range(1, 8))
+        log = os.fspath(tmp_path / "clear.jsonl")
+        result = helpcrunch("clear-tag", TAG, "--rate-limit", "0", "--log", log, sandbox=sb)
+        assert result.returncode == 0, result.stderr
+        assert holders(sb) == set()
+        helpcrunch("undo", log, "--rate-limit", "0", sandbox=sb)
+        assert holders(sb) == set(range(1, 8))
+
+
+def test_bad_input_is_a_usage_error_naming_it(tmp_path: Path) -> None:
+    csv = segment(tmp_path / "segment.csv", ["c1@example.com"])
+    with Sandbox(customers=account(3, {1})) as sb:
+        missing = helpcrunch("sync-tag", TAG, "--from-csv", csv, "--column", "mail", sandbox=sb)
+        assert missing.returncode == EXIT_USAGE
+        assert "no column 'mail'" in missing.stderr and "--column" in missing.stderr
+        bad_mode = helpcrunch("sync-tag", TAG, "--from-csv", csv, "--mode", "sync", sandbox=sb)
+        assert bad_mode.returncode == EXIT_USAGE
+        no_log = helpcrunch("undo", os.fspath(tmp_path / "none.jsonl"), sandbox=sb)
+        assert no_log.returncode == EXIT_USAGE and "no such log" in no_log.stderr
+        assert sb.request_count == 0
