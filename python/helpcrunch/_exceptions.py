@@ -123,8 +123,13 @@ class BulkError(HelpCrunchError):
 class MassRemovalError(HelpCrunchError):
     """``apply_plan``/``sync_tag`` refused, before any write, a plan that removes the tag from
     more than half of its current holders, or from anyone when no audience row is usable (an
-    empty or truncated audience). The message says how many of how many; pass
-    ``allow_mass_removal=True`` if that is what you mean."""
+    empty or truncated audience). The message says how many of how many (also ``removing``
+    and ``holders``); pass ``allow_mass_removal=True`` if that is what you mean."""
+
+    def __init__(self, message: str, *, removing: int, holders: int) -> None:
+        super().__init__(message)
+        self.removing = removing
+        self.holders = holders
 
 
 class BulkInterrupted(KeyboardInterrupt):

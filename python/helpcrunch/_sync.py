@@ -40,7 +40,7 @@ from ._bulk import (
 )
 from ._exceptions import BulkError, BulkInterrupted, MassRemovalError, RequestCancelledError
 from ._native import NativeClient, NativePlanRequest
-from ._progress import ProgressArg, duration
+from ._progress import Pace, ProgressArg, duration
 from ._types import Customer, TagCall
 
 __all__ = ["DEFAULT_LOOKUP_BATCH", "Action", "MatchKind", "Mode", "PlanItem", "TagPlan"]
@@ -112,6 +112,7 @@ class TagPlan:
         guard = native["mass_removal"]
         #: Why :meth:`Client.apply_plan` refuses this plan without ``allow_mass_removal=True``.
         self.mass_removal: str | None = None if guard is None else guard[3]
+        self._guard: tuple[int, int] | None = None if guard is None else (guard[0], guard[1])
         items = []
         for row, customer_id, action, code, reason, customer, color in native["items"]:
             key = None if row is None else keys[row]
@@ -150,9 +151,7 @@ class TagPlan:
     @property
     def seconds(self) -> float | None:
         """How long the writes take at the client's rate limit (None without one)."""
-        if not self.rate_limit:
-            return None
-        return self.writes * 60.0 / self.rate_limit
+        return Pace(self.rate_limit).seconds(self.writes)
 
     def _counts(self) -> dict[str, int]:
         counts = {"add": 0, "remove": 0, "none": 0, "reject": 0}
@@ -485,8 +484,9 @@ def apply_steps(
     interrupted mirror leaves a tag too many rather than too few)."""
     if not isinstance(plan, TagPlan):
         raise TypeError(f"plan must be a TagPlan (from plan_tag), not {type(plan).__name__}")
-    if plan.mass_removal is not None and not allow_mass_removal:
-        raise MassRemovalError(plan.mass_removal)
+    if plan.mass_removal is not None and plan._guard is not None and not allow_mass_removal:
+        removing, holders = plan._guard
+        raise MassRemovalError(plan.mass_removal, removing=removing, holders=holders)
     # An existing tag keeps its colour; `color=` is for a tag not made yet.
     color = plan.known_color or plan.color
     header = {

@@ -44,7 +44,9 @@ def test_the_guard_refuses_mass_removals_before_any_write(tmp_path: Path) -> Non
             with pytest.raises(helpcrunch.MassRemovalError) as caught:
                 client.apply_plan(plan)
             assert isinstance(caught.value, helpcrunch.HelpCrunchError)
-            assert "of its 10 current holders" in str(caught.value)
+            removing = 10 - len(audience) if audience != ["nobody@example.com"] else 10
+            assert f"{removing} of its 10 current holders" in str(caught.value)
+            assert (caught.value.removing, caught.value.holders) == (removing, 10)
             with pytest.raises(helpcrunch.MassRemovalError):
                 client.sync_tag(TAG, audience, log=tmp_path / "refused.jsonl")
         assert writes(sb) == 0
