@@ -126,7 +126,7 @@ class MassRemovalError(HelpCrunchError):
     empty or truncated audience). The message says how many of how many (also ``removing``
     and ``holders``); pass ``allow_mass_removal=True`` if that is what you mean."""
 
-    def __init__(self, message: str, *, removing: int, holders: int) -> None:
+    def __init__(self, message: str, *, removing: int = 0, holders: int = 0) -> None:
         super().__init__(message)
         self.removing = removing
         self.holders = holders
