@@ -30,7 +30,7 @@ from typing import IO, TYPE_CHECKING, Any, Literal, NamedTuple, overload
 from . import _aio, _logs
 from ._exceptions import APIStatusError, BulkError, BulkInterrupted, RequestCancelledError
 from ._native import BulkItem, NativeBulkRun, NativeClient
-from ._progress import Progress, ProgressArg
+from ._progress import Progress, ProgressArg, counted
 from ._types import Customer, TagCall
 
 if TYPE_CHECKING:
@@ -172,8 +172,8 @@ class BulkReport(Sequence[BulkResult]):
         return pl.DataFrame(rows, infer_schema_length=None)
 
     def __repr__(self) -> str:
-        items = "item" if len(self) == 1 else "items"
-        text = f"BulkReport({len(self)} {items}: {self.succeeded} succeeded, {self.failed} failed"
+        text = f"BulkReport({counted(len(self), 'item')}: {self.succeeded} succeeded, "
+        text += f"{self.failed} failed"
         if self.skipped:
             text += f", {self.skipped} skipped as done"
         return text + ")"

@@ -26,7 +26,7 @@ from ._cli_common import (
 from ._cli_csv import CsvError, CsvFile
 from ._client import DEFAULT_CONCURRENCY, Client
 from ._exceptions import MassRemovalError
-from ._progress import duration
+from ._progress import counted, duration
 from ._sync import TagPlan
 
 #: Rejected rows a dry run lists before it only counts them.
@@ -63,7 +63,7 @@ def _show_plan(plan: TagPlan, lines: list[int] | None) -> None:
         emit(f"  … and {more:,} more rejected")
     seconds = plan.seconds
     emit(
-        f"applying it sends {plan.writes:,} writes"
+        f"applying it sends {counted(plan.writes, 'write')}"
         + ("" if seconds is None else f", about {duration(seconds)} at the rate limit")
     )
 

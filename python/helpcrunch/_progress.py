@@ -53,6 +53,11 @@ class Pace:
         return None if self.per_second is None else items / self.per_second
 
 
+def counted(n: int, noun: str) -> str:
+    """``1 write``, ``2,000 writes``: a count and its noun, in the right number."""
+    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
+
+
 def duration(seconds: float) -> str:
     """``45 s``, ``13 min 50 s``, ``1 h 23 min``: rounded to what a person plans with."""
     whole = round(seconds)

@@ -40,7 +40,7 @@ from ._bulk import (
 )
 from ._exceptions import BulkError, BulkInterrupted, MassRemovalError, RequestCancelledError
 from ._native import NativeClient, NativePlanRequest
-from ._progress import Pace, ProgressArg, duration
+from ._progress import Pace, ProgressArg, counted, duration
 from ._types import Customer, TagCall
 
 __all__ = ["DEFAULT_LOOKUP_BATCH", "Action", "MatchKind", "Mode", "PlanItem", "TagPlan"]
@@ -164,8 +164,8 @@ class TagPlan:
         c = self._counts()
         text = (
             f"{self.mode}, by {self.match}: {c['add']:,} to add, {c['remove']:,} to remove, "
-            f"{c['none']:,} unchanged, {c['reject']:,} rejected; {self.writes:,} writes after "
-            f"{self.lookups:,} lookups"
+            f"{c['none']:,} unchanged, {c['reject']:,} rejected; {counted(self.writes, 'write')} after "
+            f"{counted(self.lookups, 'lookup')}"
         )
         seconds = self.seconds
         if seconds is not None:

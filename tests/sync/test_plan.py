@@ -255,3 +255,11 @@ def test_the_plan_shows_as_a_table_in_jupyter() -> None:
     page = plan._repr_html_()
     assert "<table>" in page and "to remove</td><td>3</td>" in page
     assert "allow_mass_removal" in page
+
+
+@pytest.mark.parametrize(("members", "says"), [(0, "1 write after"), (1, "2 writes after")])
+def test_the_plan_counts_in_words_that_agree_with_the_number(members: int, says: str) -> None:
+    with Sandbox(customers=account(5, range(5, 6))) as sb, sb.client(rate_limit=None) as client:
+        plan = client.plan_tag(TAG, [f"user-{i}" for i in range(1, members + 1)], match="user_id")
+    assert plan.writes == members + 1  # the members added, the one holder outside removed
+    assert says in repr(plan)
