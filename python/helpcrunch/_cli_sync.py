@@ -85,6 +85,7 @@ def _apply(client: Client, plan: TagPlan, args: argparse.Namespace, allow: bool)
             allow_mass_removal=allow,
             log=args.log,
             concurrency=args.concurrency,
+            progress=not args.no_progress,
         )
     except MassRemovalError as e:
         raise UsageError(f"{e} (on the command line: --allow-mass-removal)") from None
@@ -116,7 +117,9 @@ def _cmd_clear_tag(args: argparse.Namespace) -> int:
 def _cmd_undo(args: argparse.Namespace) -> int:
     with open_client(args) as client:
         try:
-            report = client.undo(args.log_file, concurrency=args.concurrency)
+            report = client.undo(
+                args.log_file, concurrency=args.concurrency, progress=not args.no_progress
+            )
         except FileNotFoundError:
             raise UsageError(f"no such log: {args.log_file}") from None
     return _summarize(report, "undid")
@@ -129,6 +132,12 @@ def _apply_options(parser: argparse.ArgumentParser, *, log: bool = True) -> None
         default=DEFAULT_CONCURRENCY,
         metavar="N",
         help=f"writes in flight (default {DEFAULT_CONCURRENCY})",
+    )
+    parser.add_argument(
+        "--no-progress",
+        action="store_true",
+        help="no progress on stderr (by default: a bar on a terminal, a line every few "
+        "seconds elsewhere, with the time left at the rate limit)",
     )
     if log:
         parser.add_argument(

@@ -108,3 +108,21 @@ def test_bad_input_is_a_usage_error_naming_it(tmp_path: Path) -> None:
         no_log = helpcrunch("undo", os.fspath(tmp_path / "none.jsonl"), sandbox=sb)
         assert no_log.returncode == EXIT_USAGE and "no such log" in no_log.stderr
         assert sb.request_count == 0
+
+
+def test_applying_shows_progress_off_a_terminal_unless_asked_not_to(tmp_path: Path) -> None:
+    csv = segment(tmp_path / "ids.csv", [str(i) for i in range(5, 16)], column="id")
+    args = ("--from-csv", csv, "--column", "id", "--match", "id", "--rate-limit", "0")
+    with Sandbox(customers=account(30, range(1, 11))) as sb:
+        shown = helpcrunch("sync-tag", TAG, *args, sandbox=sb)
+        assert shown.returncode == 0, shown.stderr
+        # Plain lines (no \r in a log): each phase starts with its total and ends with it done.
+        assert "\r" not in shown.stderr
+        assert "tagging: 0/5 customers (0 %)" in shown.stderr
+        assert "tagging: 5/5 customers (100 %) in" in shown.stderr
+        assert "untagging: 4/4 customers (100 %) in" in shown.stderr
+        quiet = helpcrunch("undo", "--no-progress", os.fspath(tmp_path / "none.jsonl"), sandbox=sb)
+        assert quiet.returncode == EXIT_USAGE
+        again = helpcrunch("sync-tag", TAG, *args, "--no-progress", "--mode", "add", sandbox=sb)
+        assert again.returncode == 0, again.stderr
+        assert "customers (" not in again.stderr
