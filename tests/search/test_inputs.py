@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -250,3 +250,102 @@ def test_numpy_numbers_are_numbers(server: ScriptedServer) -> None:
         assert sent_filter(server) == [{"field": "customers.lastSeen", "operator": ">", "value": 5}]
         list(c.search_customers(where=[("lastSeen", ">", numpy.float32(1.5))]))
         assert sent_filter(server)[0]["value"] == 1.5
+
+
+# --- what a caller's object raises while it is read is never swallowed --------------------------
+
+
+class Halt(BaseException):
+    """A BaseException of the caller's own, as a framework might raise to stop a job."""
+
+
+def objects_raising(exc: BaseException, called: list[str]) -> dict[str, Any]:
+    """Objects that raise ``exc`` from each place the search's argument reading may look,
+    noting in ``called`` that they did."""
+
+    def fail(where: str) -> Any:
+        called.append(where)
+        raise exc
+
+    class Index:
+        def __index__(self) -> int:
+            return fail("__index__")  # type: ignore[no-any-return]
+
+    class Float:
+        def __float__(self) -> float:
+            return fail("__float__")  # type: ignore[no-any-return]
+
+    class Iterable:
+        def __iter__(self) -> Iterator[Any]:
+            return fail("__iter__")  # type: ignore[no-any-return]
+
+    class Attributes:
+        def __getattr__(self, name: str) -> Any:
+            return fail("__getattr__")
+
+    class NameMapping(dict[str, Any]):
+        def __getitem__(self, key: str) -> Any:
+            return fail("__getitem__")
+
+    class Triple(list[Any]):
+        def __iter__(self) -> Iterator[Any]:
+            return fail("list __iter__")  # type: ignore[no-any-return]
+
+    class ClassLookup:
+        @property  # type: ignore[misc]
+        def __class__(self) -> type:  # reached by isinstance(obj, Mapping)
+            return fail("__class__")  # type: ignore[no-any-return]
+
+    return {
+        "__index__": Index(),
+        "__float__": Float(),
+        "__iter__": Iterable(),
+        "__getattr__": Attributes(),
+        "mapping item": NameMapping(name="x"),
+        "__class__": ClassLookup(),
+        "list subclass": Triple(["lastSeen", ">", 1]),
+    }
+
+
+POSITIONS: dict[str, Callable[[Any], dict[str, Any]]] = {
+    "where value": lambda obj: {"where": [("lastSeen", ">=", obj)]},
+    "where condition": lambda obj: {"where": [obj]},
+    "where": lambda obj: {"where": obj},
+    "tag": lambda obj: {"tag": obj},
+}
+
+
+@pytest.mark.parametrize("position", POSITIONS)
+@pytest.mark.parametrize("kind", ["KeyboardInterrupt", "BaseException", "Exception"])
+def test_what_an_argument_raises_while_read_is_never_swallowed(
+    server: ScriptedServer, position: str, kind: str
+) -> None:
+    exc: BaseException = {
+        "KeyboardInterrupt": KeyboardInterrupt(),
+        "BaseException": Halt(),
+        "Exception": RuntimeError("the caller's object failed"),
+    }[kind]
+    looked_at = 0
+    with client(server) as c:
+        called: list[str] = []
+        for name, obj in objects_raising(exc, called).items():
+            called.clear()
+            try:
+                c.search_customers(**POSITIONS[position](obj))
+            except BaseException as e:  # each kind is checked below
+                raised: BaseException | None = e
+            else:
+                raised = None
+            if not called:
+                # Refused by its type alone, without running the code that raises.
+                assert raised is None or isinstance(raised, (TypeError, ValueError)), raised
+                continue
+            looked_at += 1
+            if kind == "Exception":
+                # Bad input: a typed refusal, the object's exception kept as the cause.
+                assert isinstance(raised, (TypeError, ValueError)), (name, raised)
+                assert raised.__cause__ is exc, (name, raised)
+            else:
+                assert raised is exc, (name, raised)
+    assert looked_at, "no object's raising code was reached in this position"
+    assert server.requests == [], "a request was sent for input that raised"
