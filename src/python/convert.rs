@@ -62,7 +62,7 @@ fn reading(py: Python<'_>, err: PyErr, refuse: impl FnOnce() -> Error) -> Refuse
 
 /// The name of `obj`'s type, for messages. Python 3.10 reads it as an attribute of the type,
 /// which a metaclass may turn into code that raises: that is not lost either.
-fn type_name(obj: &Bound<'_, PyAny>) -> Result<String, Refused> {
+pub fn type_name(obj: &Bound<'_, PyAny>) -> Result<String, Refused> {
     match obj.get_type().name() {
         Ok(name) => Ok(name.to_string_lossy().into_owned()),
         Err(e) => Err(reading(obj.py(), e, || {

@@ -26,35 +26,31 @@ impl NativePlanRequest {
 }
 
 /// One audience row as the core sees it: its type decides, the rules are the core's.
-fn key_input(obj: &Bound<'_, PyAny>) -> KeyInput {
+fn key_input(obj: &Bound<'_, PyAny>) -> Result<KeyInput, convert::Refused> {
     if obj.is_none() {
-        return KeyInput::Missing;
+        return Ok(KeyInput::Missing);
     }
     if obj.is_instance_of::<PyBool>() {
-        return KeyInput::Other("bool".into());
+        return Ok(KeyInput::Other("bool".into()));
     }
     if obj.is_instance_of::<PyString>() {
-        return match obj.extract::<String>() {
+        return Ok(match obj.extract::<String>() {
             Ok(text) => KeyInput::Text(text),
             // A lone surrogate cannot be sent.
             Err(_) => KeyInput::Other("str with a lone surrogate".into()),
-        };
+        });
     }
     if obj.is_instance_of::<PyInt>() {
-        return KeyInput::Integer(obj.extract::<i128>().ok());
+        return Ok(KeyInput::Integer(obj.extract::<i128>().ok()));
     }
     if obj.is_instance_of::<PyFloat>() {
-        return match obj.extract::<f64>() {
+        return Ok(match obj.extract::<f64>() {
             Ok(f) if f.is_nan() => KeyInput::Missing,
             _ => KeyInput::Other("float".into()),
-        };
+        });
     }
-    let name = obj
-        .get_type()
-        .name()
-        .map(|n| n.to_string())
-        .unwrap_or_else(|_| "object".into());
-    KeyInput::Other(name)
+    // A metaclass may make reading the name raise: that is passed on, not replaced.
+    Ok(KeyInput::Other(convert::type_name(obj)?))
 }
 
 /// Check a plan's arguments; each audience row is checked too (a bad one becomes a rejected
@@ -68,7 +64,11 @@ pub fn plan_request(
     keys: &Bound<'_, PyList>,
     lookup_batch: &Bound<'_, PyAny>,
 ) -> PyResult<NativePlanRequest> {
-    let keys: Vec<KeyInput> = keys.iter().map(|k| key_input(&k)).collect();
+    let keys = keys
+        .iter()
+        .map(|k| key_input(&k))
+        .collect::<Result<Vec<KeyInput>, _>>()
+        .map_err(|e| e.into_py_err(py))?;
     let lookup_batch = if lookup_batch.is_none() {
         None
     } else {
