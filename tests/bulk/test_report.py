@@ -162,8 +162,7 @@ def test_add_tags_many_tags_every_customer(sandbox: Sandbox) -> None:
 def test_on_error_raise_stops_at_the_first_failure_with_the_report(sandbox: Sandbox) -> None:
     items = [(DEMO_IDS[i % 10], "Lead") for i in range(200)]
     items[10] = (424242, "Lead")
-    # One request at a time, each held 20 ms: every result comes back on its own (see the
-    # xfail test below for what happens when several come back together).
+    # One request at a time, each held 20 ms: every result comes back on its own.
     sandbox.delay_next(0.02, times=1000)
     with sandbox.client() as client, pytest.raises(helpcrunch.BulkError) as caught:
         client.remove_tags_many(items, concurrency=1, on_error="raise")
