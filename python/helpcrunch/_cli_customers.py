@@ -16,7 +16,7 @@ from typing import Any
 from ._cli_common import EXIT_OK, emit, flush_stdout, open_client
 from ._client import DEFAULT_PAGE_SIZE
 from ._native import MAX_PAGE_SIZE
-from ._progress import LINE_INTERVAL, is_terminal
+from ._progress import LINE_INTERVAL, counted, is_terminal
 from ._search import CustomerSearch, flatten
 from ._types import Customer
 
@@ -196,7 +196,6 @@ class _Progress:
             return
         if self._shown and self._tty:
             sys.stderr.write("\r\033[K")
-        requests = self._found.stats["requests"]
-        plural = "" if requests == 1 else "s"
-        sys.stderr.write(f"helpcrunch: {self._count:,} customers ({requests:,} request{plural})\n")
+        requests = counted(self._found.stats["requests"], "request")
+        sys.stderr.write(f"helpcrunch: {counted(self._count, 'customer')} ({requests})\n")
         sys.stderr.flush()

@@ -52,6 +52,8 @@ def test_every_customer_streams_as_json_lines_with_a_summary_on_stderr(sb: Sandb
     assert [c["id"] for c in lines] == list(range(1, 451))
     assert lines[0] == sb.customer(1)
     assert "helpcrunch: 450 customers (5 requests)" in result.stderr
+    one = run("--limit", "1", sb=sb)
+    assert one.stderr == "helpcrunch: 1 customer (1 request)\n"
 
 
 def test_filters_combine_as_the_options_say(sb: Sandbox) -> None:
