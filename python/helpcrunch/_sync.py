@@ -141,7 +141,8 @@ class TagPlan:
     @property
     def writes(self) -> int:
         """Requests applying the plan sends: one per customer whose tags change."""
-        return sum(1 for i in self.items if i.action in ("add", "remove"))
+        counts = self._counts()
+        return counts["add"] + counts["remove"]
 
     @property
     def lookups(self) -> int:
