@@ -10,11 +10,14 @@
 //!   can be used (pure logic); `search`: the pager that fetches them;
 //! - `sync`: planning a tag sync (which customers to tag and untag, found with the fewest
 //!   requests);
+//! - `change`: one change to one customer (what a plan holds, applying sends, a log records
+//!   and undo reverses);
 //! - `bulk`: many calls at once; `runtime`: the fork-aware tokio runtimes; `wait`: how a
 //!   blocking call waits.
 
 pub mod body;
 pub mod bulk;
+pub mod change;
 pub mod client;
 pub mod config;
 pub mod error;
@@ -34,6 +37,7 @@ pub mod wait;
 #[cfg(test)]
 mod tests;
 
+pub use change::{Change, Edit};
 pub use client::{Client, Response};
 pub use config::{ClientConfig, Setting};
 pub use error::{Error, ErrorDetail, ErrorKind, InputErrorKind, Result, StatusError};

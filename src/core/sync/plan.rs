@@ -7,8 +7,9 @@ use std::fmt;
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::super::change::Change;
 use super::super::error::{excerpt, Error, Result};
-use super::super::validate::CustomerId;
+use super::super::validate::{CustomerId, Tag};
 use super::audience::{customer_key, Audience, Key, MatchKind, Reason, Row};
 use super::strategy::Strategy;
 
@@ -221,6 +222,8 @@ pub struct PlanItem {
     pub customer: Option<Vec<u8>>,
     /// The tag's colour on this customer, for a removal (what undo puts back).
     pub color: Option<String>,
+    /// What applying sends for it (an add or a removal); None when nothing is to be sent.
+    pub change: Option<Change>,
 }
 
 /// How many requests the plan spent, by purpose.
@@ -343,6 +346,26 @@ pub fn build(audience: &Audience, findings: &Findings, context: PlanContext) -> 
     let mode = context.mode;
     let mut items = Vec::with_capacity(audience.len());
     let mut matched: HashSet<CustomerId> = HashSet::new();
+    let known_color = findings.known_color();
+    // An existing tag keeps its colour; the one asked for is for a tag not made yet.
+    let add_color = known_color.clone().or_else(|| context.color.clone());
+    let change = |action, customer: &FoundCustomer| {
+        let tag = |color| {
+            vec![Tag {
+                name: context.tag.clone(),
+                color,
+            }]
+        };
+        match action {
+            Action::Add => Some(Change::add_tags(customer.id, tag(add_color.clone()))),
+            // The colour it had here (or the tag's), so that undo puts it back as it was.
+            Action::Remove => Some(Change::remove_tags(
+                customer.id,
+                tag(customer.color.clone().or_else(|| known_color.clone())),
+            )),
+            Action::None | Action::Reject => None,
+        }
+    };
     for (row, checked) in audience.rows().iter().enumerate() {
         let item = |action, reason, customer: Option<&FoundCustomer>| PlanItem {
             row: Some(row),
@@ -351,6 +374,7 @@ pub fn build(audience: &Audience, findings: &Findings, context: PlanContext) -> 
             reason,
             customer: customer.map(|c| c.json.clone()),
             color: customer.and_then(|c| c.color.clone()),
+            change: customer.and_then(|c| change(action, c)),
         };
         let key = match checked {
             Row::Rejected(reason) => {
@@ -406,6 +430,7 @@ pub fn build(audience: &Audience, findings: &Findings, context: PlanContext) -> 
             reason: None,
             customer: Some(c.json.clone()),
             color: c.color.clone(),
+            change: change(Action::Remove, c),
         }));
     }
     let holders = if findings.all_holders_found {
@@ -419,7 +444,7 @@ pub fn build(audience: &Audience, findings: &Findings, context: PlanContext) -> 
     Plan {
         tag: context.tag,
         color: context.color,
-        known_color: findings.known_color(),
+        known_color,
         mode,
         kind,
         items,
