@@ -7,17 +7,27 @@ use std::sync::Arc;
 use pyo3::exceptions::PyTypeError;
 use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::PyTuple;
 
 use super::bridge::{block_on, spawn_for_loop, LoopBridge, TaskHandle, Wait};
+use super::change::Change;
 use super::convert;
 use super::errors::to_py_err;
 use crate::core::bulk::{BulkRun, Finished};
 use crate::core::validate::CustomerId;
-use crate::core::{Call, Client, Operation};
+use crate::core::{Call, Change as CoreChange, Client, Operation};
 
-/// Append each finished item to `into` as `(index, customer | None, error | None, attempts)`.
-/// The client makes a body that cannot become Python values that item's error.
+/// A finished item: its position in the input, the customer or the error, and the HTTP
+/// attempts it took.
+#[pyclass(frozen, get_all, module = "helpcrunch._native")]
+pub struct FinishedItem {
+    index: u64,
+    customer: Py<PyAny>,
+    error: Py<PyAny>,
+    attempts: u32,
+}
+
+/// Append each finished item to `into` as a `FinishedItem`. The client makes a body that
+/// cannot become Python values that item's error.
 fn hand_over(
     py: Python<'_>,
     items: Vec<Finished>,
@@ -32,23 +42,20 @@ fn hand_over(
                 .map_err(|message| client.unusable_body(&response, message))
         });
         let (customer, error, attempts) = match outcome {
-            Ok((customer, attempts)) => (customer, py.None().into_bound(py), attempts),
+            Ok((customer, attempts)) => (customer.unbind(), py.None(), attempts),
             Err(err) => {
                 let attempts = err.attempts();
-                let error = to_py_err(py, err).into_value(py).into_bound(py).into_any();
-                (py.None().into_bound(py), error, attempts)
+                let error = to_py_err(py, err).into_value(py).into_any();
+                (py.None(), error, attempts)
             }
         };
-        let row = PyTuple::new(
-            py,
-            [
-                finished.index.into_pyobject(py)?.into_any(),
-                customer,
-                error,
-                attempts.into_pyobject(py)?.into_any(),
-            ],
-        )?;
-        into.call_method1(intern!(py, "append"), (row,))?;
+        let item = FinishedItem {
+            index: finished.index,
+            customer,
+            error,
+            attempts,
+        };
+        into.call_method1(intern!(py, "append"), (item,))?;
     }
     Ok(())
 }
@@ -72,6 +79,8 @@ impl<'py> IntoPyObject<'py> for Ready {
 pub struct BulkItem {
     customer_id: CustomerId,
     op: Operation,
+    /// The change it makes, for a run of changes.
+    change: Option<CoreChange>,
 }
 
 #[pymethods]
@@ -80,6 +89,12 @@ impl BulkItem {
     #[getter]
     fn customer_id(&self) -> u64 {
         self.customer_id.get()
+    }
+
+    /// The change it makes (a run of changes), or None.
+    #[getter]
+    fn change(&self) -> Option<Change> {
+        self.change.clone().map(Change::new)
     }
 
     /// The names of the tags, each once, in the order given.
@@ -99,11 +114,12 @@ impl BulkItem {
 #[pyclass(frozen, module = "helpcrunch._native")]
 pub struct NativeBulkRun {
     run: Arc<BulkRun>,
-    call: Call,
+    /// The call every row makes; None for a run of changes.
+    call: Option<Call>,
 }
 
 impl NativeBulkRun {
-    pub fn new(run: BulkRun, call: Call) -> Self {
+    pub fn new(run: BulkRun, call: Option<Call>) -> Self {
         NativeBulkRun {
             run: Arc::new(run),
             call,
@@ -120,13 +136,30 @@ impl NativeBulkRun {
         customer_id: &Bound<'_, PyAny>,
         tags: &Bound<'_, PyAny>,
     ) -> PyResult<BulkItem> {
-        let op = convert::call_with(self.call, customer_id, Some(tags))
-            .map_err(|e| e.into_py_err(py))?;
+        let call = self
+            .call
+            .ok_or_else(|| PyTypeError::new_err("a run of changes takes Change objects"))?;
+        let op =
+            convert::call_with(call, customer_id, Some(tags)).map_err(|e| e.into_py_err(py))?;
         // `call_with` makes only calls on one customer.
         let customer_id = op
             .customer_id()
             .ok_or_else(|| PyTypeError::new_err("a bulk run's calls are each on one customer"))?;
-        Ok(BulkItem { customer_id, op })
+        Ok(BulkItem {
+            customer_id,
+            op,
+            change: None,
+        })
+    }
+
+    /// A change, ready to send (it was checked when it was made).
+    fn check_change(&self, change: &Bound<'_, Change>) -> BulkItem {
+        let change = change.get().inner.clone();
+        BulkItem {
+            customer_id: change.customer_id,
+            op: change.operation(),
+            change: Some(change),
+        }
     }
 
     /// Start a checked row as item `index`.

@@ -168,14 +168,19 @@ impl NativeClient {
         }))
     }
 
-    /// A bulk run of the call named `call` on this client, `concurrency` at a time.
+    /// A bulk run of the call named `call` on this client, `concurrency` at a time; with no
+    /// call, a run of `Change`s (each item says what it does).
+    #[pyo3(signature = (call, concurrency))]
     fn bulk(
         &self,
         py: Python<'_>,
-        call: &str,
+        call: Option<&str>,
         concurrency: &Bound<'_, PyAny>,
     ) -> PyResult<NativeBulkRun> {
-        let call = convert::call(call).map_err(|e| e.into_py_err(py))?;
+        let call = call
+            .map(convert::call)
+            .transpose()
+            .map_err(|e| e.into_py_err(py))?;
         let concurrency = convert::int_setting(Setting::Concurrency, concurrency)
             .map_err(|e| e.into_py_err(py))?;
         let observer = LogObserver::for_current_level(py, None)?;
@@ -269,14 +274,18 @@ impl NativeClient {
         plan_request(py, tag, color, mode, r#match, keys, lookup_batch)
     }
 
-    /// Plan the sync (searches only, nothing written) and return it as a dict.
+    /// Plan the sync (searches only, nothing written).
     fn plan(&self, py: Python<'_>, request: Py<NativePlanRequest>) -> PyResult<Py<PyAny>> {
         let observer = LogObserver::for_current_level(py, None)?;
         let core = self.core.clone();
+        let keys = request.get().keys.clone();
         let outcome = block_on(py, Wait::Sleep, async move {
             core.plan_tag(&request.get().request, observer).await
         })?;
-        Ok(PlanOutcome(outcome).into_pyobject(py)?.unbind())
+        Ok(PlanOutcome(outcome, keys)
+            .into_pyobject(py)?
+            .into_any()
+            .unbind())
     }
 
     /// `plan` for asyncio.
@@ -289,8 +298,9 @@ impl NativeClient {
     ) -> PyResult<TaskHandle> {
         let observer = LogObserver::for_current_level(py, Some(bridge.get().waker()))?;
         let core = self.core.clone();
+        let keys = request.get().keys.clone();
         Ok(spawn_for_loop(bridge.get(), future, async move {
-            PlanOutcome(core.plan_tag(&request.get().request, observer).await)
+            PlanOutcome(core.plan_tag(&request.get().request, observer).await, keys)
         }))
     }
 

@@ -3,6 +3,7 @@
 
 mod bridge;
 mod bulk;
+mod change;
 mod client;
 mod convert;
 mod errors;
@@ -91,9 +92,15 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<sandbox::SandboxServer>()?;
     m.add_class::<bulk::NativeBulkRun>()?;
     m.add_class::<bulk::BulkItem>()?;
+    m.add_class::<bulk::FinishedItem>()?;
     m.add_class::<search::NativeQuery>()?;
     m.add_class::<search::NativeSearch>()?;
     m.add_class::<sync::NativePlanRequest>()?;
+    m.add_class::<sync::NativePlan>()?;
+    m.add_class::<sync::NativePlanItem>()?;
+    m.add_class::<sync::NativePlanRequests>()?;
+    m.add_class::<sync::NativeMassRemoval>()?;
+    m.add_class::<change::Change>()?;
     m.add_class::<bridge::LoopBridge>()?;
     m.add_class::<bridge::TaskHandle>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;

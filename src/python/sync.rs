@@ -1,19 +1,24 @@
 //! Tag sync for Python: the audience's keys to core `KeyInput`s, a checked plan request, and a
-//! plan back as a dict of plain values (customers as dicts). The public `TagPlan` is built from
-//! that dict in `python/helpcrunch/_sync.py`.
+//! plan back as typed objects (`NativePlan`, its `NativePlanItem`s each with the caller's own
+//! key and its `Change`). The public `TagPlan` is built from them in `python/helpcrunch/_sync.py`.
+
+use std::sync::Arc;
 
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
+use pyo3::types::{PyBool, PyFloat, PyInt, PyList, PyString};
 
+use super::change::Change;
 use super::convert;
 use super::errors::to_py_err;
-use crate::core::sync::{KeyInput, Plan, PlanRequest};
+use crate::core::sync::{KeyInput, Plan, PlanItem, PlanRequest};
 use crate::core::Error;
 
-/// A plan request whose arguments were checked: nothing is sent by making one.
+/// A plan request whose arguments were checked: nothing is sent by making one. It keeps the
+/// caller's own key objects, which the plan's rows carry back.
 #[pyclass(frozen, module = "helpcrunch._native")]
 pub struct NativePlanRequest {
     pub request: PlanRequest,
+    pub keys: Arc<Vec<Py<PyAny>>>,
 }
 
 #[pymethods]
@@ -64,7 +69,7 @@ pub fn plan_request(
     keys: &Bound<'_, PyList>,
     lookup_batch: &Bound<'_, PyAny>,
 ) -> PyResult<NativePlanRequest> {
-    let keys = keys
+    let inputs = keys
         .iter()
         .map(|k| key_input(&k))
         .collect::<Result<Vec<KeyInput>, _>>()
@@ -77,80 +82,153 @@ pub fn plan_request(
                 .map_err(|e| e.into_py_err(py))?;
         Some(i128::from(batch))
     };
-    let request = PlanRequest::new(tag, color, mode, kind, keys, lookup_batch)
+    let request = PlanRequest::new(tag, color, mode, kind, inputs, lookup_batch)
         .map_err(|e| to_py_err(py, e))?;
-    Ok(NativePlanRequest { request })
+    let keys = Arc::new(keys.iter().map(Bound::unbind).collect());
+    Ok(NativePlanRequest { request, keys })
 }
 
-/// A plan, or its error, turned into Python values once the GIL is held.
-pub struct PlanOutcome(pub Result<Plan, Error>);
+/// What a plan's requests spent, by purpose (see `core::sync::PlanRequests`).
+#[pyclass(frozen, get_all, module = "helpcrunch._native")]
+pub struct NativePlanRequests {
+    total: u64,
+    probes: u64,
+    holder_pages: u64,
+    lookups: u64,
+    scan_pages: u64,
+    unused: u64,
+}
+
+/// Why applying a plan is refused without `allow_mass_removal=True`.
+#[pyclass(frozen, get_all, module = "helpcrunch._native")]
+pub struct NativeMassRemoval {
+    removing: u64,
+    holders: u64,
+    empty_audience: bool,
+    message: String,
+}
+
+/// One line of a plan: an audience row (with the caller's own key), or a holder outside it.
+#[pyclass(frozen, get_all, module = "helpcrunch._native")]
+pub struct NativePlanItem {
+    row: Option<usize>,
+    key: Py<PyAny>,
+    customer_id: Option<u64>,
+    action: &'static str,
+    reason_code: Option<&'static str>,
+    reason: Option<String>,
+    customer: Py<PyAny>,
+    color: Option<String>,
+    change: Option<Py<Change>>,
+}
+
+/// A plan, as the core made it.
+#[pyclass(frozen, get_all, module = "helpcrunch._native")]
+pub struct NativePlan {
+    tag: String,
+    color: Option<String>,
+    known_color: Option<String>,
+    mode: &'static str,
+    r#match: &'static str,
+    holders: u64,
+    audience_rows: usize,
+    usable_rows: usize,
+    strategy: &'static str,
+    strategy_reason: String,
+    lookup_batch: u64,
+    page_size: u64,
+    requests: Py<NativePlanRequests>,
+    mass_removal: Option<Py<NativeMassRemoval>>,
+    items: Vec<Py<NativePlanItem>>,
+}
+
+/// A plan, or its error, turned into Python objects once the GIL is held; `keys` are the
+/// caller's key objects, one per audience row.
+pub struct PlanOutcome(pub Result<Plan, Error>, pub Arc<Vec<Py<PyAny>>>);
+
+fn plan_item(py: Python<'_>, item: &PlanItem, keys: &[Py<PyAny>]) -> PyResult<NativePlanItem> {
+    let customer = match &item.customer {
+        Some(json) => convert::json_to_py_value(py, json)
+            .map_err(|message| {
+                to_py_err(
+                    py,
+                    Error::Internal(format!("a planned customer: {message}")),
+                )
+            })?
+            .unbind(),
+        None => py.None(),
+    };
+    let key = match item.row.and_then(|row| keys.get(row)) {
+        Some(key) => key.clone_ref(py),
+        None => py.None(),
+    };
+    let change = match &item.change {
+        Some(change) => Some(Py::new(py, Change::new(change.clone()))?),
+        None => None,
+    };
+    Ok(NativePlanItem {
+        row: item.row,
+        key,
+        customer_id: item.customer_id.map(|id| id.get()),
+        action: item.action.name(),
+        reason_code: item.reason.as_ref().map(|r| r.code()),
+        reason: item.reason.as_ref().map(ToString::to_string),
+        customer,
+        color: item.color.clone(),
+        change,
+    })
+}
 
 impl<'py> IntoPyObject<'py> for PlanOutcome {
-    type Target = PyAny;
-    type Output = Bound<'py, PyAny>;
+    type Target = NativePlan;
+    type Output = Bound<'py, NativePlan>;
     type Error = PyErr;
 
-    fn into_pyobject(self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+    fn into_pyobject(self, py: Python<'py>) -> PyResult<Bound<'py, NativePlan>> {
         let plan = self.0.map_err(|e| to_py_err(py, e))?;
-        let d = PyDict::new(py);
-        d.set_item("tag", &plan.tag)?;
-        d.set_item("color", &plan.color)?;
-        d.set_item("known_color", &plan.known_color)?;
-        d.set_item("mode", plan.mode.name())?;
-        d.set_item("match", plan.kind.name())?;
-        d.set_item("holders", plan.holders)?;
-        d.set_item("audience_rows", plan.audience_rows)?;
-        d.set_item("usable_rows", plan.usable_rows)?;
-        d.set_item("strategy", plan.strategy.name())?;
-        d.set_item("strategy_reason", &plan.strategy_reason)?;
-        d.set_item("lookup_batch", plan.lookup_batch)?;
-        d.set_item("page_size", plan.page_size)?;
         let r = plan.requests;
-        let requests = PyDict::new(py);
-        requests.set_item("total", r.total())?;
-        requests.set_item("probes", r.probes)?;
-        requests.set_item("holder_pages", r.holder_pages)?;
-        requests.set_item("lookups", r.lookups)?;
-        requests.set_item("scan_pages", r.scan_pages)?;
-        requests.set_item("unused", r.unused)?;
-        d.set_item("requests", requests)?;
-        match plan.mass_removal() {
-            Some(m) => d.set_item(
-                "mass_removal",
-                (m.removing, m.holders, m.empty_audience, m.to_string()),
-            )?,
-            None => d.set_item("mass_removal", py.None())?,
-        }
-        let items = PyList::empty(py);
-        for item in &plan.items {
-            let customer = match &item.customer {
-                Some(json) => convert::json_to_py_value(py, json).map_err(|message| {
-                    to_py_err(
-                        py,
-                        Error::Internal(format!("a planned customer: {message}")),
-                    )
-                })?,
-                None => py.None().into_bound(py),
-            };
-            let reason = item.reason.as_ref();
-            let values: [Bound<'py, PyAny>; 7] = [
-                item.row.into_pyobject(py)?.into_any(),
-                item.customer_id
-                    .map(|id| id.get())
-                    .into_pyobject(py)?
-                    .into_any(),
-                item.action.name().into_pyobject(py)?.into_any(),
-                reason.map(|r| r.code()).into_pyobject(py)?.into_any(),
-                reason
-                    .map(ToString::to_string)
-                    .into_pyobject(py)?
-                    .into_any(),
-                customer,
-                item.color.as_deref().into_pyobject(py)?.into_any(),
-            ];
-            items.append(PyTuple::new(py, values)?)?;
-        }
-        d.set_item("items", items)?;
-        Ok(d.into_any())
+        let requests = NativePlanRequests {
+            total: r.total(),
+            probes: r.probes,
+            holder_pages: r.holder_pages,
+            lookups: r.lookups,
+            scan_pages: r.scan_pages,
+            unused: r.unused,
+        };
+        let mass_removal = match plan.mass_removal() {
+            Some(m) => Some(Py::new(
+                py,
+                NativeMassRemoval {
+                    removing: m.removing,
+                    holders: m.holders,
+                    empty_audience: m.empty_audience,
+                    message: m.to_string(),
+                },
+            )?),
+            None => None,
+        };
+        let items = plan
+            .items
+            .iter()
+            .map(|item| Py::new(py, plan_item(py, item, &self.1)?))
+            .collect::<PyResult<Vec<_>>>()?;
+        let native = NativePlan {
+            mode: plan.mode.name(),
+            r#match: plan.kind.name(),
+            strategy: plan.strategy.name(),
+            requests: Py::new(py, requests)?,
+            mass_removal,
+            items,
+            holders: plan.holders,
+            audience_rows: plan.audience_rows,
+            usable_rows: plan.usable_rows,
+            strategy_reason: plan.strategy_reason,
+            lookup_batch: plan.lookup_batch,
+            page_size: plan.page_size,
+            tag: plan.tag,
+            color: plan.color,
+            known_color: plan.known_color,
+        };
+        Bound::new(py, native)
     }
 }
