@@ -17,10 +17,10 @@ import threading
 from collections.abc import Iterable
 
 from . import _exceptions, _logs, _native
-from ._bulk import BulkReport, BulkResult
 from ._client import DEFAULT_BASE_URL, DEFAULT_PAGE_SIZE, ENV_SETTINGS, AsyncClient, Client
 from ._exceptions import *  # noqa: F403 (the exception classes, listed in their __all__)
-from ._native import __version__
+from ._native import Change, __version__
+from ._report import BulkReport, BulkResult
 from ._search import AsyncCustomerSearch, CustomerSearch, flatten
 from ._sync import DEFAULT_LOOKUP_BATCH, PlanItem, TagPlan
 from ._types import Condition, Customer, CustomerId, Match, SearchStats, Tag, Tags, TagSpec
@@ -32,6 +32,7 @@ __all__ = [
     "AsyncCustomerSearch",
     "BulkReport",
     "BulkResult",
+    "Change",
     "Client",
     "Condition",
     "Customer",

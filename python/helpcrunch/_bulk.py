@@ -10,33 +10,20 @@ million-row generator runs in flat memory.
 from __future__ import annotations
 
 import asyncio
-import html
-import json
-import operator
 import os
 from collections import deque
-from collections.abc import (
-    AsyncGenerator,
-    AsyncIterable,
-    Generator,
-    Iterable,
-    Iterator,
-    Mapping,
-    Sequence,
-)
-from dataclasses import dataclass
-from typing import IO, TYPE_CHECKING, Any, Literal, NamedTuple, overload
+from collections.abc import AsyncGenerator, AsyncIterable, Generator, Iterator, Mapping
+from typing import Any, Literal, NamedTuple
 
 from . import _aio, _logs
-from ._exceptions import APIStatusError, BulkError, BulkInterrupted, RequestCancelledError
-from ._native import BulkItem, NativeBulkRun, NativeClient
-from ._progress import Progress, ProgressArg, counted
-from ._types import Customer, TagCall
+from ._exceptions import BulkError, BulkInterrupted, RequestCancelledError
+from ._journal import Checkpoint, Journal
+from ._native import BulkItem, Change, FinishedItem, NativeBulkRun, NativeClient
+from ._progress import VERBS, Progress, ProgressArg
+from ._report import BulkReport, BulkResult
+from ._types import TagCall
 
-if TYPE_CHECKING:
-    from ._native import FinishedItem
-
-__all__ = ["BulkOptions", "BulkReport", "BulkResult", "OnError"]
+__all__ = ["BulkOptions", "OnError"]
 
 OnError = Literal["collect", "raise"]
 
@@ -49,158 +36,15 @@ class BulkOptions(NamedTuple):
     checkpoint: str | os.PathLike[str] | None
     id_column: str
     tags_column: str
-    #: Instead of a checkpoint file: an object with ``is_done(key)``, ``record(result, key)``
-    #: and ``close()`` (a tag sync's log, see ``_sync.py``).
-    journal: Any = None
+    #: Instead of a checkpoint file: another journal (a sync's log, see ``_apply.py``).
+    journal: Journal | None = None
+    #: What the run does, for progress (``untagging``); by default the call's verb.
+    verb: str | None = None
 
 
 #: Items held in flight per unit of concurrency: enough to keep every slot busy while Python
 #: hands results over, few enough that memory stays flat.
 _WINDOW_PER_SLOT = 4
-
-
-@dataclass(frozen=True, slots=True)
-class BulkResult:
-    """What became of one input item."""
-
-    #: Position in the input (0-based).
-    index: int
-    #: The customer id as given (for an invalid row, whatever the row held).
-    customer_id: Any
-    #: The tags as given.
-    tags: Any
-    ok: bool
-    #: The customer as HelpCrunch returned it, or None (failed, or skipped from a checkpoint).
-    customer: Customer | None
-    #: The exception for a failed item: a ``helpcrunch`` error, or ``TypeError``/``ValueError``
-    #: for a row refused before sending.
-    error: BaseException | None
-    #: HTTP attempts made for this item (0 when nothing was sent).
-    attempts: int
-    #: True when a checkpoint showed it done in an earlier run, so it was not sent again.
-    skipped: bool = False
-
-    @property
-    def status_code(self) -> int | None:
-        """The HTTP status of a failed item's last answer, when there was one."""
-        return self.error.status_code if isinstance(self.error, APIStatusError) else None
-
-    def as_row(self) -> dict[str, Any]:
-        """A flat dict for a DataFrame row or a log line."""
-        return {
-            "index": self.index,
-            "customer_id": self.customer_id,
-            "ok": self.ok,
-            "skipped": self.skipped,
-            "attempts": self.attempts,
-            "status_code": self.status_code,
-            "error_type": None if self.error is None else type(self.error).__name__,
-            "error": None if self.error is None else str(self.error),
-            "tags": None if self.customer is None else self.customer.get("tags"),
-        }
-
-
-_ROW_COLUMNS = (
-    "index",
-    "customer_id",
-    "ok",
-    "skipped",
-    "attempts",
-    "status_code",
-    "error_type",
-    "error",
-    "tags",
-)
-
-
-#: Failures a report lists in Jupyter before it only counts them.
-_FAILURES_SHOWN = 10
-
-
-class BulkReport(Sequence[BulkResult]):
-    """Every item's result, in input order: ``len``, iteration and indexing work as on a list."""
-
-    def __init__(self, results: Iterable[BulkResult]) -> None:
-        self._results = sorted(results, key=operator.attrgetter("index"))
-
-    def __len__(self) -> int:
-        return len(self._results)
-
-    @overload
-    def __getitem__(self, i: int) -> BulkResult: ...
-    @overload
-    def __getitem__(self, i: slice) -> list[BulkResult]: ...
-    def __getitem__(self, i: int | slice) -> BulkResult | list[BulkResult]:
-        return self._results[i]
-
-    def __iter__(self) -> Iterator[BulkResult]:
-        return iter(self._results)
-
-    @property
-    def succeeded(self) -> int:
-        """Items that are done: sent successfully now, or skipped as done in an earlier run."""
-        return sum(1 for r in self._results if r.ok)
-
-    @property
-    def failed(self) -> int:
-        return sum(1 for r in self._results if not r.ok)
-
-    @property
-    def skipped(self) -> int:
-        return sum(1 for r in self._results if r.skipped)
-
-    @property
-    def failures(self) -> list[BulkResult]:
-        return [r for r in self._results if not r.ok]
-
-    def to_pandas(self) -> Any:
-        """A pandas DataFrame, one row per item (see :meth:`BulkResult.as_row`)."""
-        import pandas as pd
-
-        return pd.DataFrame([r.as_row() for r in self._results], columns=list(_ROW_COLUMNS))
-
-    def to_polars(self) -> Any:
-        """A polars DataFrame, one row per item (see :meth:`BulkResult.as_row`)."""
-        import polars as pl
-
-        rows = [r.as_row() for r in self._results]
-        for row in rows:
-            # Ids as given may mix ints and strings; polars wants one type per column.
-            row["customer_id"] = str(row["customer_id"])
-        if not rows:
-            return pl.DataFrame({name: [] for name in _ROW_COLUMNS})
-        return pl.DataFrame(rows, infer_schema_length=None)
-
-    def __repr__(self) -> str:
-        text = f"BulkReport({counted(len(self), 'item')}: {self.succeeded} succeeded, "
-        text += f"{self.failed} failed"
-        if self.skipped:
-            text += f", {self.skipped} skipped as done"
-        return text + ")"
-
-    def _repr_html_(self) -> str:
-        """In Jupyter: the counts, and the first failures with their errors."""
-        rows = "".join(
-            f"<tr><td>{label}</td><td>{n:,}</td></tr>"
-            for label, n in (
-                ("items", len(self)),
-                ("succeeded", self.succeeded),
-                ("failed", self.failed),
-                ("skipped as done", self.skipped),
-            )
-        )
-        failures = "".join(
-            f"<tr><td>{r.index}</td><td>{html.escape(repr(r.customer_id))}</td>"
-            f"<td>{html.escape(type(r.error).__name__)}: {html.escape(str(r.error))}</td></tr>"
-            for r in self.failures[:_FAILURES_SHOWN]
-        )
-        if failures:
-            more = len(self.failures) - _FAILURES_SHOWN
-            failures = (
-                "<table><tr><th>index</th><th>customer_id</th><th>error</th></tr>"
-                f"{failures}</table>" + (f"<p>… and {more:,} more failures</p>" if more > 0 else "")
-            )
-        return f"<p>BulkReport</p><table>{rows}</table>{failures}"
 
 
 # --- input -------------------------------------------------------------------------------------
@@ -260,107 +104,6 @@ def _total(items: Any) -> int | None:
         return None
 
 
-# --- checkpoint --------------------------------------------------------------------------------
-
-
-def _item_key(item: BulkItem) -> str:
-    """Identity of an item for the checkpoint: the id as digits and the set of tag names, read
-    from the checked row (so an iterator of tags is read once, by the check)."""
-    return json.dumps([str(item.customer_id), sorted(set(item.tag_names))], ensure_ascii=False)
-
-
-class _Checkpoint:
-    """A JSON-lines file: one line per finished item, appended and flushed as it finishes. Items
-    that succeeded in an earlier run (same id, same tag names) are skipped on a rerun.
-
-    A run killed mid-write leaves its last line cut short, anywhere (even inside a character):
-    that line is dropped and its item runs again. Any other line that is not one of ours is
-    refused with the file and line named, before anything is sent."""
-
-    def __init__(self, path: str | os.PathLike[str], call: TagCall) -> None:
-        self.path = os.fspath(path)
-        self.call = call
-        self.done: set[str] = set()
-        ends_cleanly = self._read()
-        self._file: IO[str] = open(self.path, "a", encoding="utf-8")
-        if not ends_cleanly:
-            # The last record is whole but its newline was not written: the next must not
-            # join it.
-            self._file.write("\n")
-
-    def _read(self) -> bool:
-        """Take in an earlier run's records; False when the last one lacks its newline."""
-        try:
-            f = open(self.path, "rb")
-        except FileNotFoundError:
-            return True
-        with f:
-            offset = 0
-            last_complete = True
-            for number, line in enumerate(f, 1):
-                complete = line.endswith(b"\n")
-                entry = self._parse(line, number, last=not complete)
-                if entry is None and not complete:
-                    # Cut short by a kill: dropped, so that nothing is ever appended to it.
-                    f.close()
-                    with open(self.path, "r+b") as cut:
-                        cut.truncate(offset)
-                    return True
-                if entry is not None:
-                    self._take_in(entry)
-                offset += len(line)
-                last_complete = complete
-        return last_complete
-
-    def _parse(self, line: bytes, number: int, *, last: bool) -> dict[str, Any] | None:
-        """The record on ``line``; None for a blank line or a cut last one."""
-        if not line.strip():
-            return None
-        try:
-            entry = json.loads(line.decode("utf-8"))
-            if not isinstance(entry, dict):
-                raise ValueError("not a JSON object")
-        except ValueError as e:
-            if last:
-                return None
-            reason = "not UTF-8 text" if isinstance(e, UnicodeDecodeError) else str(e)
-            raise ValueError(
-                f"checkpoint {self.path!r}, line {number}: not a record of a helpcrunch run "
-                f"({reason}); fix or delete that line (or the file) and run again"
-            ) from None
-        return entry
-
-    def _take_in(self, entry: dict[str, Any]) -> None:
-        key = entry.get("key")
-        if entry.get("ok") is True and entry.get("call") == self.call and isinstance(key, str):
-            self.done.add(key)
-
-    def is_done(self, key: str | None) -> bool:
-        return key is not None and key in self.done
-
-    def record(self, result: BulkResult, key: str | None) -> None:
-        if result.skipped:
-            return
-        entry = {
-            "call": self.call,
-            "key": key,
-            "index": result.index,
-            "customer_id": result.customer_id
-            if isinstance(result.customer_id, (int, str))
-            else repr(result.customer_id),
-            "ok": result.ok,
-            "attempts": result.attempts,
-            "error": None
-            if result.error is None
-            else f"{type(result.error).__name__}: {result.error}",
-        }
-        self._file.write(json.dumps(entry, ensure_ascii=False) + "\n")
-        self._file.flush()
-
-    def close(self) -> None:
-        self._file.close()
-
-
 # --- the run ---------------------------------------------------------------------------------
 #
 # Bookkeeping that keeps every item accounted for, even when Ctrl-C lands between any two
@@ -376,6 +119,19 @@ class _Checkpoint:
 # against the results, so they are handed over even while it is waiting.
 
 
+def _interrupted_reading(index: int, customer_id: Any, tags: Any) -> BulkResult:
+    stopped = RequestCancelledError("the run was interrupted while this row was read")
+    return BulkResult(
+        index=index,
+        customer_id=customer_id,
+        tags=tags,
+        ok=False,
+        customer=None,
+        error=stopped,
+        attempts=0,
+    )
+
+
 class _InputFailed(Exception):
     """The input itself raised (a broken CSV, a database cursor gone)."""
 
@@ -385,23 +141,27 @@ class _InputFailed(Exception):
 
 
 class _Run:
-    """What a sync and an async run share: the input, the bookkeeping, progress, :meth:`stop`."""
+    """What a sync and an async run share: the input, the bookkeeping, progress, :meth:`stop`.
+
+    ``call`` is the call every row makes, rows being ``(customer_id, tags)`` pairs or mappings;
+    with ``call=None`` the rows are :class:`Change` objects, each saying what it does."""
 
     def __init__(
-        self, native: NativeClient, call: TagCall, items: Any, options: BulkOptions
+        self, native: NativeClient, call: TagCall | None, items: Any, options: BulkOptions
     ) -> None:
         self._run: NativeBulkRun = native.bulk(call, options.concurrency)
         self._window = options.concurrency * _WINDOW_PER_SLOT
         self._id_column = options.id_column
         self._tags_column = options.tags_column
-        self._checkpoint: Any = options.journal
-        if options.checkpoint is not None:
-            self._checkpoint = _Checkpoint(options.checkpoint, call)
+        self._journal: Journal | None = options.journal
+        if options.checkpoint is not None and call is not None:
+            self._journal = Checkpoint(options.checkpoint, call)
+        verb = options.verb or (VERBS[call] if call is not None else "changing")
         self._bar = Progress.make(
-            options.progress, _total(items), call, native.settings()["rate_limit"]
+            options.progress, _total(items), verb, native.settings()["rate_limit"]
         )
-        #: index -> (customer_id, tags, checkpoint key): sent, result not yet handed over.
-        self._pending: dict[int, tuple[Any, Any, str | None]] = {}
+        #: index -> (customer_id, tags, item): sent, result not yet handed over.
+        self._pending: dict[int, tuple[Any, Any, BulkItem]] = {}
         #: Finished items as Rust hands them over, until their results are in ``ready``.
         self._taken: deque[FinishedItem] = deque()
         self._ready: deque[BulkResult] = deque()
@@ -412,51 +172,76 @@ class _Run:
 
     # reading the input
 
-    def _offer(self, row: Any) -> None:
-        """Take one input row: send it, or queue its result at once (an invalid row, or one a
-        checkpoint shows done)."""
-        index = self._next_index
-        self._next_index += 1
+    def _check(self, row: Any, index: int) -> tuple[Any, Any, BulkItem] | None:
+        """The row read and checked; None when it is refused (its result queued)."""
+        if isinstance(row, Change):
+            return row.customer_id, row.tags, self._run.check_change(row)
         try:
             customer_id, tags = _split_row(row, self._id_column, self._tags_column)
         except (TypeError, ValueError) as e:
-            self._ready.append(self._refused(index, row, None, e, None))
-            return
+            self._ready.append(self._refused(index, row, None, e))
+            return None
         except Exception as e:
             # A row that raises when read (its own __getitem__) is that row's failure, not the
             # run's, reported like any other bad row.
             error = TypeError(f"the row could not be read: {type(e).__name__}: {e}")
             error.__cause__ = e
-            self._ready.append(self._refused(index, row, None, error, None))
-            return
+            self._ready.append(self._refused(index, row, None, error))
+            return None
         except BaseException:
-            stopped = RequestCancelledError("the run was interrupted while this row was read")
-            self._ready.append(BulkResult(index, row, None, False, None, stopped, 0))
+            self._ready.append(_interrupted_reading(index, row, None))
             raise
         try:
-            item = self._run.check(customer_id, tags)
+            return customer_id, tags, self._run.check(customer_id, tags)
         except (TypeError, ValueError) as e:
-            self._ready.append(self._refused(index, customer_id, tags, e, None))
-            return
+            self._ready.append(self._refused(index, customer_id, tags, e))
+            return None
         except BaseException:
             # Ctrl-C (or the like) while the row was read: it was taken, so it is reported,
             # as not sent; the interrupt goes on.
-            stopped = RequestCancelledError("the run was interrupted while this row was read")
-            self._ready.append(BulkResult(index, customer_id, tags, False, None, stopped, 0))
+            self._ready.append(_interrupted_reading(index, customer_id, tags))
             raise
-        key = _item_key(item) if self._checkpoint else None
-        if self._checkpoint is not None and self._checkpoint.is_done(key):
-            self._ready.append(BulkResult(index, customer_id, tags, True, None, None, 0, True))
+
+    def _offer(self, row: Any) -> None:
+        """Take one input row: send it, or queue its result at once (an invalid row, or one the
+        journal shows done)."""
+        index = self._next_index
+        self._next_index += 1
+        checked = self._check(row, index)
+        if checked is None:
             return
-        self._pending[index] = (customer_id, tags, key)
+        customer_id, tags, item = checked
+        if self._journal is not None and self._journal.is_done(index, item):
+            self._ready.append(
+                BulkResult(
+                    index=index,
+                    customer_id=customer_id,
+                    tags=tags,
+                    ok=True,
+                    customer=None,
+                    error=None,
+                    attempts=0,
+                    skipped=True,
+                )
+            )
+            return
+        self._pending[index] = checked
+        if self._journal is not None:
+            self._journal.sending(index, item)
         self._run.submit(index, item)
 
-    def _refused(
-        self, index: int, customer_id: Any, tags: Any, error: BaseException, key: str | None
-    ) -> BulkResult:
-        result = BulkResult(index, customer_id, tags, False, None, error, 0)
-        if self._checkpoint is not None:
-            self._checkpoint.record(result, key)
+    def _refused(self, index: int, customer_id: Any, tags: Any, error: BaseException) -> BulkResult:
+        result = BulkResult(
+            index=index,
+            customer_id=customer_id,
+            tags=tags,
+            ok=False,
+            customer=None,
+            error=error,
+            attempts=0,
+        )
+        if self._journal is not None:
+            self._journal.record(index, None, result)
         return result
 
     @property
@@ -466,19 +251,28 @@ class _Run:
     # taking results
 
     def _take(self) -> None:
-        """Take what has finished, without waiting: into ``ready``, checkpointed."""
+        """Take what has finished, without waiting: into ``ready``, journaled."""
         self._run.take_ready(self._taken, self._window)
         taken = self._taken
         while taken:
-            index, customer, error, attempts = taken[0]
+            finished = taken[0]
+            index = finished.index
             if self._ready and self._ready[-1].index == index:
                 # Its result got into ``ready`` just before an interrupt: already counted.
                 taken.popleft()
                 continue
-            customer_id, tags, key = self._pending[index]
-            result = BulkResult(index, customer_id, tags, error is None, customer, error, attempts)
-            if self._checkpoint is not None:
-                self._checkpoint.record(result, key)
+            customer_id, tags, item = self._pending[index]
+            result = BulkResult(
+                index=index,
+                customer_id=customer_id,
+                tags=tags,
+                ok=finished.error is None,
+                customer=finished.customer,
+                error=finished.error,
+                attempts=finished.attempts,
+            )
+            if self._journal is not None:
+                self._journal.record(index, item, result)
             self._ready.append(result)
             taken.popleft()
 
@@ -520,11 +314,22 @@ class _Run:
                 self._take()
         self._take()
         seen = {r.index for r in self._ready}
-        for index, (customer_id, tags, _) in self._pending.items():
+        for index, (customer_id, tags, item) in self._pending.items():
             if index not in seen:
                 # Noted as pending, then interrupted before it was handed to Rust: not sent.
                 error = RequestCancelledError("the run was interrupted before this item was sent")
-                self._ready.append(BulkResult(index, customer_id, tags, False, None, error, 0))
+                result = BulkResult(
+                    index=index,
+                    customer_id=customer_id,
+                    tags=tags,
+                    ok=False,
+                    customer=None,
+                    error=error,
+                    attempts=0,
+                )
+                if self._journal is not None:
+                    self._journal.record(index, item, result)
+                self._ready.append(result)
         while self._ready:
             result = self._ready[0]
             self.drained.append(result)
@@ -540,8 +345,8 @@ class _Run:
                 self._bar.close()
             finally:
                 try:
-                    if self._checkpoint is not None:
-                        self._checkpoint.close()
+                    if self._journal is not None:
+                        self._journal.close()
                 finally:
                     # The records of the items the stop waited for.
                     _logs.flush()
@@ -551,7 +356,7 @@ class SyncRun(_Run):
     """A run for blocking code."""
 
     def __init__(
-        self, native: NativeClient, call: TagCall, items: Any, options: BulkOptions
+        self, native: NativeClient, call: TagCall | None, items: Any, options: BulkOptions
     ) -> None:
         self._source = _rows(items, options.id_column, options.tags_column)
         super().__init__(native, call, items, options)
@@ -609,7 +414,7 @@ class AsyncRun(_Run):
     """A run for asyncio; ``items`` may also be an async iterable."""
 
     def __init__(
-        self, native: NativeClient, call: TagCall, items: Any, options: BulkOptions
+        self, native: NativeClient, call: TagCall | None, items: Any, options: BulkOptions
     ) -> None:
         self._is_async = isinstance(items, AsyncIterable)
         #: The async input's next row, when results finished while it was being read.

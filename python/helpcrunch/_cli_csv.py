@@ -20,7 +20,6 @@ import sys
 from collections.abc import Callable, Iterator
 from typing import IO, Any, NamedTuple, TypeVar
 
-from ._bulk import BulkReport, BulkResult
 from ._cli_common import (
     EXIT_INTERRUPTED,
     EXIT_OK,
@@ -35,9 +34,11 @@ from ._cli_common import (
     tag_spec,
 )
 from ._exceptions import BulkError, BulkInterrupted, RequestCancelledError
+from ._format import duration
 from ._native import check_call
-from ._progress import VERBS, Pace, Progress, duration
+from ._progress import VERBS, Pace, Progress
 from ._progress import display as progress_display
+from ._report import BulkReport, BulkResult
 from ._types import TagCall
 
 T = TypeVar("T")

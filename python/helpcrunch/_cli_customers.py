@@ -15,8 +15,9 @@ from typing import Any
 
 from ._cli_common import EXIT_OK, emit, flush_stdout, open_client
 from ._client import DEFAULT_PAGE_SIZE
+from ._format import counted
 from ._native import MAX_PAGE_SIZE
-from ._progress import LINE_INTERVAL, counted, is_terminal
+from ._progress import LINE_INTERVAL, is_terminal
 from ._search import CustomerSearch, flatten
 from ._types import Customer
 

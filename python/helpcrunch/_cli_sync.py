@@ -13,7 +13,6 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
-from ._bulk import BulkReport
 from ._cli_common import (
     EXIT_OK,
     EXIT_SOME_FAILED,
@@ -26,7 +25,8 @@ from ._cli_common import (
 from ._cli_csv import CsvError, CsvFile
 from ._client import DEFAULT_CONCURRENCY, Client
 from ._exceptions import MassRemovalError
-from ._progress import counted, duration
+from ._format import counted, duration
+from ._report import BulkReport
 from ._sync import TagPlan
 
 #: Rejected rows a dry run lists before it only counts them.

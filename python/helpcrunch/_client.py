@@ -14,32 +14,23 @@ from types import TracebackType
 from typing import Any, Generic, TypeVar
 
 from . import _aio, _logs, _native
-from ._bulk import (
-    AsyncRun,
-    BulkOptions,
-    BulkReport,
-    BulkResult,
-    OnError,
-    SyncRun,
-    acollect,
-    collect,
-)
-from ._native import NativeClient, NativePlanRequest, NativeQuery, NativeSearch
-from ._progress import ProgressArg
-from ._search import AsyncCustomerSearch, CustomerSearch
-from ._sync import (
-    Log,
-    MatchKind,
-    Mode,
+from ._apply import (
     RunOptions,
     Step,
-    TagPlan,
     apply_steps,
     arun_steps,
-    plan_request,
+    open_log,
     run_steps,
+    sync_steps,
     undo_steps,
 )
+from ._bulk import AsyncRun, BulkOptions, OnError, SyncRun, acollect, collect
+from ._journal import ChangeLog
+from ._native import NativeClient, NativePlanRequest, NativeQuery, NativeSearch
+from ._progress import ProgressArg
+from ._report import BulkReport, BulkResult
+from ._search import AsyncCustomerSearch, CustomerSearch
+from ._sync import MatchKind, Mode, TagPlan, plan_request
 from ._types import CallName, Condition, Customer, CustomerId, Match, TagCall, Tags
 
 __all__ = ["DEFAULT_BASE_URL", "DEFAULT_PAGE_SIZE", "AsyncClient", "Client"]
@@ -348,7 +339,7 @@ class _Calls(_BaseClient, Generic[_CustomerT, _ReportT, _ResultsT, _SearchT, _Co
         - ``lookup_batch``: keys per search (default ``DEFAULT_LOOKUP_BATCH``; halved when
           HelpCrunch refuses a batch).
         """
-        request, keys = plan_request(
+        request = plan_request(
             self._native,
             tag,
             audience,
@@ -358,7 +349,7 @@ class _Calls(_BaseClient, Generic[_CustomerT, _ReportT, _ResultsT, _SearchT, _Co
             key_column=key_column,
             lookup_batch=lookup_batch,
         )
-        return self._run_plan(request, keys)
+        return self._run_plan(request)
 
     def apply_plan(
         self,
@@ -376,8 +367,11 @@ class _Calls(_BaseClient, Generic[_CustomerT, _ReportT, _ResultsT, _SearchT, _Co
 
         Refuses, before any write, a plan removing the tag from more than half of its holders
         (or from anyone when no audience row is usable): :class:`MassRemovalError`, unless
-        ``allow_mass_removal=True``. ``log="run.jsonl"`` records each change as it completes;
-        a rerun with the same log skips what is done, and :meth:`undo` reverses it.
+        ``allow_mass_removal=True``. ``log="run.jsonl"`` records each change as it is sent and
+        as it completes: applying the same plan again with the same log skips what it did
+        (a resumed run), and :meth:`undo` reverses it. A log may be reused by every run of the
+        same sync (each new plan sends what its own reading needs); a file that is not such a
+        log is refused, untouched, before anything is sent.
         """
         steps, opened = apply_steps(plan, allow_mass_removal, log)
         return self._run_steps(steps, opened, RunOptions(concurrency, progress, on_error))
@@ -398,8 +392,9 @@ class _Calls(_BaseClient, Generic[_CustomerT, _ReportT, _ResultsT, _SearchT, _Co
         progress: ProgressArg = False,
         on_error: OnError = "collect",
     ) -> _ReportT:
-        """:meth:`plan_tag`, then :meth:`apply_plan`: the same arguments, the report."""
-        request, keys = plan_request(
+        """:meth:`plan_tag`, then :meth:`apply_plan`: the same arguments, the report. The log
+        is checked before the plan's first request."""
+        request = plan_request(
             self._native,
             tag,
             audience,
@@ -410,7 +405,8 @@ class _Calls(_BaseClient, Generic[_CustomerT, _ReportT, _ResultsT, _SearchT, _Co
             lookup_batch=lookup_batch,
         )
         options = RunOptions(concurrency, progress, on_error)
-        return self._run_sync(request, keys, allow_mass_removal, log, options)
+        opened = open_log(log, tag, mode, match)
+        return self._run_sync(request, allow_mass_removal, opened, options)
 
     def undo(
         self,
@@ -420,8 +416,10 @@ class _Calls(_BaseClient, Generic[_CustomerT, _ReportT, _ResultsT, _SearchT, _Co
         progress: ProgressArg = False,
         on_error: OnError = "collect",
     ) -> _ReportT:
-        """Put back exactly what the run logged in ``log`` changed (its successful changes,
-        latest first), logging itself in the same file: resumable, and a second undo changes
+        """Put back exactly what the runs logged in ``log`` changed: every change applied (or
+        cut off in flight, so maybe applied), never one that was not sent, reversed in exactly
+        the reverse order per customer, so each customer ends as it was before the first run
+        the log holds. Logs itself in the same file: resumable, and a second undo changes
         nothing. Returns a :class:`BulkReport`."""
         steps, opened = undo_steps(log)
         return self._run_steps(steps, opened, RunOptions(concurrency, progress, on_error))
@@ -445,18 +443,17 @@ class _Calls(_BaseClient, Generic[_CustomerT, _ReportT, _ResultsT, _SearchT, _Co
     def _run_count(self, query: NativeQuery) -> _CountT:
         raise NotImplementedError
 
-    def _run_plan(self, request: NativePlanRequest, keys: list[Any]) -> _PlanT:
+    def _run_plan(self, request: NativePlanRequest) -> _PlanT:
         raise NotImplementedError
 
-    def _run_steps(self, steps: list[Step], log: Log | None, options: RunOptions) -> _ReportT:
+    def _run_steps(self, steps: list[Step], log: ChangeLog | None, options: RunOptions) -> _ReportT:
         raise NotImplementedError
 
     def _run_sync(
         self,
         request: NativePlanRequest,
-        keys: list[Any],
         allow_mass_removal: bool,
-        log: str | os.PathLike[str] | None,
+        log: ChangeLog | None,
         options: RunOptions,
     ) -> _ReportT:
         raise NotImplementedError
@@ -492,25 +489,31 @@ class Client(_Calls[Customer, BulkReport, Iterator[BulkResult], CustomerSearch, 
         finally:
             _logs.flush()
 
-    def _run_plan(self, request: NativePlanRequest, keys: list[Any]) -> TagPlan:
+    def _run_plan(self, request: NativePlanRequest) -> TagPlan:
         try:
-            return TagPlan(self._native.plan(request), keys, self.rate_limit)
+            return TagPlan(self._native.plan(request), self.rate_limit)
         finally:
             _logs.flush()
 
-    def _run_steps(self, steps: list[Step], log: Log | None, options: RunOptions) -> BulkReport:
+    def _run_steps(
+        self, steps: list[Step], log: ChangeLog | None, options: RunOptions
+    ) -> BulkReport:
         return run_steps(self._native, steps, log, options)
 
     def _run_sync(
         self,
         request: NativePlanRequest,
-        keys: list[Any],
         allow_mass_removal: bool,
-        log: str | os.PathLike[str] | None,
+        log: ChangeLog | None,
         options: RunOptions,
     ) -> BulkReport:
-        steps, opened = apply_steps(self._run_plan(request, keys), allow_mass_removal, log)
-        return run_steps(self._native, steps, opened, options)
+        try:
+            plan = self._run_plan(request)
+        except BaseException:
+            if log is not None:
+                log.close()
+            raise
+        return run_steps(self._native, sync_steps(plan, allow_mass_removal, log), log, options)
 
     def close(self) -> None:
         """Stop taking calls and release the connection pool. Calls in flight finish."""
@@ -566,26 +569,30 @@ class AsyncClient(
     async def _run_count(self, query: NativeQuery) -> int:
         return await _aio.call(self._native.count_async, query)
 
-    async def _run_plan(self, request: NativePlanRequest, keys: list[Any]) -> TagPlan:
+    async def _run_plan(self, request: NativePlanRequest) -> TagPlan:
         plan = await _aio.call(self._native.plan_async, request)
-        return TagPlan(plan, keys, self.rate_limit)
+        return TagPlan(plan, self.rate_limit)
 
     async def _run_steps(
-        self, steps: list[Step], log: Log | None, options: RunOptions
+        self, steps: list[Step], log: ChangeLog | None, options: RunOptions
     ) -> BulkReport:
         return await arun_steps(self._native, steps, log, options)
 
     async def _run_sync(
         self,
         request: NativePlanRequest,
-        keys: list[Any],
         allow_mass_removal: bool,
-        log: str | os.PathLike[str] | None,
+        log: ChangeLog | None,
         options: RunOptions,
     ) -> BulkReport:
-        plan = await self._run_plan(request, keys)
-        steps, opened = apply_steps(plan, allow_mass_removal, log)
-        return await arun_steps(self._native, steps, opened, options)
+        try:
+            plan = await self._run_plan(request)
+        except BaseException:
+            if log is not None:
+                log.close()
+            raise
+        steps = sync_steps(plan, allow_mass_removal, log)
+        return await arun_steps(self._native, steps, log, options)
 
     def close(self) -> None:
         self._native.close()

@@ -11,18 +11,17 @@ import os
 import sys
 import time
 from collections.abc import Callable
-from typing import IO, TYPE_CHECKING, Any, Union
+from typing import IO, Any, Union
 
+from ._format import duration
 from ._native import RATE_LIMIT_MARGIN
+from ._report import BulkResult
 from ._types import TagCall
-
-if TYPE_CHECKING:
-    from ._bulk import BulkResult
 
 #: ``True`` for a tqdm bar (plain lines off a terminal), ``False``/``None`` for none, or
 #: ``callback(done, total, result)`` called after each item (``total`` is None for an input of
 #: unknown length).
-ProgressArg = Union[bool, None, Callable[[int, int | None, "BulkResult"], Any]]  # noqa: UP007 (a string in it)
+ProgressArg = Union[bool, None, Callable[[int, int | None, BulkResult], Any]]  # noqa: UP007
 
 VERBS: dict[TagCall, str] = {"remove_tags": "untagging", "add_tags": "tagging"}
 
@@ -53,25 +52,6 @@ class Pace:
         return None if self.per_second is None else items / self.per_second
 
 
-def counted(n: int, noun: str) -> str:
-    """``1 write``, ``2,000 writes``: a count and its noun, in the right number."""
-    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
-
-
-def duration(seconds: float) -> str:
-    """``45 s``, ``13 min 50 s``, ``1 h 23 min``: rounded to what a person plans with."""
-    whole = round(seconds)
-    if whole < 60:
-        return f"{whole} s"
-    if whole < 3600:
-        minutes, secs = divmod(whole, 60)
-        return f"{minutes} min {secs} s" if secs else f"{minutes} min"
-    hours, rest = divmod(round(seconds / 60), 60)
-    if hours >= 48:
-        return f"{hours / 24:,.1f} days"
-    return f"{hours} h {rest} min" if rest else f"{hours} h"
-
-
 class Progress:
     """Counts items as they finish and reports them to whatever the user asked for."""
 
@@ -82,10 +62,11 @@ class Progress:
 
     @staticmethod
     def make(
-        progress: ProgressArg, total: int | None, call: TagCall, rate_limit: float | None = None
+        progress: ProgressArg, total: int | None, verb: str, rate_limit: float | None = None
     ) -> Progress:
+        """``verb`` says what the run does (``untagging``), for a bar or a line."""
         if progress is True:
-            return display(total, VERBS[call], Pace(rate_limit))
+            return display(total, verb, Pace(rate_limit))
         if callable(progress):
             return _CallbackProgress(total, progress)
         if progress in (False, None):

@@ -1,0 +1,160 @@
+"""What became of each item of a bulk run (:class:`BulkResult`) and of the whole run
+(:class:`BulkReport`): counts, failures, DataFrames, a table in Jupyter."""
+
+from __future__ import annotations
+
+import html
+import operator
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, overload
+
+from ._exceptions import APIStatusError
+from ._format import counted
+from ._types import Customer
+
+__all__ = ["BulkReport", "BulkResult"]
+
+
+@dataclass(frozen=True, slots=True)
+class BulkResult:
+    """What became of one input item."""
+
+    #: Position in the input (0-based).
+    index: int
+    #: The customer id as given (for an invalid row, whatever the row held).
+    customer_id: Any
+    #: The tags as given.
+    tags: Any
+    ok: bool
+    #: The customer as HelpCrunch returned it, or None (failed, or skipped from a checkpoint).
+    customer: Customer | None
+    #: The exception for a failed item: a ``helpcrunch`` error, or ``TypeError``/``ValueError``
+    #: for a row refused before sending.
+    error: BaseException | None
+    #: HTTP attempts made for this item (0 when nothing was sent).
+    attempts: int
+    #: True when a checkpoint showed it done in an earlier run, so it was not sent again.
+    skipped: bool = False
+
+    @property
+    def status_code(self) -> int | None:
+        """The HTTP status of a failed item's last answer, when there was one."""
+        return self.error.status_code if isinstance(self.error, APIStatusError) else None
+
+    def as_row(self) -> dict[str, Any]:
+        """A flat dict for a DataFrame row or a log line."""
+        return {
+            "index": self.index,
+            "customer_id": self.customer_id,
+            "ok": self.ok,
+            "skipped": self.skipped,
+            "attempts": self.attempts,
+            "status_code": self.status_code,
+            "error_type": None if self.error is None else type(self.error).__name__,
+            "error": None if self.error is None else str(self.error),
+            "tags": None if self.customer is None else self.customer.get("tags"),
+        }
+
+
+_ROW_COLUMNS = (
+    "index",
+    "customer_id",
+    "ok",
+    "skipped",
+    "attempts",
+    "status_code",
+    "error_type",
+    "error",
+    "tags",
+)
+
+
+#: Failures a report lists in Jupyter before it only counts them.
+_FAILURES_SHOWN = 10
+
+
+class BulkReport(Sequence[BulkResult]):
+    """Every item's result, in input order: ``len``, iteration and indexing work as on a list."""
+
+    def __init__(self, results: Iterable[BulkResult]) -> None:
+        self._results = sorted(results, key=operator.attrgetter("index"))
+
+    def __len__(self) -> int:
+        return len(self._results)
+
+    @overload
+    def __getitem__(self, i: int) -> BulkResult: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[BulkResult]: ...
+    def __getitem__(self, i: int | slice) -> BulkResult | list[BulkResult]:
+        return self._results[i]
+
+    def __iter__(self) -> Iterator[BulkResult]:
+        return iter(self._results)
+
+    @property
+    def succeeded(self) -> int:
+        """Items that are done: sent successfully now, or skipped as done in an earlier run."""
+        return sum(1 for r in self._results if r.ok)
+
+    @property
+    def failed(self) -> int:
+        return sum(1 for r in self._results if not r.ok)
+
+    @property
+    def skipped(self) -> int:
+        return sum(1 for r in self._results if r.skipped)
+
+    @property
+    def failures(self) -> list[BulkResult]:
+        return [r for r in self._results if not r.ok]
+
+    def to_pandas(self) -> Any:
+        """A pandas DataFrame, one row per item (see :meth:`BulkResult.as_row`)."""
+        import pandas as pd
+
+        return pd.DataFrame([r.as_row() for r in self._results], columns=list(_ROW_COLUMNS))
+
+    def to_polars(self) -> Any:
+        """A polars DataFrame, one row per item (see :meth:`BulkResult.as_row`)."""
+        import polars as pl
+
+        rows = [r.as_row() for r in self._results]
+        for row in rows:
+            # Ids as given may mix ints and strings; polars wants one type per column.
+            row["customer_id"] = str(row["customer_id"])
+        if not rows:
+            return pl.DataFrame({name: [] for name in _ROW_COLUMNS})
+        return pl.DataFrame(rows, infer_schema_length=None)
+
+    def __repr__(self) -> str:
+        text = f"BulkReport({counted(len(self), 'item')}: {self.succeeded} succeeded, "
+        text += f"{self.failed} failed"
+        if self.skipped:
+            text += f", {self.skipped} skipped as done"
+        return text + ")"
+
+    def _repr_html_(self) -> str:
+        """In Jupyter: the counts, and the first failures with their errors."""
+        rows = "".join(
+            f"<tr><td>{label}</td><td>{n:,}</td></tr>"
+            for label, n in (
+                ("items", len(self)),
+                ("succeeded", self.succeeded),
+                ("failed", self.failed),
+                ("skipped as done", self.skipped),
+            )
+        )
+        failures = "".join(
+            f"<tr><td>{r.index}</td><td>{html.escape(repr(r.customer_id))}</td>"
+            f"<td>{html.escape(type(r.error).__name__)}: {html.escape(str(r.error))}</td></tr>"
+            for r in self.failures[:_FAILURES_SHOWN]
+        )
+        if failures:
+            more = len(self.failures) - _FAILURES_SHOWN
+            failures = (
+                "<table><tr><th>index</th><th>customer_id</th><th>error</th></tr>"
+                f"{failures}</table>" + (f"<p>… and {more:,} more failures</p>" if more > 0 else "")
+            )
+        return f"<p>BulkReport</p><table>{rows}</table>{failures}"
