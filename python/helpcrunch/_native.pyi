@@ -1,7 +1,7 @@
 # Stubs for the compiled core (src/python/). Not public: use helpcrunch.Client instead.
 import asyncio
 import collections
-from typing import Any, Literal
+from typing import Any, Literal, final
 
 from ._types import CallName, ClientSettings, Customer, SearchStats, TagCall
 
@@ -19,9 +19,10 @@ DEFAULT_LOOKUP_BATCH: int
 CALLS: tuple[str, ...]
 ERROR_KINDS: tuple[str, ...]
 
+@final
 class NativeClient:
-    def __init__(
-        self,
+    def __new__(
+        cls,
         api_key: object,
         base_url: object,
         timeout: object,
@@ -30,7 +31,7 @@ class NativeClient:
         allow_insecure_http: bool,
         max_response_bytes: object,
         rate_limit_backend: object,
-    ) -> None: ...
+    ) -> NativeClient: ...
     def call(self, call: CallName, customer_id: object, tags: object = None) -> Customer: ...
     def call_async(
         self,
@@ -79,10 +80,11 @@ class NativeClient:
     def masked_api_key(self) -> str: ...
     def settings(self) -> ClientSettings: ...
 
+@final
 class SandboxServer:
     DEFAULT_LOG_CAPACITY: int
-    def __init__(
-        self,
+    def __new__(
+        cls,
         api_key: str,
         rate_limit: int | None = None,
         customers_json: str | None = None,
@@ -96,7 +98,7 @@ class SandboxServer:
         max_page_size: int | None = None,
         max_filters: int | None = None,
         unstable_ties: bool = False,
-    ) -> None: ...
+    ) -> SandboxServer: ...
     @property
     def base_url(self) -> str: ...
     @property
@@ -128,6 +130,7 @@ class SandboxServer:
     ) -> None: ...
     def shutdown(self) -> None: ...
 
+@final
 class FinishedItem:
     """A finished bulk item: its index, the customer or the error, the attempts it took."""
 
@@ -140,6 +143,7 @@ class FinishedItem:
     @property
     def attempts(self) -> int: ...
 
+@final
 class BulkItem:
     @property
     def customer_id(self) -> int: ...
@@ -148,6 +152,7 @@ class BulkItem:
     @property
     def change(self) -> Change | None: ...
 
+@final
 class Change:
     """One change to one customer: what a plan item sends, a log records, undo reverses."""
 
@@ -161,9 +166,10 @@ class Change:
     def kind(self) -> Literal["add", "remove"]: ...
     @property
     def tags(self) -> list[dict[str, str]]: ...
-    def __eq__(self, other: object) -> bool: ...
+    def __eq__(self, other: object, /) -> bool: ...
     def __reduce__(self) -> tuple[object, tuple[str]]: ...
 
+@final
 class NativeBulkRun:
     def check(self, customer_id: object, tags: object) -> BulkItem: ...
     def check_change(self, change: Change) -> BulkItem: ...
@@ -175,10 +181,12 @@ class NativeBulkRun:
     @property
     def outstanding(self) -> int: ...
 
+@final
 class NativeQuery:
     @property
     def lists_everyone(self) -> bool: ...
 
+@final
 class NativeSearch:
     def next_page(self) -> list[Customer] | None: ...
     def next_page_async(
@@ -189,12 +197,14 @@ class NativeSearch:
     def total(self) -> int | None: ...
     def stats(self) -> SearchStats: ...
 
+@final
 class LoopBridge:
-    def __init__(self) -> None: ...
+    def __new__(cls) -> LoopBridge: ...
     def fileno(self) -> int | None: ...
     def wake_with(self, waker: object) -> None: ...
     def drain(self) -> None: ...
 
+@final
 class TaskHandle:
     def cancel(self) -> None: ...
 
@@ -204,10 +214,12 @@ def _take_queued_logs() -> tuple[list[tuple[int, str, float, dict[str, object]]]
 def _panic_in_blocking_call() -> None: ...
 def _panic_in_async_call(bridge: LoopBridge, future: asyncio.Future[None]) -> TaskHandle: ...
 
+@final
 class NativePlanRequest:
     @property
     def usable_rows(self) -> int: ...
 
+@final
 class NativePlanRequests:
     @property
     def total(self) -> int: ...
@@ -222,6 +234,7 @@ class NativePlanRequests:
     @property
     def unused(self) -> int: ...
 
+@final
 class NativeMassRemoval:
     @property
     def removing(self) -> int: ...
@@ -232,6 +245,7 @@ class NativeMassRemoval:
     @property
     def message(self) -> str: ...
 
+@final
 class NativePlanItem:
     @property
     def row(self) -> int | None: ...
@@ -252,6 +266,7 @@ class NativePlanItem:
     @property
     def change(self) -> Change | None: ...
 
+@final
 class NativePlan:
     @property
     def tag(self) -> str: ...
