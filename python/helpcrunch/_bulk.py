@@ -12,11 +12,12 @@ from __future__ import annotations
 import asyncio
 import os
 from collections import deque
-from collections.abc import AsyncGenerator, AsyncIterable, Generator, Iterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterable, Generator
 from typing import Any, Literal, NamedTuple
 
 from . import _aio, _logs
 from ._exceptions import BulkError, BulkInterrupted, RequestCancelledError
+from ._input import rows, split_row, total
 from ._journal import Checkpoint, Journal
 from ._native import BulkItem, Change, FinishedItem, NativeBulkRun, NativeClient
 from ._progress import VERBS, Progress, ProgressArg
@@ -45,63 +46,6 @@ class BulkOptions(NamedTuple):
 #: Items held in flight per unit of concurrency: enough to keep every slot busy while Python
 #: hands results over, few enough that memory stays flat.
 _WINDOW_PER_SLOT = 4
-
-
-# --- input -------------------------------------------------------------------------------------
-
-
-def _dataframe_rows(items: Any, id_column: str, tags_column: str) -> Iterator[Any] | None:
-    """Rows of a pandas or polars DataFrame as ``(customer_id, tags)``, or None for other input."""
-    module = type(items).__module__.split(".")[0]
-    if module not in ("pandas", "polars") or not hasattr(items, "columns"):
-        return None
-    columns = list(items.columns)
-    missing = [c for c in (id_column, tags_column) if c not in columns]
-    if missing:
-        raise ValueError(
-            f"the DataFrame has no column {missing[0]!r} (columns: {columns}); "
-            "pass id_column= / tags_column= to name yours"
-        )
-    if module == "pandas":
-        return zip(items[id_column], items[tags_column], strict=True)
-    rows: Iterator[Any] = items.select([id_column, tags_column]).iter_rows()
-    return rows
-
-
-def _rows(items: Any, id_column: str, tags_column: str) -> Iterator[Any]:
-    frame = _dataframe_rows(items, id_column, tags_column)
-    if frame is not None:
-        return frame
-    if isinstance(items, (str, bytes, Mapping)):
-        raise TypeError(
-            "items must be an iterable of (customer_id, tags) pairs, of mappings with "
-            f"'{id_column}' and '{tags_column}', or a DataFrame; not {type(items).__name__}"
-        )
-    return iter(items)
-
-
-def _split_row(row: Any, id_column: str, tags_column: str) -> tuple[Any, Any]:
-    """``(customer_id, tags)`` from a pair or a mapping; TypeError/ValueError for anything else."""
-    if type(row) is tuple and len(row) == 2:
-        # The common case, ahead of the (slower) Mapping check.
-        return row[0], row[1]
-    if isinstance(row, Mapping):
-        try:
-            return row[id_column], row[tags_column]
-        except KeyError as e:
-            raise ValueError(f"the row has no {e.args[0]!r} key") from None
-    if isinstance(row, (str, bytes)) or not isinstance(row, (tuple, list)) or len(row) != 2:
-        raise TypeError(
-            f"a row must be a (customer_id, tags) pair or a mapping, not {type(row).__name__}"
-        )
-    return row[0], row[1]
-
-
-def _total(items: Any) -> int | None:
-    try:
-        return len(items)
-    except TypeError:
-        return None
 
 
 # --- the run ---------------------------------------------------------------------------------
@@ -158,7 +102,7 @@ class _Run:
             self._journal = Checkpoint(options.checkpoint, call)
         verb = options.verb or (VERBS[call] if call is not None else "changing")
         self._bar = Progress.make(
-            options.progress, _total(items), verb, native.settings()["rate_limit"]
+            options.progress, total(items), verb, native.settings()["rate_limit"]
         )
         #: index -> (customer_id, tags, item): sent, result not yet handed over.
         self._pending: dict[int, tuple[Any, Any, BulkItem]] = {}
@@ -177,7 +121,7 @@ class _Run:
         if isinstance(row, Change):
             return row.customer_id, row.tags, self._run.check_change(row)
         try:
-            customer_id, tags = _split_row(row, self._id_column, self._tags_column)
+            customer_id, tags = split_row(row, self._id_column, self._tags_column)
         except (TypeError, ValueError) as e:
             self._ready.append(self._refused(index, row, None, e))
             return None
@@ -358,7 +302,7 @@ class SyncRun(_Run):
     def __init__(
         self, native: NativeClient, call: TagCall | None, items: Any, options: BulkOptions
     ) -> None:
-        self._source = _rows(items, options.id_column, options.tags_column)
+        self._source = rows(items, options.id_column, options.tags_column)
         super().__init__(native, call, items, options)
 
     def _fill(self) -> None:
@@ -420,7 +364,7 @@ class AsyncRun(_Run):
         #: The async input's next row, when results finished while it was being read.
         self._row_task: asyncio.Future[Any] | None = None
         self._source: Any = (
-            aiter(items) if self._is_async else _rows(items, options.id_column, options.tags_column)
+            aiter(items) if self._is_async else rows(items, options.id_column, options.tags_column)
         )
         super().__init__(native, call, items, options)
 
