@@ -12,6 +12,7 @@ use super::bridge::{block_on, spawn_for_loop, LoopBridge, TaskHandle, Wait};
 use super::change::Change;
 use super::convert;
 use super::errors::to_py_err;
+use super::outcome::Outcome;
 use crate::core::bulk::{BulkRun, Finished};
 use crate::core::validate::CustomerId;
 use crate::core::{Call, Change as CoreChange, Client, Operation};
@@ -58,19 +59,6 @@ fn hand_over(
         into.call_method1(intern!(py, "append"), (item,))?;
     }
     Ok(())
-}
-
-/// What `wait_ready_async` resolves its future with: None.
-struct Ready;
-
-impl<'py> IntoPyObject<'py> for Ready {
-    type Target = PyAny;
-    type Output = Bound<'py, PyAny>;
-    type Error = PyErr;
-
-    fn into_pyobject(self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        Ok(py.None().into_bound(py))
-    }
 }
 
 /// One input row, checked and ready to send: what the checkpoint knows it by is read from here,
@@ -184,7 +172,7 @@ impl NativeBulkRun {
         let run = self.run.clone();
         spawn_for_loop(bridge.get(), future, async move {
             run.wait_ready().await;
-            Ready
+            Outcome(Ok(()))
         })
     }
 

@@ -14,8 +14,9 @@ use super::bulk::NativeBulkRun;
 use super::convert;
 use super::errors::to_py_err;
 use super::logging::{LimiterLog, LogObserver};
+use super::outcome::{Outcome, ToPython};
 use super::search::{NativeQuery, NativeSearch};
-use super::sync::{plan_request, NativePlanRequest, PlanOutcome};
+use super::sync::{plan_request, KeyedPlan, NativePlanRequest};
 use crate::core::bulk::BulkRun;
 use crate::core::config::{mask_key, Setting};
 use crate::core::query::Query;
@@ -23,36 +24,17 @@ use crate::core::rate_limit;
 use crate::core::search::SearchOptions;
 use crate::core::{Client, ClientConfig, Error, Response};
 
-/// The result of a call, converted to a dict (or raised) once the GIL is held. The client is
-/// there for a body that cannot become Python values: it makes that the call's error.
-pub struct CallOutcome {
-    pub outcome: Result<Response, Error>,
-    pub client: Client,
+/// A call's response, to become the customer as a dict. The client is there for a body that
+/// cannot become Python values: it makes that the call's error.
+pub struct CustomerBody {
+    response: Response,
+    client: Client,
 }
 
-impl<'py> IntoPyObject<'py> for CallOutcome {
-    type Target = PyAny;
-    type Output = Bound<'py, PyAny>;
-    type Error = PyErr;
-
-    fn into_pyobject(self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let response = self.outcome.map_err(|err| to_py_err(py, err))?;
-        convert::customer_to_py(py, &response)
-            .map_err(|message| to_py_err(py, self.client.unusable_body(&response, message)))
-    }
-}
-
-/// A count, or its error, for an awaiting future.
-struct Counted(Result<u64, Error>);
-
-impl<'py> IntoPyObject<'py> for Counted {
-    type Target = PyAny;
-    type Output = Bound<'py, PyAny>;
-    type Error = PyErr;
-
-    fn into_pyobject(self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let count = self.0.map_err(|err| to_py_err(py, err))?;
-        Ok(count.into_pyobject(py)?.into_any())
+impl ToPython for CustomerBody {
+    fn to_python<'py>(self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        convert::customer_to_py(py, &self.response)
+            .map_err(|message| to_py_err(py, self.client.unusable_body(&self.response, message)))
     }
 }
 
@@ -145,7 +127,8 @@ impl NativeClient {
         let run = self.prepare(py, call, customer_id, tags, None)?;
         let outcome = block_on(py, Wait::PollFirst, run)?;
         let client = self.core.clone();
-        Ok(CallOutcome { outcome, client }.into_pyobject(py)?.unbind())
+        let customer = outcome.map(|response| CustomerBody { response, client });
+        Ok(Outcome(customer).into_pyobject(py)?.unbind())
     }
 
     /// Start the call; `future` (of the running loop, whose `bridge` this is) gets the result.
@@ -161,10 +144,7 @@ impl NativeClient {
         let run = self.prepare(py, call, customer_id, tags, Some(bridge.get().waker()))?;
         let client = self.core.clone();
         Ok(spawn_for_loop(bridge.get(), future, async move {
-            CallOutcome {
-                outcome: run.await,
-                client,
-            }
+            Outcome(run.await.map(|response| CustomerBody { response, client }))
         }))
     }
 
@@ -253,7 +233,7 @@ impl NativeClient {
         let core = self.core.clone();
         let query = query.query.clone();
         Ok(spawn_for_loop(bridge.get(), future, async move {
-            Counted(core.count_customers(&query, observer).await)
+            Outcome(core.count_customers(&query, observer).await)
         }))
     }
 
@@ -282,10 +262,8 @@ impl NativeClient {
         let outcome = block_on(py, Wait::Sleep, async move {
             core.plan_tag(&request.get().request, observer).await
         })?;
-        Ok(PlanOutcome(outcome, keys)
-            .into_pyobject(py)?
-            .into_any()
-            .unbind())
+        let plan = outcome.map(|plan| KeyedPlan { plan, keys });
+        Ok(Outcome(plan).into_pyobject(py)?.unbind())
     }
 
     /// `plan` for asyncio.
@@ -300,7 +278,8 @@ impl NativeClient {
         let core = self.core.clone();
         let keys = request.get().keys.clone();
         Ok(spawn_for_loop(bridge.get(), future, async move {
-            PlanOutcome(core.plan_tag(&request.get().request, observer).await, keys)
+            let plan = core.plan_tag(&request.get().request, observer).await;
+            Outcome(plan.map(|plan| KeyedPlan { plan, keys }))
         }))
     }
 

@@ -8,6 +8,7 @@ mod client;
 mod convert;
 mod errors;
 mod logging;
+mod outcome;
 mod sandbox;
 mod search;
 mod sync;
@@ -60,7 +61,7 @@ fn _panic_in_async_call(
             panic!("a panic the test suite asked for");
         }
         // Never reached; the type is what a real call's future gives.
-        None::<client::CallOutcome>
+        None::<outcome::Outcome<client::CustomerBody>>
     })
 }
 

@@ -10,6 +10,7 @@ use pyo3::types::{PyDict, PyList};
 use super::bridge::{block_on, spawn_for_loop, LoopBridge, TaskHandle, Wait};
 use super::convert;
 use super::errors::to_py_err;
+use super::outcome::{Outcome, ToPython};
 use crate::core::query::Query;
 use crate::core::search::{FoundPage, Pager, SearchStats, Stopper};
 use crate::core::{Client, Error};
@@ -50,20 +51,16 @@ struct Progress {
     stats: SearchStats,
 }
 
-/// A page, or the end, or the error, turned into Python values once the GIL is held: a list
-/// of customer dicts, None at the end.
-pub struct PageOutcome {
-    outcome: Result<Option<FoundPage>, Error>,
+/// A page, or the end, for Python: a list of customer dicts, None at the end. The client makes
+/// a customer that cannot become Python values the page's error.
+pub struct NextPage {
+    page: Option<FoundPage>,
     client: Client,
 }
 
-impl<'py> IntoPyObject<'py> for PageOutcome {
-    type Target = PyAny;
-    type Output = Bound<'py, PyAny>;
-    type Error = PyErr;
-
-    fn into_pyobject(self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let Some(page) = self.outcome.map_err(|e| to_py_err(py, e))? else {
+impl ToPython for NextPage {
+    fn to_python<'py>(self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let Some(page) = self.page else {
             return Ok(py.None().into_bound(py));
         };
         let list = PyList::empty(py);
@@ -125,11 +122,8 @@ impl NativeSearch {
     /// None when the search is over. The page after it is fetched meanwhile.
     fn next_page<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let outcome = block_on(py, Wait::PollFirst, self.next())?;
-        PageOutcome {
-            outcome,
-            client: self.client.clone(),
-        }
-        .into_pyobject(py)
+        let client = self.client.clone();
+        Outcome(outcome.map(|page| NextPage { page, client })).into_pyobject(py)
     }
 
     /// `next_page` for asyncio: `future` (of the loop whose `bridge` this is) gets the page.
@@ -137,10 +131,7 @@ impl NativeSearch {
         let next = self.next();
         let client = self.client.clone();
         spawn_for_loop(bridge.get(), future, async move {
-            PageOutcome {
-                outcome: next.await,
-                client,
-            }
+            Outcome(next.await.map(|page| NextPage { page, client }))
         })
     }
 

@@ -10,6 +10,7 @@ use pyo3::types::{PyBool, PyFloat, PyInt, PyList, PyString};
 use super::change::Change;
 use super::convert;
 use super::errors::to_py_err;
+use super::outcome::ToPython;
 use crate::core::sync::{KeyInput, Plan, PlanItem, PlanRequest};
 use crate::core::Error;
 
@@ -142,9 +143,11 @@ pub struct NativePlan {
     items: Vec<Py<NativePlanItem>>,
 }
 
-/// A plan, or its error, turned into Python objects once the GIL is held; `keys` are the
-/// caller's key objects, one per audience row.
-pub struct PlanOutcome(pub Result<Plan, Error>, pub Arc<Vec<Py<PyAny>>>);
+/// A plan with the caller's key objects, one per audience row, which its rows carry back.
+pub struct KeyedPlan {
+    pub plan: Plan,
+    pub keys: Arc<Vec<Py<PyAny>>>,
+}
 
 fn plan_item(py: Python<'_>, item: &PlanItem, keys: &[Py<PyAny>]) -> PyResult<NativePlanItem> {
     let customer = match &item.customer {
@@ -179,13 +182,9 @@ fn plan_item(py: Python<'_>, item: &PlanItem, keys: &[Py<PyAny>]) -> PyResult<Na
     })
 }
 
-impl<'py> IntoPyObject<'py> for PlanOutcome {
-    type Target = NativePlan;
-    type Output = Bound<'py, NativePlan>;
-    type Error = PyErr;
-
-    fn into_pyobject(self, py: Python<'py>) -> PyResult<Bound<'py, NativePlan>> {
-        let plan = self.0.map_err(|e| to_py_err(py, e))?;
+impl ToPython for KeyedPlan {
+    fn to_python<'py>(self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let KeyedPlan { plan, keys } = self;
         let r = plan.requests;
         let requests = NativePlanRequests {
             total: r.total(),
@@ -210,7 +209,7 @@ impl<'py> IntoPyObject<'py> for PlanOutcome {
         let items = plan
             .items
             .iter()
-            .map(|item| Py::new(py, plan_item(py, item, &self.1)?))
+            .map(|item| Py::new(py, plan_item(py, item, &keys)?))
             .collect::<PyResult<Vec<_>>>()?;
         let native = NativePlan {
             mode: plan.mode.name(),
@@ -229,6 +228,6 @@ impl<'py> IntoPyObject<'py> for PlanOutcome {
             color: plan.color,
             known_color: plan.known_color,
         };
-        Bound::new(py, native)
+        Ok(Bound::new(py, native)?.into_any())
     }
 }

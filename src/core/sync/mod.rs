@@ -1,6 +1,7 @@
 //! Tag sync: plan making HelpCrunch's tag match an audience (a segment of emails, user ids or
 //! customer ids), with as few requests as the API allows; nothing is written by planning.
 //!
+//! - `mode`: what a sync does (mirror, add or remove);
 //! - `audience`: the keys, checked and normalised; bad rows rejected with a reason in words;
 //! - `strategy`: lookups or a scan of the account, whichever costs fewer requests;
 //! - `lookup`: keys searched several at a time, the batch halved when the server refuses it;
@@ -24,6 +25,7 @@
 
 pub mod audience;
 pub mod lookup;
+pub mod mode;
 pub mod plan;
 pub mod planner;
 pub mod strategy;
@@ -32,6 +34,7 @@ pub mod strategy;
 mod tests;
 
 pub use audience::{Audience, Key, KeyInput, MatchKind, Reason, Row};
-pub use plan::{Action, MassRemoval, Mode, Plan, PlanItem, PlanRequests};
+pub use mode::Mode;
+pub use plan::{Action, MassRemoval, Plan, PlanItem, PlanRequests};
 pub use planner::PlanRequest;
 pub use strategy::Strategy;

@@ -8,52 +8,11 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::super::change::Change;
-use super::super::error::{excerpt, Error, Result};
 use super::super::validate::{CustomerId, Tag};
 use super::audience::{customer_key, Audience, Key, MatchKind, Reason, Row};
+// `plan::Mode` stays a path to it, as before it had a module of its own.
+pub use super::mode::Mode;
 use super::strategy::Strategy;
-
-/// What a sync does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Mode {
-    /// The tag ends up on exactly the audience: added where missing, removed from every other
-    /// holder.
-    Mirror,
-    /// Only added, to the members who lack it.
-    Add,
-    /// Only removed, from the members who carry it.
-    Remove,
-}
-
-impl Mode {
-    pub const ALL: [Mode; 3] = [Mode::Mirror, Mode::Add, Mode::Remove];
-
-    pub const fn name(self) -> &'static str {
-        match self {
-            Mode::Mirror => "mirror",
-            Mode::Add => "add",
-            Mode::Remove => "remove",
-        }
-    }
-
-    pub fn parse(text: &str) -> Result<Mode> {
-        Mode::ALL
-            .into_iter()
-            .find(|mode| mode.name() == text)
-            .ok_or_else(|| {
-                Error::value_error(format!(
-                    "mode must be 'mirror', 'add' or 'remove', got {:?}",
-                    excerpt(text, 20)
-                ))
-            })
-    }
-
-    /// Whether the plan needs to know every current holder (to remove the tag from those
-    /// outside the audience).
-    pub const fn needs_all_holders(self) -> bool {
-        matches!(self, Mode::Mirror)
-    }
-}
 
 /// What happens to one item.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

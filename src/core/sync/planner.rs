@@ -12,7 +12,8 @@ use super::super::search::{Pager, SearchOptions};
 use super::super::validate::{normalize_tags, Tag, TagInput, TagUse};
 use super::audience::{Audience, KeyInput, MatchKind, Row};
 use super::lookup::{Lookups, Refusal};
-use super::plan::{build, Findings, FoundCustomer, Mode, Plan, PlanContext, PlanRequests};
+use super::mode::Mode;
+use super::plan::{build, Findings, FoundCustomer, Plan, PlanContext, PlanRequests};
 use super::strategy::{choose, requests_for, worth_counting, Choice, Known, Strategy};
 
 /// What to plan, checked.
@@ -96,7 +97,66 @@ impl Client {
     }
 }
 
+/// What a request was for: the plan's counter it goes under.
+#[derive(Debug, Clone, Copy)]
+enum Purpose {
+    Probe,
+    HolderPages,
+    Lookups,
+    ScanPages,
+}
+
+/// A search the plan reads page by page, its requests counted under `purpose` once finished.
+struct Searching {
+    pager: Pager,
+    purpose: Purpose,
+}
+
+/// Which customers of a page the findings keep.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Keep {
+    /// Every one (holders, or customers a lookup asked for).
+    All,
+    /// Audience members and holders only (a scan sees everyone else too).
+    Needed,
+}
+
+/// One page read: its customers, and how many of them an audience key matches.
+#[derive(Debug, Clone, Copy)]
+struct PageRead {
+    customers: usize,
+    in_audience: usize,
+}
+
+/// The strategy chosen before the keys are searched, and what the plan needs of how.
+struct Decision {
+    choice: Choice,
+    /// The holders count when not every holder is found (a count, or the holders search's
+    /// total).
+    holders_counted: Option<u64>,
+    /// What was done before the choice was made again, in words.
+    reason_before: Option<String>,
+}
+
 impl Planner<'_> {
+    async fn run(mut self) -> Result<Plan> {
+        // Probe: the account's size, when a scan could repay counting it.
+        let total = self.count_account().await?;
+        // Holders: searched first when they can settle keys for fewer requests than the
+        // lookups they save; the choice is made on what they show.
+        let decision = if self.holders_first(total) {
+            self.search_holders(total).await?
+        } else {
+            self.choose_without_holders(total).await?
+        };
+        // The keys the holders did not settle: looked up, or the whole account scanned.
+        match decision.choice.strategy {
+            Strategy::Scan => self.scan().await?,
+            Strategy::Lookups { .. } => self.look_up().await?,
+        }
+        Ok(self.into_plan(decision))
+    }
+
     fn audience(&self) -> &Audience {
         &self.request.audience
     }
@@ -115,195 +175,111 @@ impl Planner<'_> {
             .sum()
     }
 
-    fn known(
-        &self,
-        total: Option<u64>,
-        holders: Option<u64>,
-        pages_read: u64,
-        share: f64,
-    ) -> Known {
+    /// What is known now, the holders not searched yet; the holders search adds what it
+    /// learns by name.
+    fn known(&self, total: Option<u64>) -> Known {
         Known {
             mode: self.request.mode,
             page_size: self.page_size,
             batch: self.lookup_batch,
             filters_left: self.filters_left(),
             total,
-            holders,
-            holder_pages_read: pages_read,
-            settled_share: share,
+            holders: None,
+            holder_pages_read: 0,
+            settled_share: 0.0,
         }
     }
 
-    async fn run(mut self) -> Result<Plan> {
-        let mode = self.request.mode;
-        let total = if worth_counting(self.filters_left(), self.lookup_batch) {
-            self.requests.probes += 1;
-            Some(
-                self.client
-                    .count_customers(&Arc::new(Query::everyone()), self.observer.clone())
-                    .await?,
-            )
-        } else {
-            None
-        };
-        let mut holders_counted = None;
-        let mut reason_before = None;
-        let choice = if mode == Mode::Remove || (mode == Mode::Add && total.is_none()) {
-            let choice = choose(&self.known(total, None, 0, 0.0));
-            if mode == Mode::Remove && choice.strategy != Strategy::Scan {
-                // The guard weighs removals against every holder: one count.
-                self.requests.probes += 1;
-                holders_counted = Some(
-                    self.client
-                        .count_customers(&self.holders_query(), self.observer.clone())
-                        .await?,
-                );
-            }
-            choice
-        } else {
-            self.search_holders(total, &mut holders_counted, &mut reason_before)
-                .await?
-        };
-        if choice.strategy == Strategy::Scan {
-            self.scan().await?;
-        } else {
-            self.look_up().await?;
+    /// The account's customers, counted only when the lookups could cost two requests or more
+    /// (see [`worth_counting`]).
+    async fn count_account(&mut self) -> Result<Option<u64>> {
+        if !worth_counting(self.filters_left(), self.lookup_batch) {
+            return Ok(None);
         }
-        let mut strategy_reason = choice.reason();
-        if let Some(before) = reason_before {
-            strategy_reason = format!("{before}; then {strategy_reason}");
+        self.count(Arc::new(Query::everyone())).await.map(Some)
+    }
+
+    /// Whether the holders are searched before choosing: always to mirror (every holder outside
+    /// the audience loses the tag), never to remove (only members lose it), and to add only
+    /// when the account was counted (else the lookups take one request at most, which no
+    /// holders page can save).
+    fn holders_first(&self, total: Option<u64>) -> bool {
+        match self.request.mode {
+            Mode::Mirror => true,
+            Mode::Add => total.is_some(),
+            Mode::Remove => false,
         }
-        let context = PlanContext {
-            tag: self.request.tag.name.clone(),
-            color: self.request.tag.color.clone(),
-            mode,
-            strategy: choice.strategy,
-            strategy_reason,
-            requests: self.requests,
-            lookup_batch: self.lookup_batch,
-            page_size: self.page_size,
+    }
+
+    /// The choice on the counts alone, and (remove mode, without a scan) the holders counted:
+    /// the guard weighs removals against every holder.
+    async fn choose_without_holders(&mut self, total: Option<u64>) -> Result<Decision> {
+        let choice = choose(&self.known(total));
+        let holders_counted =
+            if self.request.mode == Mode::Remove && choice.strategy != Strategy::Scan {
+                Some(self.count(self.holders_query()).await?)
+            } else {
+                None
+            };
+        Ok(Decision {
+            choice,
             holders_counted,
-        };
-        Ok(build(self.audience(), &self.findings, context))
-    }
-
-    fn holders_query(&self) -> Arc<Query> {
-        let filter = Filter::new("tagsData", "=", self.request.tag.name.as_str())
-            .expect("a checked tag name is a valid tag filter");
-        Arc::new(Query::new(vec![filter], Match::All))
+            reason_before: None,
+        })
     }
 
     /// The holders' first page (its total is their count), the choice, and the other pages if
-    /// it keeps them.
-    async fn search_holders(
-        &mut self,
-        total: Option<u64>,
-        holders_counted: &mut Option<u64>,
-        reason_before: &mut Option<String>,
-    ) -> Result<Choice> {
-        let mut pager = self.pager(self.holders_query());
-        let (read, in_audience) = self.take_page(&mut pager).await?;
-        let holders = pager.total().unwrap_or(0);
-        *holders_counted = Some(holders);
-        let share = if read == 0 {
+    /// it keeps them; once they are all read, the choice is weighed again.
+    async fn search_holders(&mut self, total: Option<u64>) -> Result<Decision> {
+        let mut search = self.search(self.holders_query(), Purpose::HolderPages);
+        let first = self.take_page(&mut search, Keep::All).await?;
+        let holders = search.pager.total().unwrap_or(0);
+        let settled_share = if first.customers == 0 {
             0.0
         } else {
-            in_audience as f64 / read as f64
+            first.in_audience as f64 / first.customers as f64
         };
-        let choice = choose(&self.known(total, Some(holders), 1, share));
+        let choice = choose(&Known {
+            holders: Some(holders),
+            holder_pages_read: 1,
+            settled_share,
+            ..self.known(total)
+        });
+        let mut decision = Decision {
+            choice,
+            holders_counted: Some(holders),
+            reason_before: None,
+        };
         if choice.strategy != (Strategy::Lookups { holders: true }) {
-            pager.stop();
-            self.finish_pager(&pager, |r| &mut r.holder_pages);
-            return Ok(choice);
+            search.pager.stop();
+            self.finish(search);
+            return Ok(decision);
         }
-        while self.take_page(&mut pager).await?.0 > 0 {}
-        self.finish_pager(&pager, |r| &mut r.holder_pages);
+        let read = self.read_all(&mut search, Keep::All).await;
+        self.finish(search);
+        read?;
         self.findings.mark_all_holders_found();
         // The keys the holders settled are known now: weigh the rest again.
-        let pages = requests_for(holders, self.page_size);
-        let again = choose(&self.known(total, Some(holders), pages, 0.0));
+        let again = choose(&Known {
+            holders: Some(holders),
+            holder_pages_read: requests_for(holders, self.page_size),
+            ..self.known(total)
+        });
         if again.strategy == Strategy::Scan {
-            *reason_before = Some(format!(
+            decision.choice = again;
+            decision.reason_before = Some(format!(
                 "searched the tag's {holders} holders, expecting them to settle more keys"
             ));
-            return Ok(again);
         }
-        Ok(choice)
-    }
-
-    fn pager(&self, query: Arc<Query>) -> Pager {
-        self.client.search(
-            query,
-            SearchOptions {
-                page_size: self.page_size,
-                limit: None,
-            },
-            self.observer.clone(),
-        )
-    }
-
-    /// Read one page into the findings: how many customers it had, and how many of them an
-    /// audience key matches. (0, 0) at the end.
-    async fn take_page(&mut self, pager: &mut Pager) -> Result<(usize, usize)> {
-        let Some(page) = pager.next_page().await? else {
-            return Ok((0, 0));
-        };
-        let kind = self.audience().kind();
-        let tag = &self.request.tag.name;
-        let mut in_audience = 0;
-        for found in page.customers() {
-            let customer = FoundCustomer::read(found.id, found.json, kind, tag);
-            if customer
-                .key
-                .as_ref()
-                .is_some_and(|k| self.request.audience.row_of(k).is_some())
-            {
-                in_audience += 1;
-            }
-            self.findings.add(customer);
-        }
-        Ok((page.len(), in_audience))
-    }
-
-    /// Count a finished pager's requests under `bucket`, and keep the page size it settled on.
-    fn finish_pager(&mut self, pager: &Pager, bucket: fn(&mut PlanRequests) -> &mut u64) {
-        let stats = pager.stats();
-        *bucket(&mut self.requests) += stats.requests;
-        // Requests neither used nor dropped for paging's sake: refused (a page or a batch too
-        // large), or a page fetched ahead that was not needed.
-        self.requests.unused += stats
-            .requests
-            .saturating_sub(stats.paging.pages + stats.paging.rejected);
-        self.page_size = stats.page_size;
+        Ok(decision)
     }
 
     /// List the whole account, keeping the customers the plan needs.
     async fn scan(&mut self) -> Result<()> {
-        let mut pager = self.pager(Arc::new(Query::everyone()));
-        let kind = self.audience().kind();
-        loop {
-            let page = match pager.next_page().await {
-                Ok(Some(page)) => page,
-                Ok(None) => break,
-                Err(e) => {
-                    self.finish_pager(&pager, |r| &mut r.scan_pages);
-                    return Err(e);
-                }
-            };
-            for found in page.customers() {
-                let customer =
-                    FoundCustomer::read(found.id, found.json, kind, &self.request.tag.name);
-                let wanted = customer.carries
-                    || customer
-                        .key
-                        .as_ref()
-                        .is_some_and(|k| self.request.audience.row_of(k).is_some());
-                if wanted {
-                    self.findings.add(customer);
-                }
-            }
-        }
-        self.finish_pager(&pager, |r| &mut r.scan_pages);
+        let mut search = self.search(Arc::new(Query::everyone()), Purpose::ScanPages);
+        let read = self.read_all(&mut search, Keep::Needed).await;
+        self.finish(search);
+        read?;
         self.findings.mark_all_holders_found();
         Ok(())
     }
@@ -322,16 +298,10 @@ impl Planner<'_> {
             }
         }
         while let Some(batch) = lookups.next_batch() {
-            let mut pager = self.pager(Arc::new(lookups.query(&batch)));
-            let outcome = loop {
-                match self.take_page(&mut pager).await {
-                    Ok((0, _)) => break Ok(()),
-                    Ok(_) => {}
-                    Err(e) => break Err(e),
-                }
-            };
-            self.finish_pager(&pager, |r| &mut r.lookups);
-            let Err(error) = outcome else { continue };
+            let mut search = self.search(Arc::new(lookups.query(&batch)), Purpose::Lookups);
+            let read = self.read_all(&mut search, Keep::All).await;
+            self.finish(search);
+            let Err(error) = read else { continue };
             match lookups.refused(batch, &error) {
                 Refusal::Halved => self.lookup_batch = lookups.batch(),
                 Refusal::Keys(keys) => {
@@ -343,5 +313,121 @@ impl Planner<'_> {
             }
         }
         Ok(())
+    }
+
+    /// The plan, from what was found and the decision that found it.
+    fn into_plan(self, decision: Decision) -> Plan {
+        let Decision {
+            choice,
+            holders_counted,
+            reason_before,
+        } = decision;
+        let strategy_reason = match reason_before {
+            Some(before) => format!("{before}; then {}", choice.reason()),
+            None => choice.reason(),
+        };
+        let context = PlanContext {
+            tag: self.request.tag.name.clone(),
+            color: self.request.tag.color.clone(),
+            mode: self.request.mode,
+            strategy: choice.strategy,
+            strategy_reason,
+            requests: self.requests,
+            lookup_batch: self.lookup_batch,
+            page_size: self.page_size,
+            holders_counted,
+        };
+        build(self.audience(), &self.findings, context)
+    }
+
+    fn holders_query(&self) -> Arc<Query> {
+        let filter = Filter::new("tagsData", "=", self.request.tag.name.as_str())
+            .expect("a checked tag name is a valid tag filter");
+        Arc::new(Query::new(vec![filter], Match::All))
+    }
+
+    // --- the requests: every one is sent and counted below ------------------------------
+
+    /// One count of the customers `query` matches: a probe.
+    async fn count(&mut self, query: Arc<Query>) -> Result<u64> {
+        self.tally(Purpose::Probe, 1, 0);
+        self.client
+            .count_customers(&query, self.observer.clone())
+            .await
+    }
+
+    /// A search of `query` at the page size in force; nothing is sent until a page is taken.
+    fn search(&self, query: Arc<Query>, purpose: Purpose) -> Searching {
+        let pager = self.client.search(
+            query,
+            SearchOptions {
+                page_size: self.page_size,
+                limit: None,
+            },
+            self.observer.clone(),
+        );
+        Searching { pager, purpose }
+    }
+
+    /// Read one page into the findings (those `keep` says); no customers at the end.
+    async fn take_page(&mut self, search: &mut Searching, keep: Keep) -> Result<PageRead> {
+        let Some(page) = search.pager.next_page().await? else {
+            return Ok(PageRead {
+                customers: 0,
+                in_audience: 0,
+            });
+        };
+        let audience = &self.request.audience;
+        let tag = &self.request.tag.name;
+        let mut in_audience = 0;
+        for found in page.customers() {
+            let customer = FoundCustomer::read(found.id, found.json, audience.kind(), tag);
+            let member = customer
+                .key
+                .as_ref()
+                .is_some_and(|k| audience.row_of(k).is_some());
+            if member {
+                in_audience += 1;
+            }
+            if keep == Keep::All || member || customer.carries {
+                self.findings.add(customer);
+            }
+        }
+        Ok(PageRead {
+            customers: page.len(),
+            in_audience,
+        })
+    }
+
+    /// Read every page left.
+    async fn read_all(&mut self, search: &mut Searching, keep: Keep) -> Result<()> {
+        while self.take_page(search, keep).await?.customers > 0 {}
+        Ok(())
+    }
+
+    /// Count a search's requests (finished, failed or stopped), and keep the page size it
+    /// settled on.
+    fn finish(&mut self, search: Searching) {
+        let stats = search.pager.stats();
+        // Requests neither used nor dropped for paging's sake: refused (a page or a batch too
+        // large), or a page fetched ahead that was not needed.
+        let unused = stats
+            .requests
+            .saturating_sub(stats.paging.pages + stats.paging.rejected);
+        self.tally(search.purpose, stats.requests, unused);
+        self.page_size = stats.page_size;
+    }
+
+    /// The one place the plan's request counters move.
+    fn tally(&mut self, purpose: Purpose, requests: u64, unused: u64) {
+        let r = &mut self.requests;
+        let counter = match purpose {
+            Purpose::Probe => &mut r.probes,
+            Purpose::HolderPages => &mut r.holder_pages,
+            Purpose::Lookups => &mut r.lookups,
+            Purpose::ScanPages => &mut r.scan_pages,
+        };
+        *counter += requests;
+        r.unused += unused;
     }
 }

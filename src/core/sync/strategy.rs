@@ -17,7 +17,7 @@
 
 use std::fmt;
 
-use super::plan::Mode;
+use super::mode::Mode;
 
 /// How the customers were found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
