@@ -217,3 +217,51 @@ fn user_ids_and_ids_match_their_own_field() {
         serde_json::to_vec(&json!({"id": 7, "tags": [{"name": "Churn-Risk"}]})).unwrap();
     assert!(!FoundCustomer::read(id, &other_case, MatchKind::Id, TAG).carries);
 }
+
+#[test]
+fn every_write_carries_its_change_and_nothing_else_does() {
+    for mode in Mode::ALL {
+        let plan = plan(mode, KEYS, account(), 3);
+        for item in &plan.items {
+            let kind = item.change.as_ref().map(|c| c.edit.kind());
+            match item.action {
+                Action::Add => assert_eq!(kind, Some("add")),
+                Action::Remove => assert_eq!(kind, Some("remove")),
+                Action::None | Action::Reject => assert_eq!(kind, None),
+            }
+            if let Some(change) = &item.change {
+                assert_eq!(Some(change.customer_id), item.customer_id);
+                assert_eq!(change.edit.tags()[0].name, TAG);
+            }
+        }
+    }
+}
+
+#[test]
+fn an_add_takes_the_tags_known_colour_and_a_removal_keeps_the_one_it_replaces() {
+    let mirror = plan(Mode::Mirror, KEYS, account(), 3);
+    let colors = |action: Action| -> Vec<Option<String>> {
+        mirror
+            .items
+            .iter()
+            .filter(|i| i.action == action)
+            .map(|i| i.change.as_ref().unwrap().edit.tags()[0].color.clone())
+            .collect()
+    };
+    assert!(!colors(Action::Add).is_empty() && !colors(Action::Remove).is_empty());
+    for color in colors(Action::Add)
+        .into_iter()
+        .chain(colors(Action::Remove))
+    {
+        assert_eq!(color.as_deref(), Some("#ff8c00"));
+    }
+    // Undoing a removal puts the tag back as it was: its inverse adds it with that colour.
+    let removal = mirror
+        .items
+        .iter()
+        .find(|i| i.action == Action::Remove)
+        .unwrap();
+    let back = removal.change.as_ref().unwrap().inverse();
+    assert_eq!(back.edit.kind(), "add");
+    assert_eq!(back.edit.tags()[0].color.as_deref(), Some("#ff8c00"));
+}
