@@ -7,9 +7,14 @@
 //!
 //! A runtime built before `fork()` is dead in the child: its threads were not copied. So each
 //! runtime is tagged with the [`process_generation`] that built it, and a process that finds
-//! another generation's runtime builds its own. The old one is leaked on purpose: dropping it would try to join threads that
-//! do not exist in this process. No lock is involved, so a fork taken while another thread was
-//! here cannot leave the child blocked.
+//! another generation's runtime builds its own. The old one is leaked on purpose: dropping it
+//! would try to join threads that do not exist in this process. No lock is involved, so a fork
+//! taken while another thread was here cannot leave the child blocked.
+//!
+//! The same holds for everything that belongs to a parent's runtime (a connection, a task):
+//! a child must neither use nor drop it, since that schedules work on the dead runtime, whose
+//! locks one of the parent's threads may have held at the fork. See `pool` (a client's
+//! connections) and `python::bridge` (an async call's task).
 
 use std::future::Future;
 use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
