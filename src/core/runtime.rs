@@ -133,3 +133,16 @@ pub fn handle() -> Handle {
 pub fn block_on<F: Future>(fut: F) -> F::Output {
     CURRENT_THREAD.get().block_on(fut)
 }
+
+/// What a panic in a task (or a future run here) says: its message, when it has one. Both
+/// places that turn a panic into `Error::Internal` (a page fetch's task, a Python call's future)
+/// use this.
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "a panic without a message".to_string()
+    }
+}
