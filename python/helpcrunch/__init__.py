@@ -71,6 +71,18 @@ _defaults: tuple[Client, AsyncClient] | None = None
 _default_env: tuple[str | None, ...] = ()
 
 
+def _after_fork_in_child() -> None:
+    # A thread building the shared clients when another one forked left the lock held in the
+    # child, where that thread does not exist: the child's first module-level call would wait
+    # for it forever.
+    global _default_lock
+    _default_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 def _default_clients() -> tuple[Client, AsyncClient]:
     """The shared clients, rebuilt when the environment they came from changes."""
     global _defaults, _default_env

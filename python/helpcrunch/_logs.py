@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import traceback
 from typing import Any
 
@@ -18,6 +19,20 @@ from . import _native
 logger = logging.getLogger("helpcrunch")
 
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO}
+
+#: Held while records go to the handlers, and taken by a fork before it forks. A handler writing
+#: to a file or stream holds that stream's own lock, which Python does not reset in a forked
+#: child: a fork in the middle of such a write would leave the child's first record waiting
+#: forever for a thread the child does not have. Reentrant: a handler may log again.
+_emitting = threading.RLock()
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(
+        before=_emitting.acquire,
+        after_in_parent=_emitting.release,
+        # The forking thread is the child's only one, and the owner of the lock.
+        after_in_child=_emitting.release,
+    )
 
 
 def setup_from_env() -> None:
@@ -42,6 +57,11 @@ def flush() -> None:
 def emit(records: list[tuple[int, str, float, dict[str, Any]]], dropped: int) -> None:
     """Log records the core queued: ``(level, message, created, extra)``, each with the time its
     event happened. ``dropped``: records lost because nothing emitted them for too long."""
+    with _emitting:
+        _emit(records, dropped)
+
+
+def _emit(records: list[tuple[int, str, float, dict[str, Any]]], dropped: int) -> None:
     if dropped:
         logger.warning("%d log records were dropped: no thread emitted them in time", dropped)
     for level, message, created, extra in records:

@@ -1,6 +1,8 @@
 //! A client's connections and rate limiter, one set per process: rebuilt after `fork()`, since
-//! the parent's connections and locks must not be used from the child.
+//! the parent's connections and locks must not be used from the child, nor even dropped there
+//! (see [`Pool`]'s `Drop`).
 
+use std::mem::ManuallyDrop;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -27,9 +29,28 @@ pub const POOL_IDLE_TIMEOUT: Duration = Duration::from_millis(1500);
 pub(crate) struct Pool {
     /// The process it was built in (see `runtime::process_generation`).
     generation: u64,
-    multi_thread: reqwest::Client,
-    current_thread: reqwest::Client,
+    multi_thread: ManuallyDrop<reqwest::Client>,
+    current_thread: ManuallyDrop<reqwest::Client>,
     pub limiter: Option<Arc<RateLimiter>>,
+}
+
+/// In a forked child, a parent's pool is leaked, not dropped. Dropping it would close its idle
+/// connections (and a shared limiter's Redis connection), which wakes their driving tasks: that
+/// schedules them on the parent's runtime, whose locks (its task queue's, its parker's) may
+/// have been held by one of the parent's threads at the fork. Those threads do not exist in
+/// the child, so the lock is never let go and the child's call that replaced the pool hangs.
+impl Drop for Pool {
+    fn drop(&mut self) {
+        if self.generation == runtime::process_generation() {
+            // SAFETY: dropped once, here, and never used again.
+            unsafe {
+                ManuallyDrop::drop(&mut self.multi_thread);
+                ManuallyDrop::drop(&mut self.current_thread);
+            }
+        } else {
+            std::mem::forget(self.limiter.take());
+        }
+    }
 }
 
 impl Pool {
@@ -45,8 +66,8 @@ impl Pool {
         };
         Ok(Pool {
             generation: runtime::process_generation(),
-            multi_thread: build_http(checked, headers)?,
-            current_thread: build_http(checked, headers)?,
+            multi_thread: ManuallyDrop::new(build_http(checked, headers)?),
+            current_thread: ManuallyDrop::new(build_http(checked, headers)?),
             limiter,
         })
     }

@@ -7,9 +7,14 @@
 //!
 //! A runtime built before `fork()` is dead in the child: its threads were not copied. So each
 //! runtime is tagged with the [`process_generation`] that built it, and a process that finds
-//! another generation's runtime builds its own. The old one is leaked on purpose: dropping it would try to join threads that
-//! do not exist in this process. No lock is involved, so a fork taken while another thread was
-//! here cannot leave the child blocked.
+//! another generation's runtime builds its own. The old one is leaked on purpose: dropping it
+//! would try to join threads that do not exist in this process. No lock is involved, so a fork
+//! taken while another thread was here cannot leave the child blocked.
+//!
+//! The same holds for everything that belongs to a parent's runtime (a connection, a task):
+//! a child must neither use nor drop it, since that schedules work on the dead runtime, whose
+//! locks one of the parent's threads may have held at the fork. See `pool` (a client's
+//! connections) and `python::bridge` (an async call's task).
 
 use std::future::Future;
 use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
@@ -127,4 +132,17 @@ pub fn handle() -> Handle {
 /// called from inside a runtime (the caller checks).
 pub fn block_on<F: Future>(fut: F) -> F::Output {
     CURRENT_THREAD.get().block_on(fut)
+}
+
+/// What a panic in a task (or a future run here) says: its message, when it has one. Both
+/// places that turn a panic into `Error::Internal` (a page fetch's task, a Python call's future)
+/// use this.
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "a panic without a message".to_string()
+    }
 }

@@ -297,7 +297,7 @@ impl Pager {
                 Ok(outcome) => outcome,
                 Err(e) if e.is_panic() => Err(Error::Internal(format!(
                     "a page request panicked: {}",
-                    panic_text(e.into_panic())
+                    runtime::panic_message(&*e.into_panic())
                 ))),
                 Err(_) => Err(Error::Cancelled { attempts: 0 }),
             },
@@ -354,14 +354,4 @@ fn stated_page_size(error: &Error) -> Option<u64> {
         .rfind(|word| !word.is_empty())?
         .parse()
         .ok()
-}
-
-fn panic_text(payload: Box<dyn std::any::Any + Send>) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_string()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "a panic without a message".to_string()
-    }
 }

@@ -9,7 +9,7 @@ use std::sync::OnceLock;
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
-use super::runtime::block_on;
+use super::runtime::{block_on, PerProcess};
 
 /// Like [`block_on`](super::runtime::block_on), for a call whose answer may come back within microseconds (a server on
 /// this machine or the next rack): the thread first keeps looking at its sockets, without
@@ -55,8 +55,9 @@ pub fn block_on_polling<F: Future>(fut: F) -> F::Output {
 /// trips, far below any remote API's latency.
 pub const POLL_WINDOW: Duration = Duration::from_micros(200);
 
-/// Threads polling right now, against [`max_pollers`].
-static POLLERS: AtomicUsize = AtomicUsize::new(0);
+/// Threads polling right now, against [`max_pollers`]. Per process: the slot of a thread that
+/// was polling when another one forked would otherwise stay taken in the child for good.
+static POLLERS: PerProcess<AtomicUsize> = PerProcess::new(AtomicUsize::default, drop);
 
 fn max_pollers() -> usize {
     static MAX: OnceLock<usize> = OnceLock::new();
@@ -79,7 +80,7 @@ pub fn poll_policy() -> PollPolicy {
 
 /// Threads polling right now.
 pub fn pollers() -> usize {
-    POLLERS.load(Ordering::Acquire)
+    POLLERS.get().load(Ordering::Acquire)
 }
 
 /// Permission for this thread to poll during one call; finishing it records whether it paid.
@@ -93,9 +94,9 @@ impl PollSlot {
         if !wanted {
             return None;
         }
-        let previous = POLLERS.fetch_add(1, Ordering::AcqRel);
+        let previous = POLLERS.get().fetch_add(1, Ordering::AcqRel);
         if previous >= max_pollers() {
-            POLLERS.fetch_sub(1, Ordering::AcqRel);
+            POLLERS.get().fetch_sub(1, Ordering::AcqRel);
             return None;
         }
         Some(PollSlot)
@@ -111,7 +112,7 @@ impl PollSlot {
 
 impl Drop for PollSlot {
     fn drop(&mut self) {
-        POLLERS.fetch_sub(1, Ordering::AcqRel);
+        POLLERS.get().fetch_sub(1, Ordering::AcqRel);
     }
 }
 

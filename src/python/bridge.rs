@@ -3,10 +3,10 @@
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
-use std::time::Duration;
-
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use futures_util::FutureExt;
 use pyo3::exceptions::PyRuntimeError;
@@ -15,21 +15,12 @@ use pyo3::{intern, IntoPyObjectExt};
 use tokio::task::AbortHandle;
 
 use super::errors::to_py_err;
-use super::logging::emit_queued;
-use crate::core::{runtime, wait, Error};
+use super::logging::{emit_queued, Wake};
+use crate::core::runtime::{self, panic_message, PerProcess};
+use crate::core::{wait, Error};
 
 /// How often a blocked call wakes to let Python run signal handlers (Ctrl-C).
 const SIGNAL_CHECK_INTERVAL: Duration = Duration::from_millis(50);
-
-fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_string()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "a panic without a message".to_string()
-    }
-}
 
 /// A future that turns a panic inside it into `Error::Internal` instead of unwinding.
 pub fn catching_panics<T>(
@@ -54,7 +45,10 @@ pub enum Wait {
 
 /// Run `fut` to completion on the package runtime while this thread waits without the GIL.
 /// Every `SIGNAL_CHECK_INTERVAL` it lets Python handle signals; a `KeyboardInterrupt` (or any
-/// exception a handler raises) drops the task, which cancels the request.
+/// exception a handler raises) drops the task, which cancels the request. The spent future is
+/// dropped after the GIL is taken again: what it holds (a Python object) is let go at once,
+/// never through pyo3's pool of deferred releases, whose lock a fork must not find held (see
+/// [`spawn_for_loop`]).
 pub fn block_on<T>(
     py: Python<'_>,
     wait: Wait,
@@ -73,17 +67,17 @@ where
     // threads never take the GIL while they wait, which also keeps a daemon thread from
     // touching an interpreter that is shutting down.
     let on_main_thread = is_main_thread(py)?;
-    let fut = catching_panics(fut);
+    let mut fut = Box::pin(catching_panics(fut));
+    let fut = &mut fut;
     let outcome = detach(py, || {
         // The call runs right here, on this thread (see core::runtime): no hand-off.
         let run = async {
-            tokio::pin!(fut);
             if !on_main_thread {
                 return PyResult::Ok(fut.await);
             }
             loop {
                 tokio::select! {
-                    result = &mut fut => return Ok(result),
+                    result = fut.as_mut() => return Ok(result),
                     _ = tokio::time::sleep(SIGNAL_CHECK_INTERVAL) => {
                         // An error (KeyboardInterrupt) returns, dropping the future: that
                         // cancels the request.
@@ -109,10 +103,19 @@ where
     Ok(outcome)
 }
 
-/// Threads between the end of a wait without the GIL and holding the GIL again.
-static RETURNING: AtomicUsize = AtomicUsize::new(0);
-/// Set by [`_prepare_exit`] (an `atexit` hook): the interpreter is about to finalize.
-static EXITING: AtomicBool = AtomicBool::new(false);
+/// Where this process's blocking waits stand at exit. Per process: a child forked while
+/// another thread was on its way back (waiting for the GIL the forking thread held) would
+/// otherwise wait for a thread it does not have, at its own exit; nor does a parent's exit
+/// make its child's.
+#[derive(Default)]
+struct ExitState {
+    /// Threads between the end of a wait without the GIL and holding the GIL again.
+    returning: AtomicUsize,
+    /// Set by [`_prepare_exit`] (an `atexit` hook): the interpreter is about to finalize.
+    exiting: AtomicBool,
+}
+
+static EXIT: PerProcess<ExitState> = PerProcess::new(ExitState::default, drop);
 
 /// `py.detach(work)`, safe at interpreter exit. On CPython before 3.14 a thread that takes the
 /// GIL again once finalization has begun (a daemon thread whose call just finished) is ended
@@ -125,16 +128,17 @@ static EXITING: AtomicBool = AtomicBool::new(false);
 fn detach<T: Send>(py: Python<'_>, work: impl FnOnce() -> T + Send) -> T {
     let value = py.detach(|| {
         let value = work();
-        RETURNING.fetch_add(1, Ordering::SeqCst);
-        if EXITING.load(Ordering::SeqCst) {
-            RETURNING.fetch_sub(1, Ordering::SeqCst);
+        let exit = EXIT.get();
+        exit.returning.fetch_add(1, Ordering::SeqCst);
+        if exit.exiting.load(Ordering::SeqCst) {
+            exit.returning.fetch_sub(1, Ordering::SeqCst);
             loop {
                 std::thread::park();
             }
         }
         value
     });
-    RETURNING.fetch_sub(1, Ordering::SeqCst);
+    EXIT.get().returning.fetch_sub(1, Ordering::SeqCst);
     value
 }
 
@@ -146,10 +150,11 @@ const EXIT_WAIT: Duration = Duration::from_secs(2);
 /// way back are let through first; then the log records still queued are emitted.
 #[pyfunction]
 pub fn _prepare_exit(py: Python<'_>) -> PyResult<()> {
-    EXITING.store(true, Ordering::SeqCst);
+    let exit = EXIT.get();
+    exit.exiting.store(true, Ordering::SeqCst);
     py.detach(|| {
         let deadline = std::time::Instant::now() + EXIT_WAIT;
-        while RETURNING.load(Ordering::SeqCst) > 0 && std::time::Instant::now() < deadline {
+        while exit.returning.load(Ordering::SeqCst) > 0 && std::time::Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(1));
         }
     });
@@ -171,18 +176,14 @@ type MakeValue = Box<dyn for<'py> FnOnce(Python<'py>) -> PyResult<Bound<'py, PyA
 struct Completion {
     future: Py<PyAny>,
     value: MakeValue,
+    /// The task's spent future, which may hold Python objects: dropped on the loop's thread
+    /// with the completion, attached (see [`spawn_for_loop`]).
+    _spent: Box<dyn Send>,
 }
 
 /// Wakes a loop's bridge from any thread without the GIL, so that the loop emits queued log
-/// records (see `logging`).
-#[derive(Clone)]
-pub struct LoopWaker(Arc<BridgeInner>);
-
-impl LoopWaker {
-    pub fn wake(&self) {
-        self.0.wake_once();
-    }
-}
+/// records (see `logging`): what [`LoopBridge::waker`] gives.
+pub type LoopWaker = Wake;
 
 /// Hands results from tokio tasks to one asyncio loop, many at a time.
 ///
@@ -375,18 +376,73 @@ impl LoopBridge {
 impl LoopBridge {
     /// A handle that wakes this loop from any thread (see [`LoopWaker`]).
     pub fn waker(&self) -> LoopWaker {
-        LoopWaker(self.inner.clone())
+        let inner = self.inner.clone();
+        Arc::new(move || inner.wake_once())
     }
 }
 
 /// The running task of an awaitable call; `cancel()` drops it, and with it the request.
 #[pyclass(frozen, module = "helpcrunch._native")]
-pub struct TaskHandle(AbortHandle);
+pub struct TaskHandle {
+    task: AbortHandle,
+    /// The process whose runtime runs it (see `runtime::process_generation`).
+    generation: u64,
+}
 
 #[pymethods]
 impl TaskHandle {
     fn cancel(&self) {
-        self.0.abort();
+        // A parent's task, seen from a forked child, runs nowhere: there is nothing to stop,
+        // and aborting it would schedule it on the parent's runtime, whose locks a thread
+        // missing here may hold.
+        if self.generation == runtime::process_generation() {
+            self.task.abort();
+        }
+    }
+}
+
+/// A task's way back to its loop. It owns what the task holds that belongs to Python (the
+/// asyncio future, and the call's own future, which may hold Python objects) and hands it to
+/// the loop's thread, where it is let go with the GIL held: the spent call with its value, and
+/// the asyncio future of a task aborted (or dropped unpolled), from `Drop`. So a tokio thread
+/// seldom releases a Python object; pyo3 defers that through a global pool behind a lock, and
+/// a fork taken while a tokio thread held that lock would leave it locked in the child, whose
+/// first call into this extension would wait for it forever. (An aborted call's own future is
+/// dropped at once, as it must be: that is what cancels its request.)
+struct Delivery<F: Future + Send + 'static> {
+    inner: Arc<BridgeInner>,
+    future: Option<Py<PyAny>>,
+    work: Option<Pin<Box<F>>>,
+}
+
+impl<F: Future + Send + 'static> Delivery<F> {
+    /// Queue the completion for the loop's thread (once: later calls do nothing).
+    fn hand_over(&mut self, value: MakeValue) {
+        let spent: Box<dyn Send> = match self.work.take() {
+            Some(work) => Box::new(work),
+            None => Box::new(()),
+        };
+        if let Some(future) = self.future.take() {
+            self.inner.complete(Completion {
+                future,
+                value,
+                _spent: spent,
+            });
+        }
+    }
+}
+
+impl<F: Future + Send + 'static> Drop for Delivery<F> {
+    fn drop(&mut self) {
+        // Not handed over yet: the task was aborted (its asyncio future is cancelled, so this
+        // value is never asked for) or dropped unpolled. Its request goes now.
+        drop(self.work.take());
+        self.hand_over(Box::new(|py| {
+            Err(to_py_err(
+                py,
+                Error::Internal("the call's task ended before it finished".into()),
+            ))
+        }));
     }
 }
 
@@ -400,16 +456,27 @@ pub fn spawn_for_loop<T>(
 where
     T: for<'py> IntoPyObject<'py, Error = PyErr> + Send + 'static,
 {
-    let inner = bridge.inner.clone();
+    // Built here, not in the task: a task aborted before its first poll drops it too.
+    let mut delivery = Delivery {
+        inner: bridge.inner.clone(),
+        future: Some(future),
+        work: Some(Box::pin(AssertUnwindSafe(fut).catch_unwind())),
+    };
     let task = runtime::handle().spawn(async move {
-        let value: MakeValue = match AssertUnwindSafe(fut).catch_unwind().await {
+        let Some(work) = delivery.work.as_mut() else {
+            return;
+        };
+        let value: MakeValue = match work.as_mut().await {
             Ok(value) => Box::new(move |py| value.into_bound_py_any(py)),
             Err(payload) => {
                 let message = panic_message(&*payload);
                 Box::new(move |py| Err(to_py_err(py, Error::Internal(message))))
             }
         };
-        inner.complete(Completion { future, value });
+        delivery.hand_over(value);
     });
-    TaskHandle(task.abort_handle())
+    TaskHandle {
+        task: task.abort_handle(),
+        generation: runtime::process_generation(),
+    }
 }

@@ -21,7 +21,6 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyList};
 
-use super::bridge::LoopWaker;
 use crate::core::client::{AttemptEvent, Observer};
 use crate::core::rate_limit::{Event, EventSink};
 use crate::core::runtime::PerProcess;
@@ -61,7 +60,8 @@ struct Queue {
 }
 
 /// Per process: a record queued in a parent is not emitted again by a forked child, and a lock
-/// held by a parent's thread at the fork cannot block the child.
+/// held by a parent's thread at the fork (a tokio thread queuing a record) cannot block the
+/// child.
 static QUEUE: PerProcess<Queue> = PerProcess::new(Queue::default, drop);
 
 fn push(record: Record) {
@@ -151,17 +151,17 @@ pub fn emit_queued(py: Python<'_>) -> PyResult<()> {
     Ok(())
 }
 
-static EMITTER: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-
-/// `helpcrunch._logs.emit`, which turns the queued records into `logging` records.
-fn emitter(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
-    EMITTER
-        .get_or_try_init(py, || -> PyResult<Py<PyAny>> {
-            Ok(py.import("helpcrunch._logs")?.getattr("emit")?.unbind())
-        })
-        .map(|f| f.bind(py))
+/// `helpcrunch._logs.emit`, which turns the queued records into `logging` records. Looked up
+/// each time there is something to emit (an imported module is a dictionary lookup away), not
+/// kept in a lazily set static: a fork while another thread was setting one would leave the
+/// child waiting for that thread forever.
+fn emitter(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
+    py.import("helpcrunch._logs")?.getattr("emit")
 }
 
+/// The `helpcrunch` logger, asked before each call whether it is enabled. Set when the module
+/// is imported ([`init`]), so that no thread can be setting it when a fork happens (a child
+/// would wait for that thread forever).
 static LOGGER: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 
 fn logger(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
@@ -175,12 +175,21 @@ fn logger(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
         .map(|l| l.bind(py))
 }
 
+/// Called when the extension module is imported.
+pub fn init(py: Python<'_>) -> PyResult<()> {
+    logger(py).map(drop)
+}
+
+/// Called when a record is queued, from any thread and without the GIL: wakes the asyncio loop
+/// of the async call the record is about, which then emits it (`bridge::LoopBridge::waker`).
+pub type Wake = Arc<dyn Fn() + Send + Sync>;
+
 /// Queues a record for each attempt: DEBUG for every attempt, INFO for retries. Only made when
 /// the logger would print something, so a quiet logger costs nothing per request.
 pub struct LogObserver {
     min_level: u8,
     /// The loop to wake when a record is queued (an async call's).
-    waker: Option<LoopWaker>,
+    waker: Option<Wake>,
 }
 
 impl LogObserver {
@@ -189,7 +198,7 @@ impl LogObserver {
     /// runs Python code: Ctrl-C can land there) is raised by the call, not dropped.
     pub fn for_current_level(
         py: Python<'_>,
-        waker: Option<LoopWaker>,
+        waker: Option<Wake>,
     ) -> PyResult<Option<Arc<dyn Observer>>> {
         let logger = logger(py)?;
         let enabled = |level: u8| -> PyResult<bool> {
@@ -237,8 +246,8 @@ impl Observer for LogObserver {
                 elapsed_ms,
             }),
         });
-        if let Some(waker) = &self.waker {
-            waker.wake();
+        if let Some(wake) = &self.waker {
+            wake();
         }
     }
 }

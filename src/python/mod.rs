@@ -84,6 +84,10 @@ fn python_repr(text: &str) -> Option<String> {
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     crate::core::error::set_quoter(python_repr);
+    // Whatever is set once per process is set now, while the module is imported, not by a
+    // first call on some thread that a fork could interrupt midway (see `runtime`).
+    crate::core::runtime::process_generation();
+    logging::init(m.py())?;
     m.add_function(wrap_pyfunction!(check_call, m)?)?;
     m.add_function(wrap_pyfunction!(_panic_in_blocking_call, m)?)?;
     m.add_function(wrap_pyfunction!(_panic_in_async_call, m)?)?;
