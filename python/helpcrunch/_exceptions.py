@@ -21,8 +21,10 @@
         │   └── APITimeoutError
         └── APIResponseValidationError  a 2xx whose body is not a JSON object
 
-Bad arguments (a customer id that is not a number, an empty tag list) raise the built-in
-``TypeError`` or ``ValueError`` before anything is sent.
+Bad arguments (a customer id that is not a number, an empty tag list) raise ``TypeError`` or
+``ValueError`` before anything is sent: :class:`InvalidTypeError` and :class:`InvalidValueError`,
+which say which argument in ``parameter`` (with ``index`` and ``detail``), as
+:class:`ConfigurationError` does.
 """
 
 from __future__ import annotations
@@ -46,6 +48,8 @@ __all__ = [
     "ErrorDetail",
     "HelpCrunchError",
     "InternalServerError",
+    "InvalidTypeError",
+    "InvalidValueError",
     "MassRemovalError",
     "NotFoundError",
     "PermissionDeniedError",
@@ -95,8 +99,75 @@ def _rebuild_exception(
     return err
 
 
-class ConfigurationError(HelpCrunchError, ValueError):
-    """The client cannot be built as asked: no API key, a bad ``base_url``, and the like."""
+class _Refusal:
+    """The argument an error is about, as the core names it: so that a caller (the CLI) can
+    name it its own way without reading the message."""
+
+    #: The argument as the API names it (``"page_size"``, ``"where"``); None when the error is
+    #: not about one argument.
+    parameter: str | None
+    #: Which item of a list argument (``where[2]``: 2), or None.
+    index: int | None
+    #: What is wrong with it, without its name or advice in Python terms (``"must be an
+    #: integer from 1 to 100, got 0"``); None with ``parameter``.
+    detail: str | None
+
+    def _about(self, parameter: str | None, index: int | None, detail: str | None) -> None:
+        self.parameter = parameter
+        self.index = index
+        self.detail = detail
+
+
+class InvalidValueError(_Refusal, ValueError):
+    """A bad value, refused before anything was sent (a ``ValueError``)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        parameter: str | None = None,
+        index: int | None = None,
+        detail: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self._about(parameter, index, detail)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild_exception, (type(self), self.args, self.__dict__))
+
+
+class InvalidTypeError(_Refusal, TypeError):
+    """An argument of the wrong type, refused before anything was sent (a ``TypeError``)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        parameter: str | None = None,
+        index: int | None = None,
+        detail: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self._about(parameter, index, detail)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild_exception, (type(self), self.args, self.__dict__))
+
+
+class ConfigurationError(_Refusal, HelpCrunchError, ValueError):
+    """The client cannot be built as asked: no API key, a bad ``base_url``, and the like
+    (``parameter`` names the setting, when one is to blame)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        parameter: str | None = None,
+        index: int | None = None,
+        detail: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self._about(parameter, index, detail)
 
 
 class ClientClosedError(HelpCrunchError):
@@ -271,8 +342,8 @@ def _status_error(message: str, **fields: Any) -> APIStatusError:
 #: The class for each kind of core error, by the names the core gives them
 #: (``helpcrunch._native.ERROR_KINDS``); each is called with the message and the error's fields.
 _BY_KIND: dict[str, Callable[..., Exception]] = {
-    "invalid_type": TypeError,
-    "invalid_value": ValueError,
+    "invalid_type": InvalidTypeError,
+    "invalid_value": InvalidValueError,
     "configuration": ConfigurationError,
     "status": _status_error,
     "connection": APIConnectionError,

@@ -16,8 +16,20 @@ RATE_LIMIT_MARGIN: float
 DEFAULT_PAGE_SIZE: int
 MAX_PAGE_SIZE: int
 DEFAULT_LOOKUP_BATCH: int
+# The core's name tables (tests/test_name_tables.py holds the Literals and tables to them).
 CALLS: tuple[str, ...]
+CUSTOMER_CALLS: tuple[str, ...]
+TAG_CALLS: tuple[str, ...]
 ERROR_KINDS: tuple[str, ...]
+SETTINGS: tuple[str, ...]
+MODES: tuple[str, ...]
+MATCH_KINDS: tuple[str, ...]
+ACTIONS: tuple[str, ...]
+STRATEGIES: tuple[str, ...]
+REASON_CODES: tuple[str, ...]
+MATCHES: tuple[str, ...]
+OPERATORS: tuple[str, ...]
+FIELDS: tuple[str, ...]
 
 class NativeClient:
     def __init__(

@@ -79,6 +79,8 @@ class PlanItem:
     reason_code: str | None = None
     #: The tag's colour on this customer (what undo puts back after a removal).
     color: str | None = None
+    #: For a ``duplicate`` row: the row kept in its place (a position, as ``row`` is).
+    kept_row: int | None = None
 
 
 class TagPlan:
@@ -114,9 +116,14 @@ class TagPlan:
         self.mass_removal: str | None = None if guard is None else guard[3]
         self._guard: tuple[int, int] | None = None if guard is None else (guard[0], guard[1])
         items = []
+        kept = native["duplicates"]
         for row, customer_id, action, code, reason, customer, color in native["items"]:
             key = None if row is None else keys[row]
-            items.append(PlanItem(customer_id, key, action, reason, customer, row, code, color))
+            items.append(
+                PlanItem(
+                    customer_id, key, action, reason, customer, row, code, color, kept.get(row)
+                )
+            )
         self.items: list[PlanItem] = items
 
     def _with(self, action: str) -> list[PlanItem]:

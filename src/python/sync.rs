@@ -7,7 +7,7 @@ use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 
 use super::convert;
 use super::errors::to_py_err;
-use crate::core::sync::{KeyInput, Plan, PlanRequest};
+use crate::core::sync::{KeyInput, Plan, PlanRequest, Reason};
 use crate::core::Error;
 
 /// A plan request whose arguments were checked: nothing is sent by making one.
@@ -121,8 +121,14 @@ impl<'py> IntoPyObject<'py> for PlanOutcome {
             )?,
             None => d.set_item("mass_removal", py.None())?,
         }
+        // A duplicate row's kept row, by row: the reason's words count from 0, as Python
+        // positions do; a caller with numbers of its own (the CLI's lines) names it from this.
+        let duplicates = PyDict::new(py);
         let items = PyList::empty(py);
         for item in &plan.items {
+            if let (Some(row), Some(Reason::Duplicate { kept_row })) = (item.row, &item.reason) {
+                duplicates.set_item(row, kept_row)?;
+            }
             let customer = match &item.customer {
                 Some(json) => convert::json_to_py_value(py, json).map_err(|message| {
                     to_py_err(
@@ -151,6 +157,7 @@ impl<'py> IntoPyObject<'py> for PlanOutcome {
             items.append(PyTuple::new(py, values)?)?;
         }
         d.set_item("items", items)?;
+        d.set_item("duplicates", duplicates)?;
         Ok(d.into_any())
     }
 }

@@ -7,7 +7,7 @@ use std::fmt;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::super::error::{excerpt, Error, Result};
+use super::super::names::names;
 use super::super::validate::CustomerId;
 use super::audience::{customer_key, Audience, Key, MatchKind, Reason, Row};
 use super::strategy::Strategy;
@@ -24,29 +24,13 @@ pub enum Mode {
     Remove,
 }
 
+names!(Mode as "mode" {
+    Mirror => "mirror",
+    Add => "add",
+    Remove => "remove",
+});
+
 impl Mode {
-    pub const ALL: [Mode; 3] = [Mode::Mirror, Mode::Add, Mode::Remove];
-
-    pub const fn name(self) -> &'static str {
-        match self {
-            Mode::Mirror => "mirror",
-            Mode::Add => "add",
-            Mode::Remove => "remove",
-        }
-    }
-
-    pub fn parse(text: &str) -> Result<Mode> {
-        Mode::ALL
-            .into_iter()
-            .find(|mode| mode.name() == text)
-            .ok_or_else(|| {
-                Error::value_error(format!(
-                    "mode must be 'mirror', 'add' or 'remove', got {:?}",
-                    excerpt(text, 20)
-                ))
-            })
-    }
-
     /// Whether the plan needs to know every current holder (to remove the tag from those
     /// outside the audience).
     pub const fn needs_all_holders(self) -> bool {
@@ -64,16 +48,12 @@ pub enum Action {
     Reject,
 }
 
-impl Action {
-    pub const fn name(self) -> &'static str {
-        match self {
-            Action::Add => "add",
-            Action::Remove => "remove",
-            Action::None => "none",
-            Action::Reject => "reject",
-        }
-    }
-}
+names!(Action {
+    Add => "add",
+    Remove => "remove",
+    None => "none",
+    Reject => "reject",
+});
 
 /// What the plan's requests found out about one customer.
 #[derive(Debug, Clone)]
