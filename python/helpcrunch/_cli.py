@@ -15,7 +15,7 @@ import shlex
 import signal
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from . import _cli_customers, _cli_sync
@@ -31,6 +31,7 @@ from ._cli_common import (
     UsageError,
     add_connection_options,
     colour_problem,
+    delimiter_option,
     emit,
     emit_json,
     exit_code,
@@ -74,7 +75,7 @@ def _change_tags(args: argparse.Namespace, call: TagCall) -> int:
                 args.customer_id, tags
             )
         except ValueError as e:
-            raise UsageError(colour_problem(tags) or str(e)) from None
+            raise UsageError(colour_problem(tags) or _describe(e, args)) from None
     emit_json(customer)
     return EXIT_OK
 
@@ -159,15 +160,6 @@ def _not_empty(text: str) -> str:
     return text
 
 
-def _delimiter(text: str) -> str:
-    text = {"tab": "\t", "\\t": "\t"}.get(text, text)
-    if len(text) != 1 or text in '"\r\n':
-        raise argparse.ArgumentTypeError(
-            "must be one character other than a quote or a line end (or 'tab')"
-        )
-    return text
-
-
 def _seconds(text: str) -> float:
     try:
         value = float(text)
@@ -188,14 +180,22 @@ def _port(text: str) -> int:
     return value
 
 
-def _at_least_zero(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be a whole number, 0 or more; got {text!r}")
-    return value
+def _at_least(least: int) -> Callable[[str], int]:
+    def whole(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = least - 1
+        if value < least:
+            raise argparse.ArgumentTypeError(
+                f"must be a whole number, {least} or more; got {text!r}"
+            )
+        return value
+
+    return whole
+
+
+_at_least_zero = _at_least(0)
 
 
 def _bulk_options(parser: argparse.ArgumentParser) -> None:
@@ -211,7 +211,7 @@ def _bulk_options(parser: argparse.ArgumentParser) -> None:
     )
     bulk.add_argument(
         "--delimiter",
-        type=_delimiter,
+        type=delimiter_option,
         default=None,
         metavar="D",
         help="the cells' separator (default: whichever of "
@@ -347,7 +347,7 @@ def build_parser() -> argparse.ArgumentParser:
     source = sandbox.add_mutually_exclusive_group()
     source.add_argument(
         "--customers",
-        type=int,
+        type=_at_least_zero,
         default=None,
         metavar="N",
         help="start with N generated customers, ids 1 to N (default: ten demo customers)",
@@ -367,14 +367,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sandbox.add_argument(
         "--max-page-size",
-        type=int,
+        type=_at_least(1),
         default=None,
         metavar="N",
         help="answer 400 to a list or search with a limit past N (default: no cap)",
     )
     sandbox.add_argument(
         "--max-filters",
-        type=int,
+        type=_at_least_zero,
         default=None,
         metavar="N",
         help="answer 400 to a search with more than N filters (default: no cap)",
@@ -391,14 +391,18 @@ def build_parser() -> argparse.ArgumentParser:
 # --- running a command ---------------------------------------------------------------------
 
 
-def _describe(err: BaseException) -> str:
-    """An error as one line: its message, with the argument Python's notes name (pyo3 says which
-    argument did not fit a Rust number only in a note)."""
+def _describe(err: BaseException, args: argparse.Namespace | None = None) -> str:
+    """An error as one line: about an argument, in the command line's terms (its option);
+    else its message, with the argument Python's notes name (pyo3 says which argument did not
+    fit a Rust number only in a note)."""
+    cli = in_cli_terms(err, args)
+    if cli is not None:
+        return " ".join(cli.split())
     text = " ".join(str(err).split()) or type(err).__name__
     notes = getattr(err, "__notes__", None)
     if isinstance(err, OverflowError) and notes:
         text = f"{text} ({' '.join(map(str, notes))})"
-    return in_cli_terms(text)
+    return text
 
 
 def _run(argv: Sequence[str] | None) -> int:
@@ -420,7 +424,7 @@ def _run(argv: Sequence[str] | None) -> int:
         flush_stdout()
         return EXIT_OK
     except (HelpCrunchError, ValueError, TypeError, OverflowError) as err:
-        say(f"{prefix}: error: {_describe(err)}")
+        say(f"{prefix}: error: {_describe(err, args)}")
         return exit_code(err)
     except OutputError as err:
         say(f"{prefix}: error: {err}")
