@@ -84,9 +84,9 @@ def test_every_argument_the_cli_names_is_one_the_core_names() -> None:
 
 
 def _choices(parser: argparse.ArgumentParser, command: str, option: str) -> tuple[str, ...]:
-    sub = next(
-        a for a in parser._actions if isinstance(a, argparse._SubParsersAction)
-    ).choices[command]
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices[
+        command
+    ]
     action = next(a for a in sub._actions if option in a.option_strings)
     return tuple(action.choices or ())
 
@@ -95,9 +95,11 @@ def test_the_clis_choices_are_the_native_tables() -> None:
     parser = _cli.build_parser()
     assert _choices(parser, "sync-tag", "--mode") == _native.MODES
     assert _choices(parser, "sync-tag", "--match") == _native.MATCH_KINDS
-    help_text = next(
-        a for a in parser._actions if isinstance(a, argparse._SubParsersAction)
-    ).choices["customers"].format_help()
+    help_text = (
+        next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        .choices["customers"]
+        .format_help()
+    )
     assert " ".join(_native.OPERATORS) in " ".join(help_text.split())
 
 

@@ -26,7 +26,6 @@ from ._exceptions import (
     NotFoundError,
     PermissionDeniedError,
     RateLimitError,
-    _Refusal,
 )
 from ._native import check_call
 from ._types import TagSpec
@@ -152,9 +151,12 @@ def in_cli_terms(
     """An error about one argument as a CLI user reads it, naming the option (or ``names``'s
     label) from the error's ``parameter``, never by reading its message; None for an error
     about no argument the command line has."""
-    if not isinstance(err, _Refusal) or err.parameter is None or err.detail is None:
+    # Set by the core on the TypeError/ValueError/ConfigurationError of a refused argument.
+    parameter = getattr(err, "parameter", None)
+    detail = getattr(err, "detail", None)
+    index = getattr(err, "index", None)
+    if not (isinstance(parameter, str) and isinstance(detail, str)):
         return None
-    parameter, detail = err.parameter, err.detail
     items: Any = None
     if names is not None and parameter in names:
         named = names[parameter]
@@ -164,8 +166,7 @@ def in_cli_terms(
         items = getattr(args, dest, None) if dest is not None else None
     else:
         return None
-    index = err.index
-    if index is not None:
+    if isinstance(index, int):
         if isinstance(items, Sequence) and 0 <= index < len(items):
             label = f"{label} {items[index]!r}"
         else:

@@ -15,7 +15,6 @@ import bisect
 import csv
 import io
 import json
-import os
 import sys
 from collections.abc import Callable, Iterator
 from typing import IO, Any, NamedTuple, TypeVar

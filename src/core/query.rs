@@ -456,13 +456,16 @@ fn tag_value(name: &str, value: Given, at: At) -> Result<Value> {
         });
     }
     let tags = normalize_tags(tags, TagUse::Remove).map_err(|e| match (at.0, e.argument()) {
-        // `tag=[…]`: the item of the argument at fault, as the tag list names it.
-        (Some((argument, None)), Some(item)) if item.index.is_some() => Argument {
-            name: argument,
-            index: item.index,
-            detail: String::new(),
-        }
-        .refuse(InputErrorKind::Value, " ", item.detail.clone(), ""),
+        // `tag=[…]`: about the item at fault, which the message names as the tag list does.
+        (Some((argument, None)), Some(item)) if item.index.is_some() => Error::InvalidInput {
+            kind: InputErrorKind::Value,
+            message: format!("{argument}: {name}: {e}"),
+            argument: Some(Box::new(Argument {
+                name: argument,
+                index: item.index,
+                detail: item.detail.clone(),
+            })),
+        },
         _ => at.value_error(format!("{name}: {e}")),
     })?;
     Ok(Value::Array(

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import argparse
 import os
+import pickle
 import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from helpcrunch import _cli
+from helpcrunch import Client, ConfigurationError, _cli
 from helpcrunch.sandbox import Sandbox
 from tests.support.cli import helpcrunch
 
@@ -191,3 +192,34 @@ def test_a_bad_value_is_refused_naming_the_option(
     says = SAYS.get((command, option), SHOWN.get(option, option))
     assert says in line or (option in PATHS and value in line), (argv, line)
     assert not PYTHON_NAMES.search(line), (argv, line)
+
+
+def test_a_refused_argument_says_which_in_attributes_the_cli_reads(sandbox: Sandbox) -> None:
+    """What the CLI renders from: the core's argument, on the documented built-in classes
+    (exactly ValueError/TypeError), kept through pickling."""
+    with sandbox.client() as client:
+        with pytest.raises(ValueError) as bad_size:
+            client.search_customers(tag="Lead", page_size=0)
+        with pytest.raises(ValueError) as bad_where:
+            client.search_customers(where=["email = a@b.c", "lastSeen >= soon"])
+        with pytest.raises(TypeError) as bad_type:
+            client.search_customers(email=5)  # type: ignore[arg-type]
+    assert type(bad_size.value) is ValueError and type(bad_type.value) is TypeError
+    size = bad_size.value
+    assert (size.parameter, size.index) == ("page_size", None)  # type: ignore[attr-defined]
+    assert size.detail == "must be an integer from 1 to 100, got 0"  # type: ignore[attr-defined]
+    assert str(size) == "page_size must be an integer from 1 to 100, got 0"
+    where = bad_where.value
+    assert (where.parameter, where.index) == ("where", 1)  # type: ignore[attr-defined]
+    assert "page_size" not in where.detail and "where" not in where.detail  # type: ignore[attr-defined]
+    restored = pickle.loads(pickle.dumps(where))
+    assert (restored.parameter, restored.index, restored.detail) == (
+        "where",
+        1,
+        where.detail,  # type: ignore[attr-defined]
+    )
+    with pytest.raises(ConfigurationError) as bad_url:
+        Client(api_key="k" * 20, base_url="ftp://x")
+    assert bad_url.value.parameter == "base_url"
+    assert bad_url.value.detail == "'ftp://x' must start with https://"
+    assert pickle.loads(pickle.dumps(bad_url.value)).parameter == "base_url"
