@@ -118,7 +118,7 @@ def _cmd_sandbox(args: argparse.Namespace) -> int:
                 port=args.port,
             )
         except (ValueError, TypeError, FileNotFoundError) as err:
-            raise UsageError(str(err)) from None
+            raise UsageError(_describe(err, args)) from None
         # Before the address is printed: whoever reads it may signal at once.
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:

@@ -131,6 +131,12 @@ _OPTIONS: dict[str, tuple[str, str | None]] = {
     "mode": ("--mode", None),
     "customer_id": ("CUSTOMER_ID", None),
     "tags": ("TAG", "tags"),
+    # The sandbox's own (helpcrunch.sandbox.Sandbox), for `helpcrunch sandbox`.
+    "customers": ("--customers", None),
+    "seed": ("--seed", None),
+    "port": ("--port", None),
+    "max_page_size": ("--max-page-size", None),
+    "max_filters": ("--max-filters", None),
 }
 #: What the command line offers where the core's advice (left out of ``detail``) is in Python
 #: terms. Deliberately none for ``allow_insecure_http``: the key would cross the network

@@ -223,3 +223,15 @@ def test_a_refused_argument_says_which_in_attributes_the_cli_reads(sandbox: Sand
     assert bad_url.value.parameter == "base_url"
     assert bad_url.value.detail == "'ftp://x' must start with https://"
     assert pickle.loads(pickle.dumps(bad_url.value)).parameter == "base_url"
+
+
+@pytest.mark.parametrize(
+    "option", ["--customers", "--seed", "--rate-limit", "--max-page-size", "--max-filters"]
+)
+def test_a_sandbox_number_too_large_names_the_option(option: str) -> None:
+    extra = ["--customers=3"] if option == "--seed" else []
+    result = helpcrunch("sandbox", f"{option}={2**70}", *extra, env={}, timeout=60)
+    assert result.returncode == 2, result.stderr
+    (line,) = [line for line in result.stderr.splitlines() if line.strip()]
+    assert line.startswith(f"helpcrunch sandbox: error: {option}: must be an integer"), line
+    assert not PYTHON_NAMES.search(line), line
