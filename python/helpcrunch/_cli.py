@@ -4,7 +4,7 @@ Every failure prints one line on stderr and exits with its documented code (``EX
 never a traceback; the API key is read from ``HELPCRUNCH_API_KEY`` or ``--api-key-file``, never
 from a plain argument that would land in shell history, and never printed. What the commands
 share (options, the client, messages, exit codes) is in ``_cli_common``; runs from a CSV file in
-``_cli_csv``; finding customers in ``_cli_customers``; tag sync in ``_cli_sync``.
+``_cli_csv``; tag syntax in ``_cli_tags``; finding customers in ``_cli_customers``; tag sync in ``_cli_sync``.
 """
 
 from __future__ import annotations
@@ -25,12 +25,10 @@ from ._cli_common import (
     EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_USAGE,
-    TAG_SYNTAX,
     OutputError,
     Parser,
     UsageError,
     add_connection_options,
-    colour_problem,
     delimiter_option,
     emit,
     emit_json,
@@ -40,9 +38,9 @@ from ._cli_common import (
     keep_secret,
     open_client,
     say,
-    tag_spec,
 )
 from ._cli_csv import DELIMITERS, delimiter_name, run_from_csv
+from ._cli_tags import TAG_SYNTAX, colour_problem, tag_spec
 from ._client import DEFAULT_CONCURRENCY
 from ._exceptions import HelpCrunchError
 from ._native import __version__

@@ -12,9 +12,8 @@ import argparse
 import contextlib
 import json
 import os
-import re
 import sys
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from ._client import DEFAULT_BASE_URL, DEFAULT_RATE_LIMIT, DEFAULT_TIMEOUT, Client
@@ -27,8 +26,6 @@ from ._exceptions import (
     PermissionDeniedError,
     RateLimitError,
 )
-from ._native import check_call
-from ._types import TagSpec
 
 if TYPE_CHECKING:
     from _typeshed import SupportsWrite
@@ -416,93 +413,6 @@ def _settings_checked(
     except (ConfigurationError, ValueError, TypeError) as e:
         raise UsageError(in_cli_terms(e, args, names) or str(e)) from None
     return client
-
-
-# --- tags ----------------------------------------------------------------------------------
-
-#: A ':' that starts a tag's colour (one written as '\\:' belongs to the name).
-_COLOUR_SEPARATOR = re.compile(r"(?<!\\):")
-
-#: The rule, for help texts and messages.
-TAG_SYNTAX = "NAME or NAME:COLOR, COLOR being #rgb or #rrggbb; write \\: for a ':' in a NAME"
-
-
-def tag_spec(text: str) -> TagSpec:
-    """``Lead``, ``Lead:#c57de0``, or ``Ratio 1\\:2`` for a name with a colon. The colour is
-    judged by the call (one check, the core's), so ``Trial:red`` is refused, never taken for a
-    tag named "Trial:red"."""
-    name, *colour = _COLOUR_SEPARATOR.split(text, maxsplit=1)
-    name = name.replace("\\:", ":")
-    if not colour:
-        return {"name": name}
-    return {"name": name, "color": colour[0]}
-
-
-#: In a CSV tags cell, what a backslash makes part of a name (besides the separator).
-_CELL_ESCAPED = "\\:"
-
-
-def join_names(names: Iterable[str], sep: str = ",") -> str:
-    """Tag names as one CSV cell that :func:`split_names` reads back exactly: joined by ``sep``,
-    with a backslash before each ``\\``, ``:`` and ``sep`` inside a name."""
-    return sep.join(_escaped(name, sep) for name in names)
-
-
-def _escaped(name: str, sep: str) -> str:
-    out: list[str] = []
-    i = 0
-    while i < len(name):
-        if name.startswith(sep, i):
-            out.append("\\" + sep)
-            i += len(sep)
-        else:
-            out.append("\\" + name[i] if name[i] in _CELL_ESCAPED else name[i])
-            i += 1
-    return "".join(out)
-
-
-def split_names(cell: str, sep: str = ",", *, keep: str = "") -> list[str]:
-    """The names of a tags cell (:func:`join_names`): split at each ``sep`` not escaped by a
-    backslash, escapes resolved, except those of the characters in ``keep``, left for a later
-    reader (``:`` for :func:`tag_spec`). A backslash before any other character is itself."""
-    names: list[str] = []
-    name: list[str] = []
-    i = 0
-    while i < len(cell):
-        if cell.startswith(sep, i):
-            names.append("".join(name))
-            name = []
-            i += len(sep)
-            continue
-        c = cell[i]
-        if c == "\\" and i + 1 < len(cell):
-            after = sep if cell.startswith(sep, i + 1) else cell[i + 1]
-            if after == sep or after in _CELL_ESCAPED:
-                name.append(("\\" + after) if after in keep else after)
-                i += 1 + len(after)
-                continue
-        name.append(c)
-        i += 1
-    names.append("".join(name))
-    return names
-
-
-def colour_problem(tags: Any) -> str | None:
-    """For a tag list that was refused: the message when a colour is to blame, in TAG terms
-    (with how to write the tag if the ':' was meant to be part of its name); None otherwise."""
-    for spec in tags if isinstance(tags, list) else ():
-        if not isinstance(spec, dict) or "color" not in spec:
-            continue
-        try:
-            check_call("add_tags", 1, [{"name": "x", "color": spec["color"]}])
-        except (TypeError, ValueError):
-            named = f"{spec['name']}:{spec['color']}"
-            escaped = named.replace(":", "\\:")
-            return (
-                f"TAG '{named}': {spec['color']!r} is not a colour (#rgb or #rrggbb); for a tag "
-                f"named '{named}', write '{escaped}'"
-            )
-    return None
 
 
 # --- the parser ----------------------------------------------------------------------------

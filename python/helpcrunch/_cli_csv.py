@@ -28,15 +28,13 @@ from ._cli_common import (
     UsageError,
     check_connection,
     check_output_path,
-    colour_problem,
     emit,
     in_cli_terms,
     open_client,
     rate_limit,
     say,
-    split_names,
-    tag_spec,
 )
+from ._cli_tags import colour_problem, split_names, tag_spec
 from ._exceptions import BulkError, BulkInterrupted, RequestCancelledError
 from ._native import check_call
 from ._progress import VERBS, Pace, Progress, duration

@@ -13,7 +13,8 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from ._cli_common import EXIT_OK, emit, flush_stdout, join_names, open_client
+from ._cli_common import EXIT_OK, emit, flush_stdout, open_client
+from ._cli_tags import join_names
 from ._client import DEFAULT_PAGE_SIZE
 from ._native import MAX_PAGE_SIZE, OPERATORS
 from ._progress import LINE_INTERVAL, counted, is_terminal

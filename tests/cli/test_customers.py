@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from helpcrunch._cli_common import split_names
+from helpcrunch._cli_tags import split_names
 from helpcrunch.sandbox import Sandbox
 from tests.support.cli import helpcrunch
 from tests.support.search import leads
