@@ -4,7 +4,7 @@ Every failure prints one line on stderr and exits with its documented code (``EX
 never a traceback; the API key is read from ``HELPCRUNCH_API_KEY`` or ``--api-key-file``, never
 from a plain argument that would land in shell history, and never printed. What the commands
 share (options, the client, messages, exit codes) is in ``_cli_common``; runs from a CSV file in
-``_cli_csv``; finding customers in ``_cli_customers``; tag sync in ``_cli_sync``.
+``_cli_csv``; tag syntax in ``_cli_tags``; finding customers in ``_cli_customers``; tag sync in ``_cli_sync``.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import shlex
 import signal
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from . import _cli_customers, _cli_sync
@@ -25,12 +25,11 @@ from ._cli_common import (
     EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_USAGE,
-    TAG_SYNTAX,
     OutputError,
     Parser,
     UsageError,
     add_connection_options,
-    colour_problem,
+    delimiter_option,
     emit,
     emit_json,
     exit_code,
@@ -39,9 +38,9 @@ from ._cli_common import (
     keep_secret,
     open_client,
     say,
-    tag_spec,
 )
 from ._cli_csv import DELIMITERS, delimiter_name, run_from_csv
+from ._cli_tags import TAG_SYNTAX, colour_problem, tag_spec
 from ._client import DEFAULT_CONCURRENCY
 from ._exceptions import HelpCrunchError
 from ._native import __version__
@@ -74,7 +73,7 @@ def _change_tags(args: argparse.Namespace, call: TagCall) -> int:
                 args.customer_id, tags
             )
         except ValueError as e:
-            raise UsageError(colour_problem(tags) or str(e)) from None
+            raise UsageError(colour_problem(tags) or _describe(e, args)) from None
     emit_json(customer)
     return EXIT_OK
 
@@ -117,7 +116,7 @@ def _cmd_sandbox(args: argparse.Namespace) -> int:
                 port=args.port,
             )
         except (ValueError, TypeError, FileNotFoundError) as err:
-            raise UsageError(str(err)) from None
+            raise UsageError(_describe(err, args)) from None
         # Before the address is printed: whoever reads it may signal at once.
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
@@ -159,15 +158,6 @@ def _not_empty(text: str) -> str:
     return text
 
 
-def _delimiter(text: str) -> str:
-    text = {"tab": "\t", "\\t": "\t"}.get(text, text)
-    if len(text) != 1 or text in '"\r\n':
-        raise argparse.ArgumentTypeError(
-            "must be one character other than a quote or a line end (or 'tab')"
-        )
-    return text
-
-
 def _seconds(text: str) -> float:
     try:
         value = float(text)
@@ -188,14 +178,22 @@ def _port(text: str) -> int:
     return value
 
 
-def _at_least_zero(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be a whole number, 0 or more; got {text!r}")
-    return value
+def _at_least(least: int) -> Callable[[str], int]:
+    def whole(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = least - 1
+        if value < least:
+            raise argparse.ArgumentTypeError(
+                f"must be a whole number, {least} or more; got {text!r}"
+            )
+        return value
+
+    return whole
+
+
+_at_least_zero = _at_least(0)
 
 
 def _bulk_options(parser: argparse.ArgumentParser) -> None:
@@ -211,7 +209,7 @@ def _bulk_options(parser: argparse.ArgumentParser) -> None:
     )
     bulk.add_argument(
         "--delimiter",
-        type=_delimiter,
+        type=delimiter_option,
         default=None,
         metavar="D",
         help="the cells' separator (default: whichever of "
@@ -347,7 +345,7 @@ def build_parser() -> argparse.ArgumentParser:
     source = sandbox.add_mutually_exclusive_group()
     source.add_argument(
         "--customers",
-        type=int,
+        type=_at_least_zero,
         default=None,
         metavar="N",
         help="start with N generated customers, ids 1 to N (default: ten demo customers)",
@@ -367,14 +365,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sandbox.add_argument(
         "--max-page-size",
-        type=int,
+        type=_at_least(1),
         default=None,
         metavar="N",
         help="answer 400 to a list or search with a limit past N (default: no cap)",
     )
     sandbox.add_argument(
         "--max-filters",
-        type=int,
+        type=_at_least_zero,
         default=None,
         metavar="N",
         help="answer 400 to a search with more than N filters (default: no cap)",
@@ -391,14 +389,18 @@ def build_parser() -> argparse.ArgumentParser:
 # --- running a command ---------------------------------------------------------------------
 
 
-def _describe(err: BaseException) -> str:
-    """An error as one line: its message, with the argument Python's notes name (pyo3 says which
-    argument did not fit a Rust number only in a note)."""
+def _describe(err: BaseException, args: argparse.Namespace | None = None) -> str:
+    """An error as one line: about an argument, in the command line's terms (its option);
+    else its message, with the argument Python's notes name (pyo3 says which argument did not
+    fit a Rust number only in a note)."""
+    cli = in_cli_terms(err, args)
+    if cli is not None:
+        return " ".join(cli.split())
     text = " ".join(str(err).split()) or type(err).__name__
     notes = getattr(err, "__notes__", None)
     if isinstance(err, OverflowError) and notes:
         text = f"{text} ({' '.join(map(str, notes))})"
-    return in_cli_terms(text)
+    return text
 
 
 def _run(argv: Sequence[str] | None) -> int:
@@ -420,7 +422,7 @@ def _run(argv: Sequence[str] | None) -> int:
         flush_stdout()
         return EXIT_OK
     except (HelpCrunchError, ValueError, TypeError, OverflowError) as err:
-        say(f"{prefix}: error: {_describe(err)}")
+        say(f"{prefix}: error: {_describe(err, args)}")
         return exit_code(err)
     except OutputError as err:
         say(f"{prefix}: error: {err}")

@@ -12,7 +12,6 @@ import argparse
 import contextlib
 import json
 import os
-import re
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -27,8 +26,6 @@ from ._exceptions import (
     PermissionDeniedError,
     RateLimitError,
 )
-from ._native import check_call
-from ._types import TagSpec
 
 if TYPE_CHECKING:
     from _typeshed import SupportsWrite
@@ -112,31 +109,72 @@ def exit_code(err: BaseException) -> int:
     return EXIT_ERROR
 
 
-#: The client's settings by their option names: the core names them as Python arguments.
-_OPTION_NAMES = {
-    "timeout": "--timeout",
-    "rate_limit": "--rate-limit",
-    "concurrency": "--concurrency",
-    "base_url": "--base-url",
+#: How the command line names each argument the core may refuse (an error's ``parameter``):
+#: its option or positional, and the ``args`` attribute holding a list argument's items, so an
+#: error about one item (its ``index``) quotes it. The core names them as Python arguments.
+_OPTIONS: dict[str, tuple[str, str | None]] = {
+    "timeout": ("--timeout", None),
+    "rate_limit": ("--rate-limit", None),
+    "rate_limit_backend": ("--rate-limit-backend", None),
+    "base_url": ("--base-url", None),
+    "concurrency": ("--concurrency", None),
+    "page_size": ("--page-size", None),
+    "limit": ("--limit", None),
+    "where": ("--where", "where"),
+    "tag": ("--tag", "tag"),
+    "email": ("--email", None),
+    "user_id": ("--user-id", None),
+    "match": ("--match", None),
+    "mode": ("--mode", None),
+    "customer_id": ("CUSTOMER_ID", None),
+    "tags": ("TAG", "tags"),
+    # The sandbox's own (helpcrunch.sandbox.Sandbox), for `helpcrunch sandbox`.
+    "customers": ("--customers", None),
+    "seed": ("--seed", None),
+    "port": ("--port", None),
+    "max_page_size": ("--max-page-size", None),
+    "max_filters": ("--max-filters", None),
 }
-#: The core's advice in Python terms, and what the command line offers instead.
-_PYTHON_ADVICE = {
-    "or None for no limit": "or 0 for no limit",
-    # Deliberately no such option: the key would cross the network unencrypted.
-    ", or pass allow_insecure_http=True if you really mean it": "",
-}
+#: What the command line offers where the core's advice (left out of ``detail``) is in Python
+#: terms. Deliberately none for ``allow_insecure_http``: the key would cross the network
+#: unencrypted.
+_CLI_ADVICE = {"rate_limit": " (0 for no limit)"}
 
 
-def in_cli_terms(message: str, names: Mapping[str, str] | None = None) -> str:
-    """A setting's error as a CLI user reads it: options (or ``names``, e.g. the environment
-    variable a value came from), not Python arguments."""
-    setting = message.split(" ", 1)[0]
-    names = {**_OPTION_NAMES, **(names or {})}
-    if setting in names:
-        message = names[setting] + message[len(setting) :]
-        for python, cli in _PYTHON_ADVICE.items():
-            message = message.replace(python, cli)
-    return message
+#: How a command names an argument instead of its option: a label (the environment variable a
+#: value came from, a CSV column), or a label and the argument's items (to quote the one meant).
+Label = str | tuple[str, Sequence[Any]]
+
+
+def in_cli_terms(
+    err: BaseException,
+    args: argparse.Namespace | None = None,
+    names: Mapping[str, Label] | None = None,
+) -> str | None:
+    """An error about one argument as a CLI user reads it, naming the option (or ``names``'s
+    label) from the error's ``parameter``, never by reading its message; None for an error
+    about no argument the command line has."""
+    # Set by the core on the TypeError/ValueError/ConfigurationError of a refused argument.
+    parameter = getattr(err, "parameter", None)
+    detail = getattr(err, "detail", None)
+    index = getattr(err, "index", None)
+    if not (isinstance(parameter, str) and isinstance(detail, str)):
+        return None
+    items: Any = None
+    if names is not None and parameter in names:
+        named = names[parameter]
+        label, items = (named, None) if isinstance(named, str) else named
+    elif parameter in _OPTIONS:
+        label, dest = _OPTIONS[parameter]
+        items = getattr(args, dest, None) if dest is not None else None
+    else:
+        return None
+    if isinstance(index, int):
+        if isinstance(items, Sequence) and 0 <= index < len(items):
+            label = f"{label} {items[index]!r}"
+        else:
+            label = f"{label} (number {index + 1})"
+    return f"{label}: {detail}{_CLI_ADVICE.get(parameter, '')}"
 
 
 # --- output ------------------------------------------------------------------------------------
@@ -239,6 +277,26 @@ def add_connection_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def delimiter_option(text: str) -> str:
+    """``--delimiter``: one character, or 'tab'."""
+    text = {"tab": "\t", "\\t": "\t"}.get(text, text)
+    if len(text) != 1 or text in '"\r\n':
+        raise argparse.ArgumentTypeError(
+            "must be one character other than a quote or a line end (or 'tab')"
+        )
+    return text
+
+
+def check_output_path(option: str, path: str) -> None:
+    """Refuse, before anything is sent, an output file that cannot be: a directory, or in a
+    directory that does not exist."""
+    if os.path.isdir(path):
+        raise UsageError(f"{option} {path!r} is a directory; give a file in it")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise UsageError(f"{option} {path!r}: there is no directory {folder!r}")
+
+
 def rate_limit(args: argparse.Namespace) -> float | None:
     """Requests a minute for this run, or None for no limit."""
     if args.rate_limit is None:
@@ -306,19 +364,33 @@ def open_client(args: argparse.Namespace) -> Iterator[Client]:
     """The client the connection options describe: a fresh in-process sandbox's with
     ``--sandbox``, else HelpCrunch's (or ``--base-url``'s) with the key."""
     check_connection(args)
+    # A setting not given as an option came from the environment: named as such.
+    source = {
+        parameter: variable
+        for parameter, variable, given in (
+            ("base_url", "HELPCRUNCH_BASE_URL", args.base_url),
+            ("rate_limit_backend", "HELPCRUNCH_RATE_LIMIT_BACKEND", args.rate_limit_backend),
+        )
+        if given is None
+    }
     if args.sandbox:
         from .sandbox import Sandbox
 
         with (
             Sandbox() as sandbox,
             _settings_checked(
-                lambda: sandbox.client(timeout=args.timeout, rate_limit=rate_limit(args))
+                lambda: sandbox.client(
+                    timeout=args.timeout,
+                    rate_limit=rate_limit(args),
+                    rate_limit_backend=args.rate_limit_backend,
+                ),
+                args,
+                source,
             ) as client,
         ):
             yield client
         return
     api_key = read_api_key(args)
-    source = {} if args.base_url is not None else {"base_url": "HELPCRUNCH_BASE_URL"}
     with _settings_checked(
         lambda: Client(
             api_key=api_key,
@@ -327,55 +399,20 @@ def open_client(args: argparse.Namespace) -> Iterator[Client]:
             rate_limit=rate_limit(args),
             rate_limit_backend=args.rate_limit_backend,
         ),
+        args,
         source,
     ) as client:
         yield client
 
 
-def _settings_checked(make: Callable[[], Client], names: Mapping[str, str] | None = None) -> Client:
+def _settings_checked(
+    make: Callable[[], Client], args: argparse.Namespace, names: Mapping[str, Label] | None = None
+) -> Client:
     try:
         client: Client = make()
     except (ConfigurationError, ValueError, TypeError) as e:
-        raise UsageError(in_cli_terms(str(e), names)) from None
+        raise UsageError(in_cli_terms(e, args, names) or str(e)) from None
     return client
-
-
-# --- tags ----------------------------------------------------------------------------------
-
-#: A ':' that starts a tag's colour (one written as '\\:' belongs to the name).
-_COLOUR_SEPARATOR = re.compile(r"(?<!\\):")
-
-#: The rule, for help texts and messages.
-TAG_SYNTAX = "NAME or NAME:COLOR, COLOR being #rgb or #rrggbb; write \\: for a ':' in a NAME"
-
-
-def tag_spec(text: str) -> TagSpec:
-    """``Lead``, ``Lead:#c57de0``, or ``Ratio 1\\:2`` for a name with a colon. The colour is
-    judged by the call (one check, the core's), so ``Trial:red`` is refused, never taken for a
-    tag named "Trial:red"."""
-    name, *colour = _COLOUR_SEPARATOR.split(text, maxsplit=1)
-    name = name.replace("\\:", ":")
-    if not colour:
-        return {"name": name}
-    return {"name": name, "color": colour[0]}
-
-
-def colour_problem(tags: Any) -> str | None:
-    """For a tag list that was refused: the message when a colour is to blame, in TAG terms
-    (with how to write the tag if the ':' was meant to be part of its name); None otherwise."""
-    for spec in tags if isinstance(tags, list) else ():
-        if not isinstance(spec, dict) or "color" not in spec:
-            continue
-        try:
-            check_call("add_tags", 1, [{"name": "x", "color": spec["color"]}])
-        except (TypeError, ValueError):
-            named = f"{spec['name']}:{spec['color']}"
-            escaped = named.replace(":", "\\:")
-            return (
-                f"TAG '{named}': {spec['color']!r} is not a colour (#rgb or #rrggbb); for a tag "
-                f"named '{named}', write '{escaped}'"
-            )
-    return None
 
 
 # --- the parser ----------------------------------------------------------------------------

@@ -15,7 +15,6 @@ import bisect
 import csv
 import io
 import json
-import os
 import sys
 from collections.abc import Callable, Iterator
 from typing import IO, Any, NamedTuple, TypeVar
@@ -24,15 +23,17 @@ from ._cli_common import (
     EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_SOME_FAILED,
+    Label,
     UsageError,
     check_connection,
-    colour_problem,
+    check_output_path,
     emit,
+    in_cli_terms,
     open_client,
     rate_limit,
     say,
-    tag_spec,
 )
+from ._cli_tags import colour_problem, split_names, tag_spec
 from ._exceptions import BulkError, BulkInterrupted, RequestCancelledError
 from ._format import duration
 from ._native import check_call
@@ -72,12 +73,20 @@ class CsvFile:
     header is read and checked when it is made; :meth:`rows` reads the rest lazily."""
 
     def __init__(
-        self, path: str, id_column: str, tags_column: str, delimiter: str | None = None
+        self,
+        path: str,
+        id_column: str,
+        tags_column: str,
+        delimiter: str | None = None,
+        *,
+        options: tuple[str, str] = ("--column-id", "--column-tags"),
     ) -> None:
         self.path = path
         self.name = "stdin" if path == "-" else path
         self._id_column = id_column
         self._tags_column = tags_column
+        #: The options that name the two columns, for a message saying how to name yours.
+        self._options = options
         self._file = self._open()
         try:
             header = self._guarded(self._file.readline, 1)
@@ -111,17 +120,26 @@ class CsvFile:
         # The most columns: the likeliest separator, whose columns the message then lists.
         delimiter = max(parsed, key=lambda d: len(parsed[d]))
         columns = parsed[delimiter]
-        missing = [column for column in wanted if column not in columns]
+        missing = list(dict.fromkeys(column for column in wanted if column not in columns))
         options = " / ".join(
-            f"--column-{'id' if c == self._id_column else 'tags'}" for c in missing
+            dict.fromkeys(
+                self._options[0] if c == self._id_column else self._options[1] for c in missing
+            )
         )
+        if len(columns) < 2 and len(set(wanted)) == 1:
+            # One column wanted, and a one-column header: never quoted, as below.
+            raise CsvError(
+                f"{self.name}: the first line does not name the column {missing[0]!r} (not "
+                f"shown: it could be a secret); name yours with {options}"
+            )
         if len(columns) < 2:
             # Never quoted: a line with no separator may be a secret (a key file given by
             # mistake), not a header.
             separators = delimiter_name(delimiter) if given is not None else "',', ';' or a tab"
             raise CsvError(
                 f"{self.name}: the first line has no {separators} separating columns, so it "
-                f"is not a CSV header naming {' and '.join(map(repr, wanted))} (not shown: it "
+                f"is not a CSV header naming {' and '.join(map(repr, dict.fromkeys(wanted)))} (not "
+                "shown: it "
                 "could be a secret)"
             )
         shown = ", ".join(repr(c) for c in columns[:_SHOWN_COLUMNS])
@@ -192,7 +210,9 @@ class CsvFile:
         which can be read only once). Finds a broken file before anything is sent."""
         if self.path == "-":
             return None
-        counting = CsvFile(self.path, self._id_column, self._tags_column, self.delimiter)
+        counting = CsvFile(
+            self.path, self._id_column, self._tags_column, self.delimiter, options=self._options
+        )
         try:
             return sum(1 for _ in counting.rows())
         finally:
@@ -244,16 +264,18 @@ class _CsvRun:
         if args.column_id == args.column_tags:
             raise UsageError(f"--column-id and --column-tags both name {args.column_id!r}")
         if args.checkpoint is not None and not args.dry_run:
-            _check_checkpoint_path(args.checkpoint)
+            check_output_path("--checkpoint", args.checkpoint)
         try:
             self.file = CsvFile(args.from_csv, args.column_id, args.column_tags, args.delimiter)
         except CsvError as e:
             raise UsageError(str(e)) from None
 
     def item(self, row: Row) -> dict[str, Any]:
-        cell = self.args.tags_sep
-        names = (t.strip() for t in row.tags.split(cell))
-        tags = [tag_spec(t) if self.call == "add_tags" else t for t in names if t]
+        tagging = self.call == "add_tags"
+        # A ':' escaped in a TAG is left escaped for tag_spec, which reads colours.
+        cell = split_names(row.tags, self.args.tags_sep, keep=":" if tagging else "")
+        names = (t.strip() for t in cell)
+        tags = [tag_spec(t) if tagging else t for t in names if t]
         return {"customer_id": row.customer_id, "tags": tags}
 
     def problem(self, customer_id: Any, tags: Any, error: BaseException) -> str:
@@ -262,18 +284,15 @@ class _CsvRun:
             return f"no customer id in column {self.args.column_id!r}"
         if tags == []:
             return f"no tags in column {self.args.column_tags!r}"
-        return colour_problem(tags) or str(error)
+        names = [t["name"] if isinstance(t, dict) else t for t in tags or ()]
+        cells: dict[str, Label] = {
+            "customer_id": f"column {self.args.column_id!r}",
+            "tags": (f"column {self.args.column_tags!r}", names),
+        }
+        return colour_problem(tags) or in_cli_terms(error, self.args, cells) or str(error)
 
     def failure_line(self, line: int, customer_id: Any, message: str) -> str:
         return f"line {line} (customer {customer_id}): {message}"
-
-
-def _check_checkpoint_path(path: str) -> None:
-    if os.path.isdir(path):
-        raise UsageError(f"--checkpoint {path!r} is a directory; give a file in it")
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise UsageError(f"--checkpoint {path!r}: there is no directory {folder!r}")
 
 
 def run_from_csv(args: argparse.Namespace, call: TagCall) -> int:

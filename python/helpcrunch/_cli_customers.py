@@ -14,9 +14,10 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from ._cli_common import EXIT_OK, emit, flush_stdout, open_client
+from ._cli_tags import join_names
 from ._client import DEFAULT_PAGE_SIZE
 from ._format import counted
-from ._native import MAX_PAGE_SIZE
+from ._native import MAX_PAGE_SIZE, OPERATORS
 from ._progress import LINE_INTERVAL, is_terminal
 from ._search import CustomerSearch, flatten
 from ._types import Customer
@@ -51,7 +52,7 @@ def add_command(command: Callable[[str, str, str], argparse.ArgumentParser]) -> 
         default=[],
         metavar="'FIELD OP VALUE'",
         help="a condition, e.g. 'lastSeen >= 1700000000' or 'name ~ Ann' (operators: "
-        "= != ~ !~ > >= < <=; repeat for more)",
+        f"{' '.join(OPERATORS)}; repeat for more)",
     )
     found.add_argument(
         "--any",
@@ -65,7 +66,8 @@ def add_command(command: Callable[[str, str, str], argparse.ArgumentParser]) -> 
         choices=["jsonl", "csv"],
         default="jsonl",
         help="jsonl: each customer as sent (default); csv: one row each, nested fields as "
-        "dotted columns, tags joined by ','",
+        "dotted columns, tag names joined by ',' (a '\\' before a ',', ':' or '\\' in a "
+        "name), as --from-csv reads them",
     )
     output.add_argument(
         "--page-size",
@@ -124,7 +126,7 @@ def _csv_row(customer: Customer) -> dict[str, str]:
     row = flatten(customer)
     tags = row.get("tags")
     if isinstance(tags, list):
-        row["tags"] = ",".join(str(t) for t in tags)
+        row["tags"] = join_names(str(t) for t in tags)
     return {name: _cell(value) for name, value in row.items()}
 
 

@@ -13,11 +13,14 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
+from ._apply import open_log
 from ._cli_common import (
     EXIT_OK,
     EXIT_SOME_FAILED,
     UsageError,
     check_connection,
+    check_output_path,
+    delimiter_option,
     emit,
     open_client,
     say,
@@ -26,11 +29,15 @@ from ._cli_csv import CsvError, CsvFile
 from ._client import DEFAULT_CONCURRENCY, Client
 from ._exceptions import MassRemovalError
 from ._format import counted, duration
+from ._native import MATCH_KINDS, MODES, check_call
 from ._report import BulkReport
 from ._sync import TagPlan
 
 #: Rejected rows a dry run lists before it only counts them.
 SHOWN_REJECTED = 20
+
+#: The option naming the audience's one column (both of CsvFile's).
+COLUMN = ("--column", "--column")
 
 Command = Callable[[str, str, str], argparse.ArgumentParser]
 
@@ -39,9 +46,9 @@ def _read_audience(args: argparse.Namespace) -> tuple[list[str], list[int]]:
     """The ``--column`` cells of ``--from-csv``, and each one's line in the file."""
     try:
         # The one column is both of CsvFile's: the header must name it, and each row gives it.
-        csv = CsvFile(args.from_csv, args.column, args.column, args.delimiter)
+        csv = CsvFile(args.from_csv, args.column, args.column, args.delimiter, options=COLUMN)
     except CsvError as e:
-        raise UsageError(str(e).replace("--column-id / --column-tags", "--column")) from None
+        raise UsageError(str(e)) from None
     try:
         rows = list(csv.rows())
     except CsvError as e:
@@ -57,7 +64,11 @@ def _show_plan(plan: TagPlan, lines: list[int] | None) -> None:
     emit(f"found by {plan.strategy}: {plan.strategy_reason}")
     for item in plan.rejected[:SHOWN_REJECTED]:
         where = f"line {lines[item.row]}" if lines is not None and item.row is not None else ""
-        emit(f"  rejected {where}: {item.key!r}: {item.reason}")
+        reason = item.reason
+        if lines is not None and item.kept_row is not None:
+            # The reason counts rows from 0, as Python positions do; here rows are lines.
+            reason = f"the same key as line {lines[item.kept_row]}, which is kept"
+        emit(f"  rejected {where}: {item.key!r}: {reason}")
     more = len(plan.rejected) - SHOWN_REJECTED
     if more > 0:
         emit(f"  … and {more:,} more rejected")
@@ -88,12 +99,41 @@ def _apply(client: Client, plan: TagPlan, args: argparse.Namespace, allow: bool)
             progress=not args.no_progress,
         )
     except MassRemovalError as e:
-        raise UsageError(f"{e} (on the command line: --allow-mass-removal)") from None
+        # In the command line's words: the message's advice is a Python argument.
+        raise UsageError(
+            f"this plan removes the tag from {e.removing:,} of its {e.holders:,} current "
+            "holders; give --allow-mass-removal if that is what you mean (--dry-run shows the "
+            "plan)"
+        ) from None
     return _summarize(report, "applied")
+
+
+def _check_apply_options(args: argparse.Namespace) -> None:
+    """Refuse what would stop the run only once planned: an unusable --log or --color."""
+    if getattr(args, "log", None) is not None and not getattr(args, "dry_run", False):
+        check_output_path("--log", args.log)
+        # A file that is not this sync's log (the audience CSV itself, say) is refused before
+        # the plan's first request, and left as it is.
+        mode, match = getattr(args, "mode", "mirror"), getattr(args, "match", "email")
+        try:
+            log = open_log(args.log, args.tag, mode, match)
+        except ValueError as e:
+            raise UsageError(f"--log: {e}") from None
+        if log is not None:
+            log.close()
+    color = getattr(args, "color", None)
+    if color is not None:
+        try:
+            check_call("add_tags", 1, [{"name": "x", "color": color}])
+        except ValueError:
+            raise UsageError(
+                f"--color: {color!r} is not a colour (#rgb or #rrggbb, e.g. '#c57de0')"
+            ) from None
 
 
 def _cmd_sync_tag(args: argparse.Namespace) -> int:
     check_connection(args)
+    _check_apply_options(args)
     keys, lines = _read_audience(args)
     with open_client(args) as client:
         plan = client.plan_tag(args.tag, keys, match=args.match, mode=args.mode, color=args.color)
@@ -104,6 +144,7 @@ def _cmd_sync_tag(args: argparse.Namespace) -> int:
 
 
 def _cmd_clear_tag(args: argparse.Namespace) -> int:
+    _check_apply_options(args)
     with open_client(args) as client:
         # Mirroring an empty audience: every holder loses the tag. Asking for that is the
         # permission the guard wants.
@@ -169,13 +210,17 @@ def add_commands(command: Command) -> None:
     sync.add_argument(
         "--column", default=None, metavar="C", help="the column of keys (default: --match's)"
     )
-    sync.add_argument("--delimiter", default=None, metavar="D", help="the cells' separator")
     sync.add_argument(
-        "--match", choices=("email", "user_id", "id"), default="email", help="(default email)"
+        "--delimiter",
+        type=delimiter_option,
+        default=None,
+        metavar="D",
+        help="the cells' separator (default: ',', ';' or tab, whichever the header has)",
     )
+    sync.add_argument("--match", choices=MATCH_KINDS, default="email", help="(default email)")
     sync.add_argument(
         "--mode",
-        choices=("mirror", "add", "remove"),
+        choices=MODES,
         default="mirror",
         help="mirror: add to members, remove from every other holder; add; remove (default mirror)",
     )

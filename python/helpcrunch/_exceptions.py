@@ -22,7 +22,9 @@
         └── APIResponseValidationError  a 2xx whose body is not a JSON object
 
 Bad arguments (a customer id that is not a number, an empty tag list) raise the built-in
-``TypeError`` or ``ValueError`` before anything is sent.
+``TypeError`` or ``ValueError`` before anything is sent. Those the core refuses say which
+argument in attributes, as :class:`ConfigurationError` does: ``parameter`` (``"page_size"``),
+``index`` (``where[2]``: 2) and ``detail`` (the complaint without the name).
 """
 
 from __future__ import annotations
@@ -95,8 +97,59 @@ def _rebuild_exception(
     return err
 
 
-class ConfigurationError(HelpCrunchError, ValueError):
-    """The client cannot be built as asked: no API key, a bad ``base_url``, and the like."""
+class _Refusal:
+    """The argument an error is about, as the core names it: so that a caller (the CLI) can
+    name it its own way without reading the message. The ``TypeError``/``ValueError`` of a bad
+    argument carry the same three attributes."""
+
+    #: The argument as the API names it (``"page_size"``, ``"where"``); None when the error is
+    #: not about one argument.
+    parameter: str | None
+    #: Which item of a list argument (``where[2]``: 2), or None.
+    index: int | None
+    #: What is wrong with it, without its name or advice in Python terms (``"must be an
+    #: integer from 1 to 100, got 0"``); None without ``parameter``.
+    detail: str | None
+
+    def _about(self, parameter: str | None, index: int | None, detail: str | None) -> None:
+        self.parameter = parameter
+        self.index = index
+        self.detail = detail
+
+
+def _refused(cls: type[Exception]) -> Callable[..., Exception]:
+    """The built-in ``cls`` (``TypeError``, ``ValueError``: exactly those, as documented) for a
+    bad argument, with ``parameter``, ``index`` and ``detail`` set as :class:`_Refusal` has
+    them."""
+
+    def make(
+        message: str,
+        *,
+        parameter: str | None = None,
+        index: int | None = None,
+        detail: str | None = None,
+    ) -> Exception:
+        err = cls(message)
+        _Refusal._about(err, parameter, index, detail)  # type: ignore[arg-type]
+        return err
+
+    return make
+
+
+class ConfigurationError(_Refusal, HelpCrunchError, ValueError):
+    """The client cannot be built as asked: no API key, a bad ``base_url``, and the like
+    (``parameter`` names the setting, when one is to blame)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        parameter: str | None = None,
+        index: int | None = None,
+        detail: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self._about(parameter, index, detail)
 
 
 class ClientClosedError(HelpCrunchError):
@@ -271,8 +324,8 @@ def _status_error(message: str, **fields: Any) -> APIStatusError:
 #: The class for each kind of core error, by the names the core gives them
 #: (``helpcrunch._native.ERROR_KINDS``); each is called with the message and the error's fields.
 _BY_KIND: dict[str, Callable[..., Exception]] = {
-    "invalid_type": TypeError,
-    "invalid_value": ValueError,
+    "invalid_type": _refused(TypeError),
+    "invalid_value": _refused(ValueError),
     "configuration": ConfigurationError,
     "status": _status_error,
     "connection": APIConnectionError,

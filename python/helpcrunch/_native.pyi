@@ -3,7 +3,7 @@ import asyncio
 import collections
 from typing import Any, Literal, final
 
-from ._types import CallName, ClientSettings, Customer, SearchStats, TagCall
+from ._types import CallName, ChangeKind, ClientSettings, Customer, SearchStats, TagCall
 
 __version__: str
 DEFAULT_BASE_URL: str
@@ -16,8 +16,21 @@ RATE_LIMIT_MARGIN: float
 DEFAULT_PAGE_SIZE: int
 MAX_PAGE_SIZE: int
 DEFAULT_LOOKUP_BATCH: int
+# The core's name tables (tests/test_name_tables.py holds the Literals and tables to them).
 CALLS: tuple[str, ...]
+CUSTOMER_CALLS: tuple[str, ...]
+TAG_CALLS: tuple[str, ...]
 ERROR_KINDS: tuple[str, ...]
+SETTINGS: tuple[str, ...]
+MODES: tuple[str, ...]
+MATCH_KINDS: tuple[str, ...]
+ACTIONS: tuple[str, ...]
+CHANGE_KINDS: tuple[str, ...]
+STRATEGIES: tuple[str, ...]
+REASON_CODES: tuple[str, ...]
+MATCHES: tuple[str, ...]
+OPERATORS: tuple[str, ...]
+FIELDS: tuple[str, ...]
 
 @final
 class NativeClient:
@@ -163,7 +176,7 @@ class Change:
     @property
     def customer_id(self) -> int: ...
     @property
-    def kind(self) -> Literal["add", "remove"]: ...
+    def kind(self) -> ChangeKind: ...
     @property
     def tags(self) -> list[dict[str, str]]: ...
     def __eq__(self, other: object, /) -> bool: ...
@@ -263,6 +276,8 @@ class NativePlanItem:
     def customer(self) -> Customer | None: ...
     @property
     def color(self) -> str | None: ...
+    @property
+    def kept_row(self) -> int | None: ...
     @property
     def change(self) -> Change | None: ...
 

@@ -53,6 +53,8 @@ class PlanItem:
     reason_code: str | None = None
     #: The tag's colour on this customer (what undo puts back after a removal).
     color: str | None = None
+    #: For a ``duplicate`` row: the row kept in its place (a position, as ``row`` is).
+    kept_row: int | None = None
     #: What applying sends for it; None when nothing is to be sent.
     change: Change | None = None
 
@@ -67,6 +69,7 @@ class PlanItem:
             row=native.row,
             reason_code=native.reason_code,
             color=native.color,
+            kept_row=native.kept_row,
             change=native.change,
         )
 

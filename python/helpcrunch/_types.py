@@ -7,6 +7,7 @@ from typing import Any, Literal, SupportsIndex, TypedDict
 
 __all__ = [
     "CallName",
+    "ChangeKind",
     "ClientSettings",
     "Condition",
     "Customer",
@@ -99,6 +100,8 @@ CallName = Literal["remove_tags", "add_tags", "get_customer"]
 
 #: The calls that change a customer's tags: what a bulk run or a CSV file does to each row.
 TagCall = Literal["remove_tags", "add_tags"]
+#: What a :class:`~helpcrunch.Change` does to its customer (a plan item's action when it writes).
+ChangeKind = Literal["add", "remove"]
 
 
 class ClientSettings(TypedDict):

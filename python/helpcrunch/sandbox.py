@@ -23,6 +23,7 @@ from types import TracebackType
 from typing import Any, NamedTuple, SupportsIndex
 
 from ._client import AsyncClient, Client
+from ._exceptions import _refused
 from ._native import SandboxServer
 from ._types import Customer
 
@@ -47,10 +48,12 @@ def _whole_number(name: str, value: object, low: int = 0, high: int = 2**64 - 1)
     """``value`` as an int from ``low`` to ``high`` (an int or a NumPy integer), or a TypeError or
     ValueError naming ``name`` (rather than a bare OverflowError from the native layer)."""
     if isinstance(value, bool) or not isinstance(value, SupportsIndex):
-        raise TypeError(f"{name} must be an int, not {type(value).__name__}")
+        detail = f"must be an int, not {type(value).__name__}"
+        raise _refused(TypeError)(f"{name} {detail}", parameter=name, detail=detail)
     number = operator.index(value)
     if not low <= number <= high:
-        raise ValueError(f"{name} must be an integer from {low} to {high}, got {number!r}")
+        detail = f"must be an integer from {low} to {high}, got {number!r}"
+        raise _refused(ValueError)(f"{name} {detail}", parameter=name, detail=detail)
     return number
 
 

@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use reqwest::Url;
 
-use super::error::{quote, Error, Result};
+use super::error::{quote, Argument, Error, InputErrorKind, Result};
+use super::names::names;
 use super::rate_limit::{self, AccountId, Backend, RateLimitConfig};
 
 pub const DEFAULT_BASE_URL: &str = "https://api.helpcrunch.com/v1";
@@ -63,20 +64,18 @@ fn timeout_rule() -> String {
 /// overflow, and is no pace a job can use.
 const MIN_RATE_LIMIT: f64 = 0.001;
 
-impl Setting {
-    pub const fn name(self) -> &'static str {
-        match self {
-            Setting::Timeout => "timeout",
-            Setting::MaxRetries => "max_retries",
-            Setting::RateLimit => "rate_limit",
-            Setting::MaxResponseBytes => "max_response_bytes",
-            Setting::Concurrency => "concurrency",
-            Setting::PageSize => "page_size",
-            Setting::Limit => "limit",
-            Setting::LookupBatch => "lookup_batch",
-        }
-    }
+names!(Setting {
+    Timeout => "timeout",
+    MaxRetries => "max_retries",
+    RateLimit => "rate_limit",
+    MaxResponseBytes => "max_response_bytes",
+    Concurrency => "concurrency",
+    PageSize => "page_size",
+    Limit => "limit",
+    LookupBatch => "lookup_batch",
+});
 
+impl Setting {
     /// The integers an integer setting accepts.
     fn int_range(self) -> RangeInclusive<u64> {
         match self {
@@ -92,13 +91,19 @@ impl Setting {
     }
 
     fn refuse(self, rule: &str, given: impl fmt::Display) -> Error {
-        let message = format!("{} must be {rule}, got {given}", self.name());
+        self.refuse_advised(rule, given, "")
+    }
+
+    /// `advice`, in the API's terms, follows the message (not the argument's `detail`).
+    fn refuse_advised(self, rule: &str, given: impl fmt::Display, advice: &str) -> Error {
+        let detail = format!("must be {rule}, got {given}");
+        let argument = Argument::named(self.name());
         match self {
             // Settings of one run or search, not of the client.
             Setting::Concurrency | Setting::PageSize | Setting::Limit | Setting::LookupBatch => {
-                Error::value_error(message)
+                argument.refuse(InputErrorKind::Value, " ", detail, advice)
             }
-            _ => Error::Configuration(message),
+            _ => argument.setting_error(detail, advice),
         }
     }
 
@@ -162,11 +167,10 @@ impl Setting {
     /// A rate in requests a minute, quoting the value as `shown` when it is refused.
     pub fn per_minute_shown(self, rate: f64, shown: &dyn fmt::Display) -> Result<f64> {
         if !(rate.is_finite() && rate >= MIN_RATE_LIMIT) {
-            return Err(self.refuse(
-                &format!(
-                    "a number of requests per minute from {MIN_RATE_LIMIT} up (or None for no limit)"
-                ),
+            return Err(self.refuse_advised(
+                &format!("a number of requests per minute from {MIN_RATE_LIMIT} up"),
                 shown,
+                "; or None for no limit",
             ));
         }
         Ok(rate)
@@ -261,12 +265,14 @@ impl ClientConfig {
             )),
             (None, Backend::Local) => None,
             (None, shared) => {
-                return Err(Error::Configuration(format!(
-                    "{} {} is set, but rate_limit is None: a budget to share needs a rate \
-                     (HelpCrunch allows {DEFAULT_RATE_LIMIT} requests a minute)",
-                    rate_limit::SETTING,
-                    shared.describe()
-                )))
+                return Err(Argument::named(rate_limit::SETTING).setting_error(
+                    format!(
+                        "{} is set, so there must be a rate limit to share (HelpCrunch allows \
+                         {DEFAULT_RATE_LIMIT} requests a minute)",
+                        shared.describe()
+                    ),
+                    ", but rate_limit is None",
+                ))
             }
         };
         Ok(CheckedConfig {
@@ -355,16 +361,19 @@ pub(crate) struct BaseUrl {
 
 impl BaseUrl {
     fn parse(raw: &str, allow_insecure_http: bool) -> Result<BaseUrl> {
-        let bad = |why: &str| Error::Configuration(format!("base_url {} {why}", quote(raw)));
-        let url = Url::parse(raw).map_err(|e| bad(&format!("is not a URL ({e})")))?;
+        let bad = |why: &str, advice: &str| {
+            Argument::named("base_url").setting_error(format!("{} {why}", quote(raw)), advice)
+        };
+        let url = Url::parse(raw).map_err(|e| bad(&format!("is not a URL ({e})"), ""))?;
         if !url.username().is_empty() || url.password().is_some() {
             // Never echo it: credentials in a URL are secrets too.
-            return Err(Error::Configuration(
-                "base_url must not carry a user name or password; pass the key as api_key".into(),
+            return Err(Argument::named("base_url").setting_error(
+                "must not carry a user name or password",
+                "; pass the key as api_key",
             ));
         }
         if url.query().is_some() || url.fragment().is_some() {
-            return Err(bad("must not have a query or a fragment"));
+            return Err(bad("must not have a query or a fragment", ""));
         }
         let loopback = is_loopback(&url);
         match url.scheme() {
@@ -373,11 +382,11 @@ impl BaseUrl {
             "http" => {
                 return Err(bad(
                     "uses plain http:// to a host that is not this machine, which would send the \
-                     API key unencrypted; use https://, or pass allow_insecure_http=True if you \
-                     really mean it",
+                     API key unencrypted; use https://",
+                    ", or pass allow_insecure_http=True if you really mean it",
                 ))
             }
-            _ => return Err(bad("must start with https://")),
+            _ => return Err(bad("must start with https://", "")),
         }
         Ok(BaseUrl {
             text: url.as_str().trim_end_matches('/').to_string(),

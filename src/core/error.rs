@@ -4,6 +4,8 @@
 use std::fmt;
 use std::time::Duration;
 
+use super::names::names;
+
 /// One `{code, message}` pair of a HelpCrunch error body.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ErrorDetail {
@@ -27,11 +29,86 @@ pub struct StatusError {
     pub retry_after: Option<Duration>,
 }
 
-/// Whether bad input is the wrong kind of thing (Python `TypeError`) or a bad value (`ValueError`).
+/// Whether bad input is the wrong kind of thing (Python `TypeError`), a bad value (`ValueError`)
+/// or a setting a client cannot be built with (`ConfigurationError`, as [`Error::Configuration`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InputErrorKind {
     Type,
     Value,
+    Setting,
+}
+
+/// The argument an input error is about, in parts, so that another layer can say it in its own
+/// terms (the CLI names its option, `--page-size`) without reading the message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Argument {
+    /// As the API names it: `page_size`, `where`, `base_url`, `customer_id`, `tags`.
+    pub name: &'static str,
+    /// Which item of a list argument the error is about (`where[2]`), if one.
+    pub index: Option<usize>,
+    /// What is wrong with it, without its name and without advice in the API's terms
+    /// (`must be an integer from 1 to 100, got 0`).
+    pub detail: String,
+}
+
+impl Argument {
+    /// The argument `name` as a whole; [`Argument::item`] for one item of a list.
+    pub const fn named(name: &'static str) -> Argument {
+        Argument {
+            name,
+            index: None,
+            detail: String::new(),
+        }
+    }
+
+    pub const fn item(name: &'static str, index: usize) -> Argument {
+        Argument {
+            name,
+            index: Some(index),
+            detail: String::new(),
+        }
+    }
+
+    /// How messages name it: `page_size`, `where[2]`.
+    pub fn subject(&self) -> String {
+        match self.index {
+            Some(i) => format!("{}[{i}]", self.name),
+            None => self.name.to_string(),
+        }
+    }
+
+    /// A `ValueError` about it, reading `{subject} {detail}`.
+    pub fn value_error(self, detail: impl Into<String>) -> Error {
+        self.refuse(InputErrorKind::Value, " ", detail.into(), "")
+    }
+
+    /// A `TypeError` about it, reading `{subject} {detail}`.
+    pub fn type_error(self, detail: impl Into<String>) -> Error {
+        self.refuse(InputErrorKind::Type, " ", detail.into(), "")
+    }
+
+    /// A `ConfigurationError` about it, reading `{subject} {detail}{advice}`: `advice` is in
+    /// the API's terms (`, or pass allow_insecure_http=True`), and left out of `detail`.
+    pub fn setting_error(self, detail: impl Into<String>, advice: &str) -> Error {
+        self.refuse(InputErrorKind::Setting, " ", detail.into(), advice)
+    }
+
+    /// An error of `kind` reading `{subject}{joint}{detail}{advice}`.
+    pub fn refuse(
+        mut self,
+        kind: InputErrorKind,
+        joint: &str,
+        detail: String,
+        advice: &str,
+    ) -> Error {
+        let message = format!("{}{joint}{detail}{advice}", self.subject());
+        self.detail = detail;
+        Error::InvalidInput {
+            kind,
+            message,
+            argument: Some(Box::new(self)),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -40,6 +117,8 @@ pub enum Error {
     InvalidInput {
         kind: InputErrorKind,
         message: String,
+        /// The argument refused, when the error is about one.
+        argument: Option<Box<Argument>>,
     },
     /// The client cannot be built as asked (no key, bad base URL, plain http to a remote host).
     Configuration(String),
@@ -72,6 +151,7 @@ impl Error {
         Error::InvalidInput {
             kind: InputErrorKind::Type,
             message: message.into(),
+            argument: None,
         }
     }
 
@@ -79,6 +159,15 @@ impl Error {
         Error::InvalidInput {
             kind: InputErrorKind::Value,
             message: message.into(),
+            argument: None,
+        }
+    }
+
+    /// The argument this error is about, when it is about one.
+    pub fn argument(&self) -> Option<&Argument> {
+        match self {
+            Error::InvalidInput { argument, .. } => argument.as_deref(),
+            _ => None,
         }
     }
 
@@ -104,7 +193,11 @@ impl Error {
                 kind: InputErrorKind::Value,
                 ..
             } => ErrorKind::InvalidValue,
-            Error::Configuration(_) => ErrorKind::Configuration,
+            Error::InvalidInput {
+                kind: InputErrorKind::Setting,
+                ..
+            }
+            | Error::Configuration(_) => ErrorKind::Configuration,
             Error::Status(_) => ErrorKind::Status,
             Error::Connection { .. } => ErrorKind::Connection,
             Error::Timeout { .. } => ErrorKind::Timeout,
@@ -132,35 +225,18 @@ pub enum ErrorKind {
     Internal,
 }
 
-impl ErrorKind {
-    pub const ALL: [ErrorKind; 10] = [
-        ErrorKind::InvalidType,
-        ErrorKind::InvalidValue,
-        ErrorKind::Configuration,
-        ErrorKind::Status,
-        ErrorKind::Connection,
-        ErrorKind::Timeout,
-        ErrorKind::ResponseValidation,
-        ErrorKind::Closed,
-        ErrorKind::Cancelled,
-        ErrorKind::Internal,
-    ];
-
-    pub const fn name(self) -> &'static str {
-        match self {
-            ErrorKind::InvalidType => "invalid_type",
-            ErrorKind::InvalidValue => "invalid_value",
-            ErrorKind::Configuration => "configuration",
-            ErrorKind::Status => "status",
-            ErrorKind::Connection => "connection",
-            ErrorKind::Timeout => "timeout",
-            ErrorKind::ResponseValidation => "response_validation",
-            ErrorKind::Closed => "closed",
-            ErrorKind::Cancelled => "cancelled",
-            ErrorKind::Internal => "internal",
-        }
-    }
-}
+names!(ErrorKind {
+    InvalidType => "invalid_type",
+    InvalidValue => "invalid_value",
+    Configuration => "configuration",
+    Status => "status",
+    Connection => "connection",
+    Timeout => "timeout",
+    ResponseValidation => "response_validation",
+    Closed => "closed",
+    Cancelled => "cancelled",
+    Internal => "internal",
+});
 
 fn attempts_suffix(attempts: u32) -> String {
     match attempts {

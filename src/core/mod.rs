@@ -5,6 +5,8 @@
 //! - `operation`: the calls (name, method, path, body);
 //! - `client`: making a call: pacing, attempts, retries; `pool`: connections per process;
 //! - `body`: reading and checking response bodies; `failure`: what a failed attempt becomes;
+//! - `error`: the error type, with the argument an input error is about; `names`: the one
+//!   mechanism by which an enum lists its names for other layers;
 //! - `validate`: customer ids and tags; `retry`: the retry policy; `rate_limit`: the pacer;
 //! - `query`: search filters, checked; `paging`: which page to ask for next and whether a page
 //!   can be used (pure logic); `search`: the pager that fetches them;
@@ -22,6 +24,7 @@ pub mod client;
 pub mod config;
 pub mod error;
 pub mod failure;
+pub mod names;
 pub mod operation;
 pub mod paging;
 mod pool;
@@ -40,6 +43,6 @@ mod tests;
 pub use change::{Change, Edit};
 pub use client::{Client, Response};
 pub use config::{ClientConfig, Setting};
-pub use error::{Error, ErrorDetail, ErrorKind, InputErrorKind, Result, StatusError};
+pub use error::{Argument, Error, ErrorDetail, ErrorKind, InputErrorKind, Result, StatusError};
 pub use operation::{Call, Operation};
 pub use validate::{CustomerId, Tag, TagInput, TagUse};

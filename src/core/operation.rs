@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use super::body::BodyKind;
+use super::names::names;
 use super::query::Query;
 use super::validate::{tags_body, CustomerId, Tag, TagUse};
 
@@ -17,29 +18,15 @@ pub enum Call {
     ListCustomers,
 }
 
+names!(Call {
+    RemoveTags => "remove_tags",
+    AddTags => "add_tags",
+    GetCustomer => "get_customer",
+    SearchCustomers => "search_customers",
+    ListCustomers => "list_customers",
+});
+
 impl Call {
-    pub const ALL: [Call; 5] = [
-        Call::RemoveTags,
-        Call::AddTags,
-        Call::GetCustomer,
-        Call::SearchCustomers,
-        Call::ListCustomers,
-    ];
-
-    pub const fn name(self) -> &'static str {
-        match self {
-            Call::RemoveTags => "remove_tags",
-            Call::AddTags => "add_tags",
-            Call::GetCustomer => "get_customer",
-            Call::SearchCustomers => "search_customers",
-            Call::ListCustomers => "list_customers",
-        }
-    }
-
-    pub fn from_name(name: &str) -> Option<Call> {
-        Call::ALL.into_iter().find(|call| call.name() == name)
-    }
-
     pub const fn method(self) -> &'static str {
         match self {
             Call::RemoveTags => "DELETE",

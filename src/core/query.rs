@@ -10,7 +10,8 @@
 
 use serde_json::{Map, Number, Value};
 
-use super::error::{excerpt, Error, Result};
+use super::error::{excerpt, Argument, Error, InputErrorKind, Result};
+use super::names::names;
 use super::validate::{normalize_tags, TagInput, TagUse};
 
 /// The prefix HelpCrunch puts before every field name on the wire.
@@ -100,19 +101,6 @@ impl Operator {
         Operator::Lt,
     ];
 
-    pub const fn symbol(self) -> &'static str {
-        match self {
-            Operator::Eq => "=",
-            Operator::Ne => "!=",
-            Operator::Contains => "~",
-            Operator::NotContains => "!~",
-            Operator::Gt => ">",
-            Operator::Ge => ">=",
-            Operator::Lt => "<",
-            Operator::Le => "<=",
-        }
-    }
-
     pub fn parse(text: &str) -> Option<Operator> {
         Operator::ALL.into_iter().find(|op| op.symbol() == text)
     }
@@ -128,8 +116,20 @@ impl Operator {
     }
 }
 
+// Each operator's symbol; `NAMES` in the order messages and help list them.
+names!(Operator::symbol {
+    Operator::Eq => "=",
+    Operator::Ne => "!=",
+    Operator::Contains => "~",
+    Operator::NotContains => "!~",
+    Operator::Gt => ">",
+    Operator::Ge => ">=",
+    Operator::Lt => "<",
+    Operator::Le => "<=",
+});
+
 fn operator_list() -> String {
-    ["=", "!=", "~", "!~", ">", ">=", "<", "<="].join(" ")
+    Operator::NAMES.join(" ")
 }
 
 /// A filter value as the caller gave it, before it is judged against its field. The binding
@@ -208,11 +208,54 @@ pub struct Filter {
     value: Value,
 }
 
+/// Where a filter came from, as messages name it: an argument of a search (`email`,
+/// `where[2]`), whose errors carry it as their [`Argument`], or `the filter` for one built on
+/// its own.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct At(Option<(&'static str, Option<usize>)>);
+
+impl At {
+    const FILTER: At = At(None);
+
+    const fn named(name: &'static str) -> At {
+        At(Some((name, None)))
+    }
+
+    const fn item(name: &'static str, index: usize) -> At {
+        At(Some((name, Some(index))))
+    }
+
+    /// An error of `kind` reading `{at}{joint}{detail}`.
+    fn refuse(self, kind: InputErrorKind, joint: &str, detail: String) -> Error {
+        match self.0 {
+            Some((name, index)) => Argument {
+                name,
+                index,
+                detail: String::new(),
+            }
+            .refuse(kind, joint, detail, ""),
+            None => Error::InvalidInput {
+                kind,
+                message: format!("the filter{joint}{detail}"),
+                argument: None,
+            },
+        }
+    }
+
+    fn value_error(self, detail: String) -> Error {
+        self.refuse(InputErrorKind::Value, ": ", detail)
+    }
+
+    fn type_error(self, detail: String) -> Error {
+        self.refuse(InputErrorKind::Type, ": ", detail)
+    }
+}
+
 impl Filter {
     /// `field` with or without `customers.`; `operator` one of `= != ~ !~ > >= < <=`; `value`
     /// of the field's type (see [`FIELDS`]). Errors name the problem; nothing is sent.
     pub fn new(field: &str, operator: &str, value: impl Into<Given>) -> Result<Filter> {
-        Filter::check(field, operator, value.into(), "the filter")
+        Filter::check(field, operator, value.into(), At::FILTER)
     }
 
     /// `"FIELD OP VALUE"`, as typed on a command line: `lastSeen >= 1700000000`,
@@ -220,16 +263,20 @@ impl Filter {
     /// (a number for `id` and `lastSeen`, one tag name for `tagsData`, text otherwise); quotes
     /// around it are dropped.
     pub fn parse(text: &str) -> Result<Filter> {
-        Filter::parse_at(text, "the filter")
+        Filter::parse_at(text, At::FILTER)
     }
 
-    pub(crate) fn parse_at(text: &str, at: &str) -> Result<Filter> {
+    pub(crate) fn parse_at(text: &str, at: At) -> Result<Filter> {
         let shape = || {
-            Error::value_error(format!(
-                "{at} {:?} is not 'FIELD OPERATOR VALUE' (operators: {})",
-                excerpt(text, 60),
-                operator_list()
-            ))
+            at.refuse(
+                InputErrorKind::Value,
+                " ",
+                format!(
+                    "{:?} is not 'FIELD OPERATOR VALUE' (operators: {})",
+                    excerpt(text, 60),
+                    operator_list()
+                ),
+            )
         };
         let start = text.find(['=', '!', '~', '<', '>']).ok_or_else(shape)?;
         let (field, rest) = text.split_at(start);
@@ -243,10 +290,7 @@ impl Filter {
         let name = field_name(field, at)?;
         let value = match kind_of(name) {
             ValueKind::Integer | ValueKind::Number => typed_number(raw).ok_or_else(|| {
-                Error::value_error(format!(
-                    "{at}: {name} takes a number, got {:?}",
-                    excerpt(raw, 40)
-                ))
+                at.value_error(format!("{name} takes a number, got {:?}", excerpt(raw, 40)))
             })?,
             _ => Given::Text(raw.to_owned()),
         };
@@ -254,19 +298,19 @@ impl Filter {
     }
 
     /// `at` says where the filter came from in messages (`"where[2]"`, `"email"`).
-    pub(crate) fn check(field: &str, operator: &str, value: Given, at: &str) -> Result<Filter> {
+    pub(crate) fn check(field: &str, operator: &str, value: Given, at: At) -> Result<Filter> {
         let name = field_name(field, at)?;
         let kind = kind_of(name);
         let op = Operator::parse(operator).ok_or_else(|| {
-            Error::value_error(format!(
-                "{at}: {:?} is not an operator; use one of {}",
+            at.value_error(format!(
+                "{:?} is not an operator; use one of {}",
                 excerpt(operator, 20),
                 operator_list()
             ))
         })?;
         if !op.allowed_for(kind) {
-            return Err(Error::value_error(format!(
-                "{at}: {name} takes = (carries every tag), ~ or !~, not {}",
+            return Err(at.value_error(format!(
+                "{name} takes = (carries every tag), ~ or !~, not {}",
                 op.symbol()
             )));
         }
@@ -320,7 +364,7 @@ fn typed_number(text: &str) -> Option<Given> {
 }
 
 /// The field without its prefix, checked to be an identifier.
-fn field_name<'a>(field: &'a str, at: &str) -> Result<&'a str> {
+fn field_name(field: &str, at: At) -> Result<&str> {
     let name = field.strip_prefix(FIELD_PREFIX).unwrap_or(field);
     let mut chars = name.chars();
     let identifier = chars
@@ -330,18 +374,18 @@ fn field_name<'a>(field: &'a str, at: &str) -> Result<&'a str> {
     if identifier {
         Ok(name)
     } else {
-        Err(Error::value_error(format!(
-            "{at}: {:?} is not a field name (letters, digits and '_', optionally after \
+        Err(at.value_error(format!(
+            "{:?} is not a field name (letters, digits and '_', optionally after \
              'customers.'), e.g. 'email' or 'customers.lastSeen'",
             excerpt(field, 40)
         )))
     }
 }
 
-fn check_value(name: &str, kind: ValueKind, value: Given, at: &str) -> Result<Value> {
+fn check_value(name: &str, kind: ValueKind, value: Given, at: At) -> Result<Value> {
     let wrong_type = |value: &Given| {
-        Error::type_error(format!(
-            "{at}: {name} takes {}, not {}",
+        at.type_error(format!(
+            "{name} takes {}, not {}",
             kind.wanted(),
             value.type_name()
         ))
@@ -356,15 +400,13 @@ fn check_value(name: &str, kind: ValueKind, value: Given, at: &str) -> Result<Va
                         .or_else(|_| u64::try_from(n).map(Number::from))
                         .ok()
                 })
-                .ok_or_else(|| {
-                    Error::value_error(format!("{at}: the value for {name} is too large"))
-                })?;
+                .ok_or_else(|| at.value_error(format!("the value for {name} is too large")))?;
             Ok(Value::Number(number))
         }
         (ValueKind::Number | ValueKind::Unknown, Given::Float(x)) => {
             Number::from_f64(x).map(Value::Number).ok_or_else(|| {
-                Error::value_error(format!(
-                    "{at}: {name} takes a finite number, got {}",
+                at.value_error(format!(
+                    "{name} takes a finite number, got {}",
                     if x.is_nan() { "nan" } else { "inf" }
                 ))
             })
@@ -375,18 +417,18 @@ fn check_value(name: &str, kind: ValueKind, value: Given, at: &str) -> Result<Va
 }
 
 /// One name, or a non-empty list of names or `{"name": …}` mappings, as `[{"name": …}]`.
-fn tag_value(name: &str, value: Given, at: &str) -> Result<Value> {
+fn tag_value(name: &str, value: Given, at: At) -> Result<Value> {
     let wrong = |what: String| {
-        Error::type_error(format!(
-            "{at}: {name} takes a tag name or a list of tag names, not {what}"
+        at.type_error(format!(
+            "{name} takes a tag name or a list of tag names, not {what}"
         ))
     };
     let items = match value {
         Given::Text(text) => vec![Given::Text(text)],
         Given::Mapping(name) => vec![Given::Mapping(name)],
         Given::List(items) if items.is_empty() => {
-            return Err(Error::value_error(format!(
-                "{at}: {name} takes at least one tag name; the list is empty"
+            return Err(at.value_error(format!(
+                "{name} takes at least one tag name; the list is empty"
             )))
         }
         Given::List(items) => items,
@@ -401,8 +443,8 @@ fn tag_value(name: &str, value: Given, at: &str) -> Result<Value> {
                 other => return Err(wrong(format!("a tag whose name is {}", other.type_name()))),
             },
             Given::Mapping(None) => {
-                return Err(Error::value_error(format!(
-                    "{at}: {name} takes tag names; tag {i} is a mapping without 'name'"
+                return Err(at.value_error(format!(
+                    "{name} takes tag names; tag {i} is a mapping without 'name'"
                 )))
             }
             other => return Err(wrong(format!("a list holding {}", other.type_name()))),
@@ -413,8 +455,19 @@ fn tag_value(name: &str, value: Given, at: &str) -> Result<Value> {
             position: Some(i),
         });
     }
-    let tags = normalize_tags(tags, TagUse::Remove)
-        .map_err(|e| Error::value_error(format!("{at}: {name}: {e}")))?;
+    let tags = normalize_tags(tags, TagUse::Remove).map_err(|e| match (at.0, e.argument()) {
+        // `tag=[…]`: about the item at fault, which the message names as the tag list does.
+        (Some((argument, None)), Some(item)) if item.index.is_some() => Error::InvalidInput {
+            kind: InputErrorKind::Value,
+            message: format!("{argument}: {name}: {e}"),
+            argument: Some(Box::new(Argument {
+                name: argument,
+                index: item.index,
+                detail: item.detail.clone(),
+            })),
+        },
+        _ => at.value_error(format!("{name}: {e}")),
+    })?;
     Ok(Value::Array(
         tags.into_iter()
             .map(|t| {
@@ -436,18 +489,12 @@ pub enum Match {
     Any,
 }
 
-impl Match {
-    pub fn parse(text: &str) -> Result<Match> {
-        match text {
-            "all" => Ok(Match::All),
-            "any" => Ok(Match::Any),
-            other => Err(Error::value_error(format!(
-                "match must be 'all' or 'any', got {:?}",
-                excerpt(other, 20)
-            ))),
-        }
-    }
+names!(Match as "match" {
+    All => "all",
+    Any => "any",
+});
 
+impl Match {
     pub const fn comparison(self) -> &'static str {
         match self {
             Match::All => "AND",
@@ -491,23 +538,23 @@ impl Query {
     pub fn from_input(input: QueryInput) -> Result<Query> {
         let mut filters = Vec::new();
         if let Some(tag) = input.tag {
-            filters.push(Filter::check("tagsData", "=", tag, "tag")?);
+            filters.push(Filter::check("tagsData", "=", tag, At::named("tag"))?);
         }
         if let Some(email) = input.email {
-            filters.push(Filter::check("email", "=", email, "email")?);
+            filters.push(Filter::check("email", "=", email, At::named("email"))?);
         }
         if let Some(user_id) = input.user_id {
-            filters.push(Filter::check("userId", "=", user_id, "user_id")?);
+            filters.push(Filter::check("userId", "=", user_id, At::named("user_id"))?);
         }
         for (i, condition) in input.conditions.into_iter().enumerate() {
-            let at = format!("where[{i}]");
+            let at = At::item("where", i);
             filters.push(match condition {
-                Condition::Text(text) => Filter::parse_at(&text, &at)?,
+                Condition::Text(text) => Filter::parse_at(&text, at)?,
                 Condition::Triple {
                     field,
                     operator,
                     value,
-                } => Filter::check(&field, &operator, value, &at)?,
+                } => Filter::check(&field, &operator, value, at)?,
             });
         }
         let matching = match input.matching {
@@ -572,12 +619,11 @@ pub enum Condition {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::error::InputErrorKind;
     use serde_json::json;
 
     fn refused(result: Result<Filter>) -> (InputErrorKind, String) {
         match result {
-            Err(Error::InvalidInput { kind, message }) => (kind, message),
+            Err(Error::InvalidInput { kind, message, .. }) => (kind, message),
             other => panic!("expected a refusal, got {other:?}"),
         }
     }

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use super::error::{quote, Error, Result};
+use super::error::{quote, Argument, Error, Result};
 
 /// HelpCrunch's numeric customer id. Kept as a number so it can only ever be digits in a path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -12,9 +12,7 @@ pub struct CustomerId(u64);
 impl CustomerId {
     pub fn new(id: u64) -> Result<Self> {
         if id == 0 {
-            return Err(Error::value_error(
-                "customer_id must be a positive integer, got 0",
-            ));
+            return Err(CUSTOMER_ID.value_error("must be a positive integer, got 0"));
         }
         Ok(CustomerId(id))
     }
@@ -22,19 +20,18 @@ impl CustomerId {
     /// Parse a string id: ASCII digits only (no sign, spaces, separators or other scripts' digits).
     pub fn parse(text: &str) -> Result<Self> {
         if text.is_empty() {
-            return Err(Error::value_error(
-                "customer_id is an empty string; pass HelpCrunch's numeric id, e.g. 1568834",
-            ));
+            return Err(CUSTOMER_ID
+                .value_error("is an empty string; pass HelpCrunch's numeric id, e.g. 1568834"));
         }
         if !text.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(Error::value_error(format!(
-                "customer_id must contain only the digits 0-9, got {}",
+            return Err(CUSTOMER_ID.value_error(format!(
+                "must contain only the digits 0-9, got {}",
                 quote(text)
             )));
         }
         let id: u64 = text.parse().map_err(|_| {
-            Error::value_error(format!(
-                "customer_id {} is too large to be a HelpCrunch id",
+            CUSTOMER_ID.value_error(format!(
+                "{} is too large to be a HelpCrunch id",
                 quote(text)
             ))
         })?;
@@ -75,10 +72,14 @@ pub enum TagUse {
     Remove,
 }
 
-fn where_(position: Option<usize>) -> String {
+const CUSTOMER_ID: Argument = Argument::named("customer_id");
+
+/// A tag refused: `tags[i] {detail}`, about that item of `tags`; `the tag {detail}` for a tag
+/// given alone.
+fn refuse_tag(position: Option<usize>, detail: String) -> Error {
     match position {
-        Some(i) => format!("tags[{i}]"),
-        None => "the tag".to_string(),
+        Some(i) => Argument::item("tags", i).value_error(detail),
+        None => Error::value_error(format!("the tag {detail}")),
     }
 }
 
@@ -88,11 +89,13 @@ fn check_color(color: &str, position: Option<usize>) -> Result<()> {
     if ok {
         Ok(())
     } else {
-        Err(Error::value_error(format!(
-            "{} has color {}; a color is '#' and 6 (or 3) hex digits, e.g. '#c57de0'",
-            where_(position),
-            quote(color)
-        )))
+        Err(refuse_tag(
+            position,
+            format!(
+                "has color {}; a color is '#' and 6 (or 3) hex digits, e.g. '#c57de0'",
+                quote(color)
+            ),
+        ))
     }
 }
 
@@ -101,27 +104,24 @@ fn check_color(color: &str, position: Option<usize>) -> Result<()> {
 /// a customer's own `tags` list can be passed straight back.
 pub fn normalize_tags(tags: Vec<TagInput>, tag_use: TagUse) -> Result<Vec<Tag>> {
     if tags.is_empty() {
-        return Err(Error::value_error(
-            "tags is empty; pass at least one tag name, e.g. [\"Lead\"]",
-        ));
+        return Err(Argument::named("tags")
+            .value_error("is empty; pass at least one tag name, e.g. [\"Lead\"]"));
     }
     let mut out: Vec<Tag> = Vec::with_capacity(tags.len());
     // Position of each name in `out`, so a long list is checked in linear time.
     let mut seen: HashMap<String, usize> = HashMap::with_capacity(tags.len());
     for tag in tags {
         if tag.name.trim().is_empty() {
-            return Err(Error::value_error(format!(
-                "{} has an empty or whitespace-only name: {}",
-                where_(tag.position),
-                quote(&tag.name)
-            )));
+            return Err(refuse_tag(
+                tag.position,
+                format!("has an empty or whitespace-only name: {}", quote(&tag.name)),
+            ));
         }
         if tag.name.chars().any(|c| c.is_control()) {
-            return Err(Error::value_error(format!(
-                "{} name {} contains control characters",
-                where_(tag.position),
-                quote(&tag.name)
-            )));
+            return Err(refuse_tag(
+                tag.position,
+                format!("name {} contains control characters", quote(&tag.name)),
+            ));
         }
         let color = match (tag_use, tag.color) {
             (TagUse::Remove, _) | (TagUse::Add, None) => None,
@@ -193,6 +193,7 @@ mod tests {
             Error::InvalidInput {
                 kind: InputErrorKind::Value,
                 message,
+                ..
             } => message,
             other => panic!("expected a value error, got {other:?}"),
         }

@@ -58,7 +58,16 @@ fn build(py: Python<'_>, err: Error) -> PyResult<PyErr> {
             fields.set_item("attempts", e.attempts)?;
             fields.set_item("retry_after", e.retry_after.map(|d| d.as_secs_f64()))?;
         }
-        Error::InvalidInput { .. }
+        Error::InvalidInput {
+            argument: Some(argument),
+            ..
+        } => {
+            // What another layer needs to name the argument its own way (the CLI's options).
+            fields.set_item("parameter", argument.name)?;
+            fields.set_item("index", argument.index)?;
+            fields.set_item("detail", &argument.detail)?;
+        }
+        Error::InvalidInput { argument: None, .. }
         | Error::Configuration(_)
         | Error::Closed
         | Error::Cancelled { .. }

@@ -14,8 +14,10 @@ mod search;
 mod sync;
 
 use pyo3::prelude::*;
+use pyo3::types::PyTuple;
 
-use crate::core::{config, rate_limit, Call, ErrorKind};
+use crate::core::sync::{Action, MatchKind, Mode, Reason, Strategy};
+use crate::core::{config, query, rate_limit, Call, ErrorKind, Setting};
 
 /// The extension's own allocations (not Python's): tokio threads allocate what the Python thread
 /// frees, which glibc's malloc handles slowly (a fifth of a bulk item's CPU).
@@ -82,6 +84,15 @@ fn python_repr(text: &str) -> Option<String> {
     .flatten()
 }
 
+/// The names of the calls `keep` holds, in `Call::NAMES`' order.
+fn calls(keep: impl Fn(Call) -> bool) -> Vec<&'static str> {
+    Call::ALL
+        .into_iter()
+        .filter(|&call| keep(call))
+        .map(Call::name)
+        .collect()
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     crate::core::error::set_quoter(python_repr);
     // Whatever is set once per process is set now, while the module is imported, not by a
@@ -125,8 +136,27 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("DEFAULT_PAGE_SIZE", config::DEFAULT_PAGE_SIZE)?;
     m.add("MAX_PAGE_SIZE", config::MAX_PAGE_SIZE)?;
     m.add("DEFAULT_LOOKUP_BATCH", config::DEFAULT_LOOKUP_BATCH)?;
-    // The names the Python layer may use, so its own tables can be checked against them.
-    m.add("CALLS", Call::ALL.map(Call::name))?;
-    m.add("ERROR_KINDS", ErrorKind::ALL.map(ErrorKind::name))?;
+    // The name tables, from their one home in the core: the Python layer's `Literal`s and
+    // tables are checked against them (tests/test_name_tables.py), the CLI's choices made
+    // from them.
+    let tables: [(&str, Vec<&str>); 14] = [
+        ("CALLS", Call::NAMES.to_vec()),
+        ("CUSTOMER_CALLS", calls(Call::is_per_customer)),
+        ("TAG_CALLS", calls(|call| call.tag_use().is_some())),
+        ("ERROR_KINDS", ErrorKind::NAMES.to_vec()),
+        ("SETTINGS", Setting::NAMES.to_vec()),
+        ("MODES", Mode::NAMES.to_vec()),
+        ("MATCH_KINDS", MatchKind::NAMES.to_vec()),
+        ("ACTIONS", Action::NAMES.to_vec()),
+        ("CHANGE_KINDS", crate::core::change::CHANGE_KINDS.to_vec()),
+        ("STRATEGIES", Strategy::NAMES.to_vec()),
+        ("REASON_CODES", Reason::NAMES.to_vec()),
+        ("MATCHES", query::Match::NAMES.to_vec()),
+        ("OPERATORS", query::Operator::NAMES.to_vec()),
+        ("FIELDS", query::FIELDS.map(|(name, _)| name).to_vec()),
+    ];
+    for (name, table) in tables {
+        m.add(name, PyTuple::new(m.py(), table)?)?;
+    }
     Ok(())
 }

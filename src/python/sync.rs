@@ -11,7 +11,7 @@ use super::change::Change;
 use super::convert;
 use super::errors::to_py_err;
 use super::outcome::ToPython;
-use crate::core::sync::{KeyInput, Plan, PlanItem, PlanRequest};
+use crate::core::sync::{KeyInput, Plan, PlanItem, PlanRequest, Reason};
 use crate::core::Error;
 
 /// A plan request whose arguments were checked: nothing is sent by making one. It keeps the
@@ -120,6 +120,9 @@ pub struct NativePlanItem {
     reason: Option<String>,
     customer: Py<PyAny>,
     color: Option<String>,
+    /// For a duplicate row: the row kept in its place (a position, as `row` is), so a caller
+    /// with numbers of its own (the CLI's lines) can name it.
+    kept_row: Option<usize>,
     change: Option<Py<Change>>,
 }
 
@@ -178,6 +181,10 @@ fn plan_item(py: Python<'_>, item: &PlanItem, keys: &[Py<PyAny>]) -> PyResult<Na
         reason: item.reason.as_ref().map(ToString::to_string),
         customer,
         color: item.color.clone(),
+        kept_row: match &item.reason {
+            Some(Reason::Duplicate { kept_row }) => Some(*kept_row),
+            _ => None,
+        },
         change,
     })
 }

@@ -13,10 +13,13 @@ import subprocess
 import sys
 import termios
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from helpcrunch._cli_tags import split_names
 from helpcrunch.sandbox import Sandbox
+from tests.support.cli import helpcrunch
 from tests.support.search import leads
 
 KEY = "cli-customers-key-0123456789"
@@ -134,8 +137,8 @@ def test_on_a_terminal_the_progress_line_is_redrawn_as_pages_come(
     [
         (["--where", "lastSeen >= yesterday"], 2, "lastSeen takes a number"),
         (["--where", "e-mail = x"], 2, "is not a field name"),
-        (["--page-size", "500"], 2, "page_size must be an integer from 1 to 100"),
-        (["--limit", "-1"], 2, "limit must be an integer from 0 up"),
+        (["--page-size", "500"], 2, "--page-size: must be an integer from 1 to 100"),
+        (["--limit", "-1"], 2, "--limit: must be an integer from 0 up"),
         (["--format", "xml"], 2, "invalid choice"),
     ],
 )
@@ -185,3 +188,48 @@ def test_the_sandbox_option_lists_the_demo_customers() -> None:
     assert result.returncode == 0, result.stderr
     ids = {json.loads(line)["id"] for line in result.stdout.splitlines()}
     assert 542335 in ids
+
+
+#: Tag names a plain join by ',' would garble, one of each kind of trouble.
+AWKWARD_TAGS = [
+    "a,b",
+    'say "hi"',
+    "back\\slash",
+    "trail\\",
+    "semi;colon",
+    "two\nlines",
+    "Ratio 1:2",
+    "x\\:y",
+    "ünïcødé 🚀",
+    "plain",
+]
+
+
+@pytest.mark.parametrize("names", [AWKWARD_TAGS, ["a,b"], ["\\", ","], ["only"]])
+def test_csv_tags_read_back_exactly_by_split_names_and_by_from_csv(
+    names: list[str], tmp_path: Path
+) -> None:
+    customers = [{"id": 1, "email": "a@example.com", "tags": [{"name": n} for n in names]}]
+    with Sandbox(customers=customers, api_key=KEY) as one:
+        result = run("--format", "csv", sb=one)
+    assert result.returncode == 0, result.stderr
+    (row,) = csv.DictReader(io.StringIO(result.stdout))
+    assert split_names(row["tags"]) == names
+    # The file itself is a --from-csv input: untag reads every name back as it was (names
+    # with control characters aside, which no call accepts).
+    path = tmp_path / "out.csv"
+    path.write_text(result.stdout, encoding="utf-8")
+    dry = helpcrunch("untag", "--from-csv", os.fspath(path), "--column-id", "id", "--dry-run")
+    sendable = [n for n in names if n.isprintable()]
+    if sendable == names:
+        assert dry.returncode == 0, dry.stderr
+        (item,) = [json.loads(line) for line in dry.stdout.splitlines()]
+        assert item["tags"] == names
+    else:
+        assert dry.returncode == 8 and "control characters" in dry.stderr
+    # And tag reads the same names (':' in a name is escaped, so it is no colour).
+    tagged = helpcrunch("tag", "--from-csv", os.fspath(path), "--column-id", "id", "--dry-run")
+    if sendable == names:
+        (item,) = [json.loads(line) for line in tagged.stdout.splitlines()]
+        assert [t["name"] for t in item["tags"]] == names
+        assert all("color" not in t for t in item["tags"])

@@ -71,7 +71,9 @@ def test_invalid_rows_first_twenty_then_a_count(sandbox: Sandbox, tmp_path: Path
     assert result.returncode == 8
     lines = result.stderr.splitlines()
     # The core's own message after the row's place (its quoting is the core's business).
-    assert lines[0].startswith("line 5 (customer id3): customer_id must contain only the digits")
+    assert lines[0].startswith(
+        "line 5 (customer id3): column 'customer_id': must contain only the digits"
+    )
     assert lines[9] == (
         "line 32 (customer 542300): TAG 'Trial:red': 'red' is not a colour (#rgb or #rrggbb); "
         "for a tag named 'Trial:red', write 'Trial\\:red'"

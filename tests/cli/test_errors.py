@@ -48,14 +48,14 @@ def one_line(stderr: str) -> str:
             "there is no directory '/nonexistent-dir'",
         ),
         (["--checkpoint", "/"], "--checkpoint '/' is a directory"),
-        (["--concurrency", str(10**30)], "--concurrency must be an integer from 1 to "),
-        (["--concurrency", "0"], "--concurrency must be an integer from 1 to "),
+        (["--concurrency", str(10**30)], "--concurrency: must be an integer from 1 to "),
+        (["--concurrency", "0"], "--concurrency: must be an integer from 1 to "),
         (["--concurrency", "many"], "argument --concurrency: invalid int value: 'many'"),
         (["--rate-limit", "-1"], "argument --rate-limit: must be a number of requests a minute"),
         (["--rate-limit", "nan"], "argument --rate-limit: must be a number of requests a minute"),
-        (["--rate-limit", "1e-9"], "--rate-limit must be a number of requests per minute"),
-        (["--timeout", "0"], "--timeout must be"),
-        (["--timeout", "-1"], "--timeout must be"),
+        (["--rate-limit", "1e-9"], "--rate-limit: must be a number of requests per minute"),
+        (["--timeout", "0"], "--timeout: must be"),
+        (["--timeout", "-1"], "--timeout: must be"),
         (["--tags-sep", ""], "argument --tags-sep: must not be empty"),
         (["--delimiter", ";;"], "argument --delimiter: must be one character"),
         (["--column-id", "tags"], "--column-id and --column-tags both name 'tags'"),
@@ -208,7 +208,10 @@ def test_a_key_in_a_cell_is_blanked_from_row_messages(sandbox: Sandbox, tmp_path
     result = helpcrunch("tag", "--from-csv", str(path), "--no-progress", sandbox=sandbox)
     assert result.returncode == 8
     assert KEY not in result.stderr + result.stdout
-    assert "line 2 (customer ***): customer_id must contain only the digits 0-9" in result.stderr
+    assert (
+        "line 2 (customer ***): column 'customer_id': must contain only the digits 0-9"
+        in result.stderr
+    )
 
 
 def test_a_key_typed_as_an_option_value_is_never_echoed(sandbox: Sandbox) -> None:
@@ -259,7 +262,7 @@ def test_a_bad_base_url_gets_cli_advice(url: str, says: str) -> None:
     assert result.returncode == 2
     line = one_line(result.stderr)
     # The value quoted as the core quotes it.
-    assert re.match(rf"helpcrunch get: error: --base-url (['\"]){re.escape(url)}\1 {says}", line)
+    assert re.match(rf"helpcrunch get: error: --base-url: (['\"]){re.escape(url)}\1 {says}", line)
     assert "allow_insecure_http" not in line and "=True" not in line
 
 
@@ -269,5 +272,5 @@ def test_a_bad_base_url_from_the_environment_is_named_as_such() -> None:
     assert result.returncode == 2
     line = one_line(result.stderr)
     assert re.match(
-        r"helpcrunch get: error: HELPCRUNCH_BASE_URL .http://example.com/v1. uses", line
+        r"helpcrunch get: error: HELPCRUNCH_BASE_URL: .http://example.com/v1. uses", line
     )

@@ -126,3 +126,55 @@ def test_applying_shows_progress_off_a_terminal_unless_asked_not_to(tmp_path: Pa
         again = helpcrunch("sync-tag", TAG, *args, "--no-progress", "--mode", "add", sandbox=sb)
         assert again.returncode == 0, again.stderr
         assert "customers (" not in again.stderr
+
+
+def test_a_duplicate_row_names_the_line_it_repeats_as_the_other_rows_are_named(
+    tmp_path: Path,
+) -> None:
+    # Lines 2 and 5 hold the same key (the case aside), with a blank line and a cell spanning
+    # two lines in between: the duplicate names line 2, the file's own numbering.
+    path = tmp_path / "segment.csv"
+    path.write_text(
+        'name,email\nx,c1@example.com\n\n"two\nlines",c2@example.com\ny,C1@Example.com\n',
+        encoding="utf-8",
+    )
+    with Sandbox(customers=account(5, {1})) as sb:
+        result = helpcrunch(
+            "sync-tag",
+            TAG,
+            "--from-csv",
+            os.fspath(path),
+            "--mode",
+            "add",
+            "--dry-run",
+            sandbox=sb,
+        )
+    assert result.returncode == 0, result.stderr
+    assert (
+        "rejected line 6: 'C1@Example.com': the same key as line 2, which is kept" in result.stdout
+    ), result.stdout
+    assert "row 0" not in result.stdout
+
+
+def test_a_log_that_is_not_this_syncs_is_refused_before_any_request(tmp_path: Path) -> None:
+    csv = segment(tmp_path / "segment.csv", ["c1@example.com", "c2@example.com"])
+    other = tmp_path / "other.jsonl"
+    with Sandbox(customers=account(5, {1})) as sb:
+        first = helpcrunch(
+            "sync-tag", "other-tag", "--from-csv", csv, "--log", str(other), sandbox=sb
+        )
+        assert first.returncode == 0, first.stderr
+        # The audience file itself (an easy slip), and the log of another tag's sync.
+        for log in (csv, str(other)):
+            before = Path(log).read_bytes()
+            sb.clear_requests()
+            for command in (["sync-tag", TAG, "--from-csv", csv], ["clear-tag", TAG]):
+                result = helpcrunch(*command, "--log", log, sandbox=sb)
+                assert result.returncode == EXIT_USAGE, result.stderr
+                assert "--log" in result.stderr and log in result.stderr
+            assert sb.request_count == 0
+            assert Path(log).read_bytes() == before
+        audience = Path(csv).read_bytes()
+        undo = helpcrunch("undo", csv, sandbox=sb)
+        assert undo.returncode == EXIT_USAGE and "not a tag sync log" in undo.stderr
+        assert sb.request_count == 0 and Path(csv).read_bytes() == audience

@@ -269,11 +269,11 @@ def test_cli_stops_cleanly_on_sigterm_sent_as_soon_as_it_prints_its_address() ->
     ("args", "says"),
     [
         (["--customers", "-5"], "customers"),
-        (["--customers", "many"], "invalid int"),
+        (["--customers", "many"], "argument --customers: must be a whole number"),
         (["--seed", "3"], "--customers N"),
         (["--customers", "5", "--load", "x.json"], "not allowed with"),
         (["--load", "/nonexistent/customers.json"], "customers.json"),
-        (["--max-page-size", "0"], "max_page_size"),
+        (["--max-page-size", "0"], "argument --max-page-size: must be a whole number, 1 or more"),
     ],
 )
 def test_cli_refuses_bad_sandbox_options_as_usage_errors(args: list[str], says: str) -> None:

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use url::Url;
 
-use crate::core::error::{Error, Result};
+use crate::core::error::{Argument, Error, Result};
 
 /// The setting's name, as users write it (Python keyword, and the messages that name it).
 pub const SETTING: &str = "rate_limit_backend";
@@ -44,7 +44,7 @@ impl RedisTarget {
 }
 
 fn bad(why: impl std::fmt::Display) -> Error {
-    Error::Configuration(format!("{SETTING} {why}"))
+    Argument::named(SETTING).setting_error(why.to_string(), "")
 }
 
 const EXPECTED: &str = "redis://host:port/db, rediss://host:port/db (TLS) or file:///absolute/path";
@@ -57,9 +57,10 @@ impl Backend {
         };
         let raw = raw.trim();
         if raw.is_empty() {
-            return Err(bad(format!(
-                "is empty: pass None for a budget of this client's own, or one of {EXPECTED}"
-            )));
+            return Err(Argument::named(SETTING).setting_error(
+                format!("is empty; expected one of {EXPECTED}"),
+                ", or None for a budget of this client's own",
+            ));
         }
         // The raw text is never echoed: it may hold a password.
         let url =
@@ -203,12 +204,13 @@ pub(crate) fn scrub(message: &str, secret: Option<&str>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::error::ErrorKind;
 
     const PASSWORD: &str = "s3cr%t-pa55";
 
     fn error_of(setting: &str) -> String {
         match Backend::parse(Some(setting)) {
-            Err(Error::Configuration(message)) => message,
+            Err(error) if error.kind() == ErrorKind::Configuration => error.to_string(),
             other => panic!("{setting}: expected a configuration error, got {other:?}"),
         }
     }

@@ -207,11 +207,8 @@ impl RateLimiter {
             Backend::Local => None,
             Backend::Redis(target) => Some(Store::Redis(Arc::new(
                 RedisStore::new(target, &config.account).map_err(|e| {
-                    Error::Configuration(format!(
-                        "{SETTING} {}: {}",
-                        config.backend.describe(),
-                        e.0
-                    ))
+                    crate::core::error::Argument::named(SETTING)
+                        .setting_error(format!("{}: {}", config.backend.describe(), e.0), "")
                 })?,
             ))),
             Backend::File(path) => Some(Store::File(FileStore::new(

@@ -11,7 +11,8 @@
 use std::collections::HashMap;
 use std::fmt;
 
-use super::super::error::{excerpt, Error, Result};
+use super::super::error::excerpt;
+use super::super::names::names;
 use super::super::validate::CustomerId;
 
 /// Which customer field the audience's keys are matched against.
@@ -25,30 +26,13 @@ pub enum MatchKind {
     Id,
 }
 
+names!(MatchKind as "match" {
+    Email => "email",
+    UserId => "user_id",
+    Id => "id",
+});
+
 impl MatchKind {
-    pub const ALL: [MatchKind; 3] = [MatchKind::Email, MatchKind::UserId, MatchKind::Id];
-
-    /// The name callers use (`match="email"`).
-    pub const fn name(self) -> &'static str {
-        match self {
-            MatchKind::Email => "email",
-            MatchKind::UserId => "user_id",
-            MatchKind::Id => "id",
-        }
-    }
-
-    pub fn parse(text: &str) -> Result<MatchKind> {
-        MatchKind::ALL
-            .into_iter()
-            .find(|kind| kind.name() == text)
-            .ok_or_else(|| {
-                Error::value_error(format!(
-                    "match must be 'email', 'user_id' or 'id', got {:?}",
-                    excerpt(text, 20)
-                ))
-            })
-    }
-
     /// The search field, without `customers.`.
     pub const fn field(self) -> &'static str {
         match self {
@@ -168,19 +152,15 @@ impl fmt::Display for Reason {
     }
 }
 
-impl Reason {
-    /// A short stable name, for tables and logs.
-    pub const fn code(&self) -> &'static str {
-        match self {
-            Reason::Empty => "empty",
-            Reason::Malformed(_) => "malformed",
-            Reason::Duplicate { .. } => "duplicate",
-            Reason::Unknown(_) => "unknown",
-            Reason::Shared { .. } => "shared",
-            Reason::Refused(_) => "refused",
-        }
-    }
-}
+// A short stable name for each reason, for tables and logs.
+names!(Reason::code {
+    Reason::Empty => "empty",
+    Reason::Malformed(_) => "malformed",
+    Reason::Duplicate { .. } => "duplicate",
+    Reason::Unknown(_) => "unknown",
+    Reason::Shared { .. } => "shared",
+    Reason::Refused(_) => "refused",
+});
 
 /// One checked row.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -8,6 +8,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::super::change::Change;
+use super::super::names::names;
 use super::super::validate::{CustomerId, Tag};
 use super::audience::{customer_key, Audience, Key, MatchKind, Reason, Row};
 // `plan::Mode` stays a path to it, as before it had a module of its own.
@@ -24,16 +25,12 @@ pub enum Action {
     Reject,
 }
 
-impl Action {
-    pub const fn name(self) -> &'static str {
-        match self {
-            Action::Add => "add",
-            Action::Remove => "remove",
-            Action::None => "none",
-            Action::Reject => "reject",
-        }
-    }
-}
+names!(Action {
+    Add => "add",
+    Remove => "remove",
+    None => "none",
+    Reject => "reject",
+});
 
 /// What the plan's requests found out about one customer.
 #[derive(Debug, Clone)]

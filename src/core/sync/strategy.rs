@@ -17,6 +17,7 @@
 
 use std::fmt;
 
+use super::super::names::names;
 use super::mode::Mode;
 
 /// How the customers were found.
@@ -29,14 +30,10 @@ pub enum Strategy {
     Scan,
 }
 
-impl Strategy {
-    pub const fn name(self) -> &'static str {
-        match self {
-            Strategy::Lookups { .. } => "lookups",
-            Strategy::Scan => "scan",
-        }
-    }
-}
+names!(Strategy::name {
+    Strategy::Lookups { .. } => "lookups",
+    Strategy::Scan => "scan",
+});
 
 /// Requests needed for `n` items at `per` a request.
 pub fn requests_for(n: u64, per: u64) -> u64 {

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use super::server::{Action, TestServer};
 use super::*;
+use crate::core::ErrorKind;
 
 fn config_for(base_url: &str) -> ClientConfig {
     ClientConfig {
@@ -21,7 +22,7 @@ fn config_for(base_url: &str) -> ClientConfig {
 /// The Configuration error's text, checked for the key.
 fn configuration_error(config: ClientConfig) -> String {
     match Client::new(config) {
-        Err(error @ Error::Configuration(_)) => {
+        Err(error) if error.kind() == ErrorKind::Configuration => {
             assert_no_key(&error);
             error.to_string()
         }

@@ -9,7 +9,7 @@ use super::support::{limiter, Recorder};
 use crate::core::rate_limit::{
     interval_us, AccountId, Backend, Event, RateLimitConfig, RateLimiter, Tuning,
 };
-use crate::core::Error;
+use crate::core::{Error, ErrorKind};
 
 #[tokio::test(start_paused = true)]
 async fn requests_are_evenly_spaced_without_a_burst() {
@@ -158,7 +158,8 @@ fn a_rate_that_is_not_a_positive_number_is_refused() {
     for rate in [0.0, -1.0, f64::NAN, f64::INFINITY] {
         let config = RateLimitConfig::new(rate, Backend::Local, AccountId::from_api_key("k"));
         match RateLimiter::new(config, None) {
-            Err(Error::Configuration(message)) => {
+            Err(error) if error.kind() == ErrorKind::Configuration => {
+                let message = error.to_string();
                 assert!(message.contains("rate_limit"), "{rate}: {message}")
             }
             other => panic!("{rate}: {other:?}"),
