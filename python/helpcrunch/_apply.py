@@ -176,14 +176,11 @@ def _shifted(results: Iterable[BulkResult], offset: int) -> list[BulkResult]:
 def _not_started(steps: list[Step]) -> list[BulkResult]:
     """The items of steps a stop kept from starting: cancelled, nothing sent."""
     return [
-        BulkResult(
-            index=step.offset + i,
-            customer_id=change.customer_id,
-            tags=change.tags,
-            ok=False,
-            customer=None,
-            error=RequestCancelledError("not sent: the run stopped before it"),
-            attempts=0,
+        BulkResult.not_sent(
+            step.offset + i,
+            change.customer_id,
+            change.tags,
+            RequestCancelledError("not sent: the run stopped before it"),
         )
         for step in steps
         for i, change in enumerate(step.changes)

@@ -65,15 +65,7 @@ _WINDOW_PER_SLOT = 4
 
 def _interrupted_reading(index: int, customer_id: Any, tags: Any) -> BulkResult:
     stopped = RequestCancelledError("the run was interrupted while this row was read")
-    return BulkResult(
-        index=index,
-        customer_id=customer_id,
-        tags=tags,
-        ok=False,
-        customer=None,
-        error=stopped,
-        attempts=0,
-    )
+    return BulkResult.not_sent(index, customer_id, tags, stopped)
 
 
 class _InputFailed(Exception):
@@ -156,18 +148,7 @@ class _Run:
             return
         customer_id, tags, item = checked
         if self._journal is not None and self._journal.is_done(index, item):
-            self._ready.append(
-                BulkResult(
-                    index=index,
-                    customer_id=customer_id,
-                    tags=tags,
-                    ok=True,
-                    customer=None,
-                    error=None,
-                    attempts=0,
-                    skipped=True,
-                )
-            )
+            self._ready.append(BulkResult.done_before(index, customer_id, tags))
             return
         self._pending[index] = checked
         if self._journal is not None:
@@ -175,15 +156,7 @@ class _Run:
         self._run.submit(index, item)
 
     def _refused(self, index: int, customer_id: Any, tags: Any, error: BaseException) -> BulkResult:
-        result = BulkResult(
-            index=index,
-            customer_id=customer_id,
-            tags=tags,
-            ok=False,
-            customer=None,
-            error=error,
-            attempts=0,
-        )
+        result = BulkResult.not_sent(index, customer_id, tags, error)
         if self._journal is not None:
             self._journal.record(index, None, result)
         return result
@@ -262,15 +235,7 @@ class _Run:
             if index not in seen:
                 # Noted as pending, then interrupted before it was handed to Rust: not sent.
                 error = RequestCancelledError("the run was interrupted before this item was sent")
-                result = BulkResult(
-                    index=index,
-                    customer_id=customer_id,
-                    tags=tags,
-                    ok=False,
-                    customer=None,
-                    error=error,
-                    attempts=0,
-                )
+                result = BulkResult.not_sent(index, customer_id, tags, error)
                 if self._journal is not None:
                     self._journal.record(index, item, result)
                 self._ready.append(result)

@@ -37,6 +37,33 @@ class BulkResult:
     #: True when a checkpoint showed it done in an earlier run, so it was not sent again.
     skipped: bool = False
 
+    @classmethod
+    def not_sent(cls, index: int, customer_id: Any, tags: Any, error: BaseException) -> BulkResult:
+        """An item that failed before any request: refused, or stopped before it was sent."""
+        return cls(
+            index=index,
+            customer_id=customer_id,
+            tags=tags,
+            ok=False,
+            customer=None,
+            error=error,
+            attempts=0,
+        )
+
+    @classmethod
+    def done_before(cls, index: int, customer_id: Any, tags: Any) -> BulkResult:
+        """An item a journal shows done by an earlier run: skipped, nothing sent."""
+        return cls(
+            index=index,
+            customer_id=customer_id,
+            tags=tags,
+            ok=True,
+            customer=None,
+            error=None,
+            attempts=0,
+            skipped=True,
+        )
+
     @property
     def status_code(self) -> int | None:
         """The HTTP status of a failed item's last answer, when there was one."""
