@@ -29,6 +29,10 @@ class RaisingIter:
     def __iter__(self) -> Iterator[Any]:
         raise RuntimeError("__iter__ failed")
 
+    def __repr__(self) -> str:
+        # The same test id in every process that collects it (pytest-xdist's workers).
+        return "RaisingIter()"
+
 
 class InterruptingIter:
     def __iter__(self) -> Iterator[Any]:
