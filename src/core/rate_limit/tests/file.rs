@@ -65,10 +65,10 @@ async fn the_api_key_never_reaches_the_file() {
     let hash = AccountId::from_api_key(KEY).as_hex().to_string();
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 2, "{text}");
-    assert!(lines[0].starts_with("helpcrunch-rate-limit v1"), "{text}");
+    assert!(lines[0].starts_with("helpcrunch-rate-limit v2"), "{text}");
     let fields: Vec<&str> = lines[1].split(' ').collect();
     assert_eq!(fields[0], hash);
-    assert_eq!(fields.len(), 6);
+    assert_eq!(fields.len(), 7);
     assert!(
         fields[1..].iter().all(|f| f.parse::<f64>().is_ok()),
         "{text}"

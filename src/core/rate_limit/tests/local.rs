@@ -159,7 +159,7 @@ fn a_rate_that_is_not_a_positive_number_is_refused() {
         let config = RateLimitConfig::new(rate, Backend::Local, AccountId::from_api_key("k"));
         match RateLimiter::new(config, None) {
             Err(Error::Configuration(message)) => {
-                assert!(message.contains("rate_limit"), "{rate}: {message}")
+                assert!(message.contains("per_minute must be"), "{rate}: {message}")
             }
             other => panic!("{rate}: {other:?}"),
         }
