@@ -4,11 +4,11 @@
 //! The file is text, one line per account, so a person can look at it:
 //!
 //! ```text
-//! helpcrunch-rate-limit v2: account tat_us seen_us throttled_rate throttled_at_us epoch low_rate
-//! 3f1c…(64 hex digits) 1764432000123456 1764431999623456 0 0 0 0
+//! helpcrunch-rate-limit v2: account tat_us seen_us throttled_rate throttled_at_us epoch low_rate released_at_us
+//! 3f1c…(64 hex digits) 1764432000123456 1764431999623456 0 0 0 0 0
 //! ```
 //!
-//! A v1 file (without `low_rate`) is read as well, and rewritten as v2. A version that knows
+//! A v1 file (without `low_rate` and `released_at_us`) is read as well, and rewritten as v2. A version that knows
 //! only v1 takes a v2 file for someone else's and paces alone, rather than misread it.
 //!
 //! Times are microseconds on the machine's wall clock (shared by its processes; a step back is
@@ -29,7 +29,7 @@ use super::gcra::{Op, Reply, State, Tuning};
 /// The first line of every budget file this version writes; a file that starts otherwise (or
 /// as [`HEADER_V1`]) is not ours.
 const HEADER: &str = "helpcrunch-rate-limit v2: account tat_us seen_us throttled_rate \
-                      throttled_at_us epoch low_rate";
+                      throttled_at_us epoch low_rate released_at_us";
 /// The first line of a file of the versions before `low_rate`, whose lines lack it.
 const HEADER_V1: &str =
     "helpcrunch-rate-limit v1: account tat_us seen_us throttled_rate throttled_at_us epoch";
@@ -137,7 +137,7 @@ fn parse(text: &str, path: &Path) -> Result<Vec<(String, State)>, StoreError> {
     let mut lines = text.lines();
     let fields = match lines.next() {
         None => return Ok(Vec::new()),
-        Some(first) if first == HEADER => 7,
+        Some(first) if first == HEADER => 8,
         Some(first) if first == HEADER_V1 => 6,
         Some(_) => {
             return Err(StoreError(format!(
@@ -158,7 +158,7 @@ fn parse(text: &str, path: &Path) -> Result<Vec<(String, State)>, StoreError> {
     Ok(entries)
 }
 
-/// One account's line of a file whose lines have `count` fields (7, or 6 in a v1 file).
+/// One account's line of a file whose lines have `count` fields (8, or 6 in a v1 file).
 fn parse_line(line: &str, count: usize) -> Option<(String, State)> {
     let mut fields = line.split(' ');
     let id = fields.next()?;
@@ -170,15 +170,24 @@ fn parse_line(line: &str, count: usize) -> Option<(String, State)> {
             .ok()
             .filter(|r: &f64| r.is_finite() && *r >= 0.0)
     };
+    let tat = fields.next()?.parse().ok()?;
+    let seen = fields.next()?.parse().ok()?;
+    let throttled_rate = rate(fields.next()?)?;
+    let throttled_at = fields.next()?.parse().ok()?;
     let state = State {
-        tat: fields.next()?.parse().ok()?,
-        seen: fields.next()?.parse().ok()?,
-        throttled_rate: rate(fields.next()?)?,
-        throttled_at: fields.next()?.parse().ok()?,
+        tat,
+        seen,
+        throttled_rate,
+        throttled_at,
         epoch: fields.next()?.parse().ok()?,
         low_rate: match count {
-            7 => rate(fields.next()?)?,
+            8 => rate(fields.next()?)?,
             _ => 0.0,
+        },
+        // A v1 state's last release is its last decrease.
+        released_at: match count {
+            8 => fields.next()?.parse().ok()?,
+            _ => throttled_at,
         },
     };
     fields.next().is_none().then(|| (id.to_string(), state))
@@ -190,8 +199,8 @@ fn render(entries: &[(String, State)]) -> String {
     text.push('\n');
     for (id, s) in entries {
         text.push_str(&format!(
-            "{id} {} {} {} {} {} {}\n",
-            s.tat, s.seen, s.throttled_rate, s.throttled_at, s.epoch, s.low_rate
+            "{id} {} {} {} {} {} {} {}\n",
+            s.tat, s.seen, s.throttled_rate, s.throttled_at, s.epoch, s.low_rate, s.released_at
         ));
     }
     text
@@ -211,6 +220,7 @@ mod tests {
             throttled_at: 1_764_431_990_000_000,
             epoch: 3,
             low_rate: 58.8 + 1e-13,
+            released_at: 1_764_431_995_000_000,
         };
         let text = render(&[(id.clone(), state)]);
         assert_eq!(parse(&text, Path::new("x")).unwrap(), vec![(id, state)]);
@@ -220,7 +230,7 @@ mod tests {
     fn a_v1_file_is_read_without_the_start_rate() {
         let id = "f".repeat(64);
         let text = format!(
-            "{HEADER_V1}\n{id} 5 4 84 3 1\n{} 5 4 84 3 1 58.8\n",
+            "{HEADER_V1}\n{id} 5 4 84 3 1\n{} 5 4 84 3 1 58.8 3\n",
             "a".repeat(64)
         );
         let entries = parse(&text, Path::new("x")).unwrap();
@@ -231,6 +241,7 @@ mod tests {
             throttled_at: 3,
             epoch: 1,
             low_rate: 0.0,
+            released_at: 3,
         };
         assert_eq!(
             entries,
@@ -242,10 +253,10 @@ mod tests {
 
     #[test]
     fn broken_lines_are_dropped_and_a_foreign_file_refused() {
-        let good = format!("{} 1 2 0 0 0 0", "b".repeat(64));
+        let good = format!("{} 1 2 0 0 0 0 0", "b".repeat(64));
         let text = format!(
-            "{HEADER}\n{good}\n{} 1 2 0 0 0\nxyz 1 2 0 0 0 0\n{} 1 2 NaN 0 0 0\n\
-             {} 1 2 0 0 0 7 8\n{} 1 2 0 0 0 -1\n",
+            "{HEADER}\n{good}\n{} 1 2 0 0 0 0\nxyz 1 2 0 0 0 0 0\n{} 1 2 NaN 0 0 0 0\n\
+             {} 1 2 0 0 0 7 8 9\n{} 1 2 0 0 0 -1 0\n",
             "c".repeat(64),
             "d".repeat(64),
             "e".repeat(64),

@@ -24,6 +24,13 @@
 //! the slot lies past the last decrease's horizon; what a budget (in Redis, in a file) holds is
 //! therefore enough for every process's waiters to see a decrease made by any of them.
 //!
+//! The climb back must reach them too: waiters released by a decrease take slots at the
+//! lowered rate (far apart, at the floor), and a queue of them would keep the fleet slow long
+//! after the rate has recovered. So whenever the rate has climbed [`RELAY_STEP`] above the
+//! rate of the last release (or reached the ceiling), the next grant or confirm releases the
+//! slots past the horizon again, as a decrease does; waiters ask again at least every two
+//! horizons, so a released one finds out in time. A release, either kind, starts a new epoch.
+//!
 //! # Adapting to throttling
 //! After a 429 the rate drops to [`Tuning::decrease_factor`] of what it was, then climbs back
 //! along CUBIC's curve: quickly at first, flattening out as it nears the rate that was
@@ -62,6 +69,10 @@ pub const SAFETY_MARGIN: f64 = 1.005;
 /// No interval is longer than this (about 31 years), so the arithmetic stays in range for any
 /// positive rate; `gcra.lua` has the same cap.
 const MAX_INTERVAL_US: f64 = 1e15;
+
+/// The climb back re-lays the queue of slots each time the rate has risen this much above the
+/// rate of the last release: the slots sent keep up with the rate to within 10 %.
+pub const RELAY_STEP: f64 = 1.1;
 
 /// The slowest rate a limiter paces at: one request in about 17 hours. Slower would make the
 /// interval reach [`MAX_INTERVAL_US`], and is no pace a job can use.
@@ -173,11 +184,14 @@ pub struct State {
     pub throttled_rate: f64,
     /// When it was last decreased (µs).
     pub throttled_at: i64,
-    /// How many times it was decreased: grants carry it, so a burst of 429s counts once.
+    /// How many times slots were released (a decrease, or the climb back re-laying them):
+    /// grants carry it, so a burst of 429s counts once.
     pub epoch: u64,
     /// The rate right after the last decrease (per minute), where the climb back starts; 0 in
     /// a state written by a version that did not store it (see [`State::start_rate`]).
     pub low_rate: f64,
+    /// When slots were last released (µs): by a decrease, or the climb back re-laying them.
+    pub released_at: i64,
 }
 
 /// What a backend answers.
@@ -270,7 +284,31 @@ impl State {
         slot < self.tat
             && (epoch == self.epoch
                 || (epoch + 1 == self.epoch
-                    && slot <= self.throttled_at.saturating_add(tuning.horizon_us())))
+                    && slot <= self.released_at.saturating_add(tuning.horizon_us())))
+    }
+
+    /// Release the slots past the horizon, as of `now` at `rate`: a new epoch. The next slot
+    /// granted is an interval (at `rate`, the rate before for a decrease) after the last that
+    /// is kept, so no two slots are ever closer than that.
+    fn release(&mut self, now: i64, rate: f64, tuning: &Tuning) {
+        self.epoch += 1;
+        self.released_at = now;
+        self.tat = self
+            .tat
+            .min(now.saturating_add(tuning.horizon_us()) + interval_us(rate));
+    }
+
+    /// Re-lay the queue if the climb back has left it behind (see the module's doc): slots
+    /// past the horizon and a rate [`RELAY_STEP`] above the last release's, or at the ceiling.
+    fn relay_if_behind(&mut self, now: i64, ceiling: f64, tuning: &Tuning) -> bool {
+        let rate = self.rate(now, ceiling, tuning);
+        let then = self.rate(self.released_at, ceiling, tuning);
+        let queued = self.tat > now.saturating_add(tuning.horizon_us()) + interval_us(rate);
+        let behind = rate >= then * RELAY_STEP || (rate >= ceiling && then < ceiling);
+        if queued && behind {
+            self.release(now, rate, tuning);
+        }
+        queued && behind
     }
 
     /// Apply `op` at `now`; `ceiling` is the caller's configured rate. The state changes only
@@ -284,9 +322,13 @@ impl State {
             let back = next.seen - now;
             next.tat -= back;
             next.throttled_at -= back;
+            next.released_at -= back;
         }
         next.seen = now;
         let mut changed = false;
+        if matches!(op, Op::Grant | Op::Confirm { .. }) {
+            changed = next.relay_if_behind(now, ceiling, tuning);
+        }
         let reply = match op {
             Op::Grant => {
                 changed = true;
@@ -341,12 +383,7 @@ impl State {
         }
         self.low_rate = rate * tuning.decrease_factor;
         self.throttled_at = now;
-        self.epoch += 1;
-        // Release the slots past the horizon. The next one granted is an interval (at the rate
-        // before) after the last that is kept, so no two slots are ever closer than that.
-        self.tat = self
-            .tat
-            .min(now.saturating_add(tuning.horizon_us()) + interval_us(rate));
+        self.release(now, rate, tuning);
     }
 }
 

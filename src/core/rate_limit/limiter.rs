@@ -31,6 +31,9 @@ pub const PROBE_INTERVAL: Duration = Duration::from_secs(5);
 /// configured rate): a climb back makes a few lines, not one per request.
 const REPORT_STEP: f64 = 0.1;
 
+/// A waiter far from its slot asks again at least this often, even with a horizon of zero.
+const MIN_RECHECK_US: i64 = 100_000;
+
 /// Everything a limiter is built from.
 #[derive(Clone, Debug)]
 pub struct RateLimitConfig {
@@ -307,13 +310,16 @@ impl Inner {
 
     /// Take a slot of `budget` and wait until it comes. A slot further off than the horizon is
     /// not final: sleep until it is within it (with a quarter of the horizon to spare, for the
-    /// round trip), then confirm it, which gives a new slot if a decrease released it. Each
-    /// turn sleeps at least a quarter of the horizon, so the turns are bounded by the wait.
+    /// round trip), or for two horizons if that is sooner (the climb back may re-lay the queue
+    /// earlier), then confirm it, which gives a new slot if it was released. Each turn sleeps
+    /// at least a quarter of the horizon, and a slot only moves later by a decrease, so the
+    /// turns are bounded.
     async fn wait_for_slot(&self, budget: Budget<'_>) -> std::result::Result<Reply, StoreError> {
         let horizon = self.tuning.horizon_us();
+        let recheck = (2 * horizon).max(MIN_RECHECK_US);
         let mut reply = self.ask(budget, Op::Grant).await?;
         while reply.wait_us > horizon {
-            sleep_us(reply.wait_us - horizon + horizon / 4).await;
+            sleep_us((reply.wait_us - horizon + horizon / 4).min(recheck)).await;
             let confirm = Op::Confirm {
                 epoch: reply.epoch,
                 slot: reply.slot_us,

@@ -15,7 +15,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 use super::account::AccountId;
 use super::backend::{scrub, RedisTarget, StoreError};
-use super::gcra::{Op, Reply, Tuning, SAFETY_MARGIN};
+use super::gcra::{Op, Reply, Tuning, RELAY_STEP, SAFETY_MARGIN};
 use crate::core::runtime;
 
 /// The longest one operation may take, connecting included, before the backend counts as
@@ -119,7 +119,8 @@ impl RedisStore {
                 .arg(u64::try_from(retention.as_millis()).unwrap_or(u64::MAX))
                 .arg(&epoch)
                 .arg(&slot)
-                .arg(now_us.map(|n| n.to_string()).unwrap_or_default());
+                .arg(now_us.map(|n| n.to_string()).unwrap_or_default())
+                .arg(RELAY_STEP);
             cmd
         };
         type Answer = (i64, u64, String, i64, i64);

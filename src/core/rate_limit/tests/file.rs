@@ -68,7 +68,7 @@ async fn the_api_key_never_reaches_the_file() {
     assert!(lines[0].starts_with("helpcrunch-rate-limit v2"), "{text}");
     let fields: Vec<&str> = lines[1].split(' ').collect();
     assert_eq!(fields[0], hash);
-    assert_eq!(fields.len(), 7);
+    assert_eq!(fields.len(), 8);
     assert!(
         fields[1..].iter().all(|f| f.parse::<f64>().is_ok()),
         "{text}"

@@ -86,7 +86,7 @@ async fn the_api_key_never_reaches_redis() {
     let fields: HashMap<String, String> = server.command(&["HGETALL", &keys[0]]);
     let mut names: Vec<&str> = fields.keys().map(String::as_str).collect();
     names.sort_unstable();
-    assert_eq!(names, ["at", "epoch", "low", "rate", "seen", "tat"]);
+    assert_eq!(names, ["at", "epoch", "low", "rate", "rel", "seen", "tat"]);
     for value in fields.values() {
         assert!(
             value.parse::<f64>().is_ok(),
@@ -229,6 +229,7 @@ async fn lua_and_rust_agree() {
             throttled_at: fields["at"].parse().unwrap(),
             epoch: fields["epoch"].parse().unwrap(),
             low_rate: fields.get("low").map_or(0.0, |low| low.parse().unwrap()),
+            released_at: fields["rel"].parse().unwrap(),
         };
         assert_eq!(stored, model, "step {i}: {op:?} at {now}");
     }
