@@ -634,6 +634,53 @@ mod tests {
         assert_eq!(quiet, before);
     }
 
+    /// As the rate climbs back, a queue granted at the lowered rate is re-laid each time the
+    /// rate has risen a step, and once more on reaching the ceiling: a waiter then gets a slot
+    /// at the rate of the moment, not the one its slot was granted at.
+    #[test]
+    fn the_climb_back_re_lays_a_queue_left_behind() {
+        let t = tuning();
+        let mut state = State::default();
+        state.apply(Op::Throttled { epoch: 0 }, 0, 600.0, &t);
+        let mut epochs = vec![state.epoch];
+        let mut now = 0;
+        let mut waiters: Vec<Reply> = (0..100)
+            .map(|_| state.apply(Op::Grant, now, 600.0, &t))
+            .collect();
+        while now < 60 * SECOND {
+            now += SECOND / 10;
+            // Each waiter asks again: those at their slot go (and take another), the others
+            // confirm theirs.
+            for waiter in waiters.iter_mut() {
+                let op = if waiter.slot_us <= now {
+                    Op::Grant
+                } else {
+                    Op::Confirm {
+                        epoch: waiter.epoch,
+                        slot: waiter.slot_us,
+                    }
+                };
+                *waiter = state.apply(op, now, 600.0, &t);
+            }
+            if epochs.last() != Some(&state.epoch) {
+                epochs.push(state.epoch);
+            }
+        }
+        // 420 → 600 by steps of at most 10 %: four re-layings, the last at the ceiling.
+        assert!(epochs.len() >= 5, "{epochs:?}");
+        let mut slots: Vec<i64> = waiters.iter().map(|w| w.slot_us).collect();
+        slots.sort_unstable();
+        let spread = slots[99] - slots[0];
+        assert!(spread <= 100 * interval_us(600.0) * 11 / 10, "{spread}");
+        // Without re-laying, the queue would still be paced as granted, right after the 429.
+        let mut unrelayed = State::default();
+        unrelayed.apply(Op::Throttled { epoch: 0 }, 0, 600.0, &t);
+        let last = (0..100)
+            .map(|_| unrelayed.apply(Op::Grant, 0, 600.0, &t))
+            .last();
+        assert!(last.unwrap().slot_us > 99 * interval_us(440.0));
+    }
+
     /// A state an older version wrote has no start rate (or a stale one): the climb starts one
     /// decrease below the target, as it did then.
     #[test]

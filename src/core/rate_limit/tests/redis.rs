@@ -57,6 +57,28 @@ async fn throttling_is_shared_through_redis_and_a_burst_counts_once() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_decrease_reaches_the_waiting_requests_of_every_limiter_on_redis() {
+    let server = RedisServer::start();
+    let port = server.port();
+    let key = format!(
+        "{KEY_PREFIX}{}",
+        AccountId::from_api_key("hc-queued-key").as_hex()
+    );
+    let read = Box::new(move || {
+        let client = redis::Client::open(format!("redis://127.0.0.1:{port}/0")).ok()?;
+        let mut connection = client.get_connection().ok()?;
+        let (tat, released): (Option<i64>, Option<i64>) = redis::cmd("HMGET")
+            .arg(&key)
+            .arg("tat")
+            .arg("rel")
+            .query(&mut connection)
+            .ok()?;
+        Some((tat?, released?))
+    });
+    shared::a_decrease_reaches_the_waiting_requests_of_every_limiter(server.backend(), read).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_api_key_never_reaches_redis() {
     let server = RedisServer::start();
     let monitor = server.monitor();
@@ -234,10 +256,41 @@ async fn lua_and_rust_agree() {
         assert_eq!(stored, model, "step {i}: {op:?} at {now}");
     }
 
+    // The climb back re-lays a queue it left behind: a queue of slots after a decrease, the
+    // grant that re-lays it once the rate has climbed, and the confirm of a released slot.
+    let t1 = t0 + 3_700 * s;
+    let mut queue = Vec::new();
+    let epoch = model.epoch;
+    let mut ops = vec![(Op::Throttled { epoch }, t1)];
+    ops.extend((0..12).map(|_| (Op::Grant, t1 + s / 2)));
+    ops.push((Op::Grant, t1 + 3 * s));
+    for (op, now) in ops {
+        let expected = model.apply(op, now, 120.0, &tuning);
+        let got = store.run(op, 120.0, &tuning, STATE_RETENTION, Some(now));
+        assert_eq!(got.await.unwrap(), expected, "{op:?} at {now}");
+        queue.push(expected);
+    }
+    assert_eq!(model.epoch, epoch + 2, "a decrease, then a re-laying");
+    let last = queue[12];
+    let confirm = Op::Confirm {
+        epoch: last.epoch,
+        slot: last.slot_us,
+    };
+    let expected = model.apply(confirm, t1 + 3 * s + 1, 120.0, &tuning);
+    assert_ne!(expected.slot_us, last.slot_us, "released");
+    let got = store.run(
+        confirm,
+        120.0,
+        &tuning,
+        STATE_RETENTION,
+        Some(t1 + 3 * s + 1),
+    );
+    assert_eq!(got.await.unwrap(), expected);
+
     // A hash an older version wrote, without `low` or with a stale one: both climb from one
     // decrease below the target.
     let decrease = Op::Throttled { epoch: model.epoch };
-    let at = t0 + 3_620 * s;
+    let at = t0 + 3_720 * s;
     let expected = model.apply(decrease, at, 120.0, &tuning);
     let got = store.run(decrease, 120.0, &tuning, STATE_RETENTION, Some(at));
     assert_eq!(got.await.unwrap(), expected);
