@@ -29,7 +29,7 @@ def test_the_cli_option_passes_the_backend_to_the_client(tmp_path: Path) -> None
     assert result.returncode == 0, result.stderr
     # The budget's file now holds this account's line (its hash, never the key).
     lines = budget.read_text().splitlines()
-    assert len(lines) == 2 and lines[0].startswith("helpcrunch-rate-limit v1")
+    assert len(lines) == 2 and lines[0].startswith("helpcrunch-rate-limit v2")
     assert API_KEY not in budget.read_text()
 
 
