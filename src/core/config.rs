@@ -60,10 +60,6 @@ fn timeout_rule() -> String {
     format!("a number of seconds from {} up", MIN_TIMEOUT.as_secs_f64())
 }
 
-/// Slowest rate: one request in about 17 hours. Slower would make the pacer's interval
-/// overflow, and is no pace a job can use.
-const MIN_RATE_LIMIT: f64 = 0.001;
-
 names!(Setting {
     Timeout => "timeout",
     MaxRetries => "max_retries",
@@ -164,16 +160,11 @@ impl Setting {
         }
     }
 
-    /// A rate in requests a minute, quoting the value as `shown` when it is refused.
+    /// A rate in requests a minute, quoting the value as `shown` when it is refused. The rule
+    /// is the limiter's (what it can pace at); the message is this setting's.
     pub fn per_minute_shown(self, rate: f64, shown: &dyn fmt::Display) -> Result<f64> {
-        if !(rate.is_finite() && rate >= MIN_RATE_LIMIT) {
-            return Err(self.refuse_advised(
-                &format!("a number of requests per minute from {MIN_RATE_LIMIT} up"),
-                shown,
-                "; or None for no limit",
-            ));
-        }
-        Ok(rate)
+        rate_limit::check_per_minute(rate)
+            .map_err(|rule| self.refuse_advised(&rule, shown, "; or None for no limit"))
     }
 }
 

@@ -112,4 +112,4 @@ def test_the_dask_example_untags_every_row_on_worker_processes(
     assert all(tag_names(sandbox, i) == ["keep"] for i in range(1, ROWS + 1))
     # The workers paced themselves through the shared budget (this process sent nothing).
     header, account = budget.read_text().splitlines()
-    assert header.startswith("helpcrunch-rate-limit v1") and len(account.split()[0]) == 64
+    assert header.startswith("helpcrunch-rate-limit v2") and len(account.split()[0]) == 64

@@ -29,7 +29,7 @@ def test_the_cli_option_passes_the_backend_to_the_client(tmp_path: Path) -> None
     assert result.returncode == 0, result.stderr
     # The budget's file now holds this account's line (its hash, never the key).
     lines = budget.read_text().splitlines()
-    assert len(lines) == 2 and lines[0].startswith("helpcrunch-rate-limit v1")
+    assert len(lines) == 2 and lines[0].startswith("helpcrunch-rate-limit v2")
     assert API_KEY not in budget.read_text()
 
 
@@ -43,7 +43,9 @@ def test_the_cli_refuses_a_bad_backend_as_a_usage_error() -> None:
         timeout=60,
     )
     assert result.returncode == 2
-    assert "rate_limit_backend" in result.stderr and "scheme" in result.stderr
+    # Named as the user typed it, not by the Python parameter.
+    assert "--rate-limit-backend" in result.stderr and "scheme" in result.stderr
+    assert "rate_limit_backend" not in result.stderr
     assert "Traceback" not in result.stderr
 
 

@@ -138,7 +138,7 @@ def test_processes_share_one_budget_through_redis_and_through_a_file(
     expected = sorted(f"helpcrunch:rate-limit:{account_hash(key)}" for key in (KEY_A, KEY_B))
     assert redis_server.keys() == expected
     for key in expected:
-        assert set(redis_server.hash(key)) == {"tat", "seen", "rate", "at", "epoch"}
+        assert set(redis_server.hash(key)) == {"tat", "seen", "rate", "at", "epoch", "low", "rel"}
     # Every command the server got (the script's text included) is free of both keys.
     sent = "\n".join(commands)
     assert len(commands) >= 4 * PER_WORKER + ALONE, "MONITOR saw every grant"
@@ -152,7 +152,7 @@ def test_processes_share_one_budget_through_redis_and_through_a_file(
     # The file: its header, and one line per account, by the same hash.
     text = budget.read_text()
     header, *lines = text.splitlines()
-    assert header.startswith("helpcrunch-rate-limit v1")
+    assert header.startswith("helpcrunch-rate-limit v2")
     assert sorted(line.split()[0] for line in lines) == sorted(
         account_hash(key) for key in (KEY_A, KEY_B)
     )

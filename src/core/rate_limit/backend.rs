@@ -43,6 +43,11 @@ impl RedisTarget {
     }
 }
 
+/// Why a shared backend did not answer; its text is for the limiter's `Event::BackendLost`
+/// and is free of passwords.
+#[derive(Clone, Debug)]
+pub(crate) struct StoreError(pub(crate) String);
+
 fn bad(why: impl std::fmt::Display) -> Error {
     Argument::named(SETTING).setting_error(why.to_string(), "")
 }

@@ -4,9 +4,12 @@
 //! The file is text, one line per account, so a person can look at it:
 //!
 //! ```text
-//! helpcrunch-rate-limit v1: account tat_us seen_us throttled_rate throttled_at_us epoch
-//! 3f1c…(64 hex digits) 1764432000123456 1764431999623456 0 0 0
+//! helpcrunch-rate-limit v2: account tat_us seen_us throttled_rate throttled_at_us epoch low_rate released_at_us
+//! 3f1c…(64 hex digits) 1764432000123456 1764431999623456 0 0 0 0 0
 //! ```
+//!
+//! A v1 file (without `low_rate` and `released_at_us`) is read as well, and rewritten as v2. A version that knows
+//! only v1 takes a v2 file for someone else's and paces alone, rather than misread it.
 //!
 //! Times are microseconds on the machine's wall clock (shared by its processes; a step back is
 //! absorbed by `State::apply`). The account is the hash of the key, never the key. The lock is
@@ -20,11 +23,15 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::account::AccountId;
+use super::backend::StoreError;
 use super::gcra::{Op, Reply, State, Tuning};
-use super::StoreError;
 
-/// The first line of every budget file; a file that starts otherwise is not ours.
-const HEADER: &str =
+/// The first line of every budget file this version writes; a file that starts otherwise (or
+/// as [`HEADER_V1`]) is not ours.
+const HEADER: &str = "helpcrunch-rate-limit v2: account tat_us seen_us throttled_rate \
+                      throttled_at_us epoch low_rate released_at_us";
+/// The first line of a file of the versions before `low_rate`, whose lines lack it.
+const HEADER_V1: &str =
     "helpcrunch-rate-limit v1: account tat_us seen_us throttled_rate throttled_at_us epoch";
 
 /// How long an operation waits for another process to release the lock before the file counts
@@ -128,9 +135,10 @@ fn wall_clock_us() -> i64 {
 /// write cut short) is dropped, which only forgets that account's pacing for a moment.
 fn parse(text: &str, path: &Path) -> Result<Vec<(String, State)>, StoreError> {
     let mut lines = text.lines();
-    match lines.next() {
+    let fields = match lines.next() {
         None => return Ok(Vec::new()),
-        Some(first) if first == HEADER => {}
+        Some(first) if first == HEADER => 8,
+        Some(first) if first == HEADER_V1 => 6,
         Some(_) => {
             return Err(StoreError(format!(
                 "{} is not a helpcrunch rate limit file (its first line is not {HEADER:?}); \
@@ -138,10 +146,10 @@ fn parse(text: &str, path: &Path) -> Result<Vec<(String, State)>, StoreError> {
                 path.display()
             )))
         }
-    }
+    };
     let mut entries: Vec<(String, State)> = Vec::new();
     for line in lines {
-        if let Some((id, state)) = parse_line(line) {
+        if let Some((id, state)) = parse_line(line, fields) {
             if !entries.iter().any(|(seen, _)| *seen == id) {
                 entries.push((id, state));
             }
@@ -150,22 +158,37 @@ fn parse(text: &str, path: &Path) -> Result<Vec<(String, State)>, StoreError> {
     Ok(entries)
 }
 
-fn parse_line(line: &str) -> Option<(String, State)> {
+/// One account's line of a file whose lines have `count` fields (8, or 6 in a v1 file).
+fn parse_line(line: &str, count: usize) -> Option<(String, State)> {
     let mut fields = line.split(' ');
     let id = fields.next()?;
     if id.len() != 64 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
         return None;
     }
-    let state = State {
-        tat: fields.next()?.parse().ok()?,
-        seen: fields.next()?.parse().ok()?,
-        throttled_rate: fields
-            .next()?
-            .parse()
+    let rate = |text: &str| {
+        text.parse()
             .ok()
-            .filter(|r: &f64| r.is_finite() && *r >= 0.0)?,
-        throttled_at: fields.next()?.parse().ok()?,
+            .filter(|r: &f64| r.is_finite() && *r >= 0.0)
+    };
+    let tat = fields.next()?.parse().ok()?;
+    let seen = fields.next()?.parse().ok()?;
+    let throttled_rate = rate(fields.next()?)?;
+    let throttled_at = fields.next()?.parse().ok()?;
+    let state = State {
+        tat,
+        seen,
+        throttled_rate,
+        throttled_at,
         epoch: fields.next()?.parse().ok()?,
+        low_rate: match count {
+            8 => rate(fields.next()?)?,
+            _ => 0.0,
+        },
+        // A v1 state's last release is its last decrease.
+        released_at: match count {
+            8 => fields.next()?.parse().ok()?,
+            _ => throttled_at,
+        },
     };
     fields.next().is_none().then(|| (id.to_string(), state))
 }
@@ -176,8 +199,8 @@ fn render(entries: &[(String, State)]) -> String {
     text.push('\n');
     for (id, s) in entries {
         text.push_str(&format!(
-            "{id} {} {} {} {} {}\n",
-            s.tat, s.seen, s.throttled_rate, s.throttled_at, s.epoch
+            "{id} {} {} {} {} {} {} {}\n",
+            s.tat, s.seen, s.throttled_rate, s.throttled_at, s.epoch, s.low_rate, s.released_at
         ));
     }
     text
@@ -196,19 +219,48 @@ mod tests {
             throttled_rate: 84.0 + 1e-13,
             throttled_at: 1_764_431_990_000_000,
             epoch: 3,
+            low_rate: 58.8 + 1e-13,
+            released_at: 1_764_431_995_000_000,
         };
         let text = render(&[(id.clone(), state)]);
         assert_eq!(parse(&text, Path::new("x")).unwrap(), vec![(id, state)]);
     }
 
     #[test]
-    fn broken_lines_are_dropped_and_a_foreign_file_refused() {
-        let good = format!("{} 1 2 0 0 0", "b".repeat(64));
+    fn a_v1_file_is_read_without_the_start_rate() {
+        let id = "f".repeat(64);
         let text = format!(
-            "{HEADER}\n{good}\n{} 1 2 0 0\nxyz 1 2 0 0 0\n{} 1 2 NaN 0 0\n{} 1 2 0 0 0 7\n",
+            "{HEADER_V1}\n{id} 5 4 84 3 1\n{} 5 4 84 3 1 58.8 3\n",
+            "a".repeat(64)
+        );
+        let entries = parse(&text, Path::new("x")).unwrap();
+        let expected = State {
+            tat: 5,
+            seen: 4,
+            throttled_rate: 84.0,
+            throttled_at: 3,
+            epoch: 1,
+            low_rate: 0.0,
+            released_at: 3,
+        };
+        assert_eq!(
+            entries,
+            vec![(id, expected)],
+            "a v2 line in a v1 file is dropped"
+        );
+        assert!(render(&entries).starts_with(HEADER));
+    }
+
+    #[test]
+    fn broken_lines_are_dropped_and_a_foreign_file_refused() {
+        let good = format!("{} 1 2 0 0 0 0 0", "b".repeat(64));
+        let text = format!(
+            "{HEADER}\n{good}\n{} 1 2 0 0 0 0\nxyz 1 2 0 0 0 0 0\n{} 1 2 NaN 0 0 0 0\n\
+             {} 1 2 0 0 0 7 8 9\n{} 1 2 0 0 0 -1 0\n",
             "c".repeat(64),
             "d".repeat(64),
-            "e".repeat(64)
+            "e".repeat(64),
+            "9".repeat(64)
         );
         let entries = parse(&text, Path::new("x")).unwrap();
         assert_eq!(entries.len(), 1);

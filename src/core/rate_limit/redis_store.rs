@@ -14,9 +14,8 @@ use std::time::Duration;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 use super::account::AccountId;
-use super::backend::{scrub, RedisTarget};
-use super::gcra::{Op, Reply, Tuning, SAFETY_MARGIN};
-use super::StoreError;
+use super::backend::{scrub, RedisTarget, StoreError};
+use super::gcra::{Op, Reply, Tuning, RELAY_STEP, SAFETY_MARGIN};
 use crate::core::runtime;
 
 /// The longest one operation may take, connecting included, before the backend counts as
@@ -99,9 +98,10 @@ impl RedisStore {
         now_us: Option<i64>,
     ) -> redis::RedisResult<Reply> {
         let mut connection = self.connection()?;
-        let epoch = match op {
-            Op::Throttled { epoch } => epoch.to_string(),
-            _ => String::new(),
+        let (epoch, slot) = match op {
+            Op::Throttled { epoch } => (epoch.to_string(), String::new()),
+            Op::Confirm { epoch, slot } => (epoch.to_string(), slot.to_string()),
+            Op::Grant | Op::Peek => (String::new(), String::new()),
         };
         let script = |command: &str, body: &str| {
             let mut cmd = redis::cmd(command);
@@ -114,9 +114,13 @@ impl RedisStore {
                 .arg(tuning.decrease_factor)
                 .arg(tuning.recovery_us())
                 .arg(tuning.floor_share)
+                .arg(tuning.horizon_us())
+                .arg(tuning.episode_us())
                 .arg(u64::try_from(retention.as_millis()).unwrap_or(u64::MAX))
                 .arg(&epoch)
-                .arg(now_us.map(|n| n.to_string()).unwrap_or_default());
+                .arg(&slot)
+                .arg(now_us.map(|n| n.to_string()).unwrap_or_default())
+                .arg(RELAY_STEP);
             cmd
         };
         type Answer = (i64, u64, String, i64, i64);

@@ -51,6 +51,23 @@ async fn throttling_is_shared_through_a_file_and_a_burst_counts_once() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_decrease_reaches_the_waiting_requests_of_every_limiter_on_a_file() {
+    let dir = TempDir::new("file-queued");
+    let path = budget_file(&dir);
+    let hash = AccountId::from_api_key("hc-queued-key")
+        .as_hex()
+        .to_string();
+    let file = path.clone();
+    let read = Box::new(move || {
+        let text = std::fs::read_to_string(&file).ok()?;
+        let line = text.lines().find(|line| line.starts_with(&hash))?;
+        let fields: Vec<&str> = line.split(' ').collect();
+        Some((fields.get(1)?.parse().ok()?, fields.get(7)?.parse().ok()?))
+    });
+    shared::a_decrease_reaches_the_waiting_requests_of_every_limiter(backend(&path), read).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_api_key_never_reaches_the_file() {
     let dir = TempDir::new("file-key");
     let path = budget_file(&dir);
@@ -65,10 +82,10 @@ async fn the_api_key_never_reaches_the_file() {
     let hash = AccountId::from_api_key(KEY).as_hex().to_string();
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 2, "{text}");
-    assert!(lines[0].starts_with("helpcrunch-rate-limit v1"), "{text}");
+    assert!(lines[0].starts_with("helpcrunch-rate-limit v2"), "{text}");
     let fields: Vec<&str> = lines[1].split(' ').collect();
     assert_eq!(fields[0], hash);
-    assert_eq!(fields.len(), 6);
+    assert_eq!(fields.len(), 8);
     assert!(
         fields[1..].iter().all(|f| f.parse::<f64>().is_ok()),
         "{text}"

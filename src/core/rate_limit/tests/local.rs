@@ -160,7 +160,7 @@ fn a_rate_that_is_not_a_positive_number_is_refused() {
         match RateLimiter::new(config, None) {
             Err(error) if error.kind() == ErrorKind::Configuration => {
                 let message = error.to_string();
-                assert!(message.contains("rate_limit"), "{rate}: {message}")
+                assert!(message.contains("per_minute must be"), "{rate}: {message}")
             }
             other => panic!("{rate}: {other:?}"),
         }
@@ -175,4 +175,108 @@ fn a_tuning_that_cannot_work_is_refused() {
         RateLimiter::new(config, None),
         Err(Error::Configuration(message)) if message.contains("decrease_factor")
     ));
+}
+
+/// What a simulated server counted: when each request was sent (its slot on the limiter's own
+/// clock, µs from the limiter's start), and when the last 429 was.
+struct Sent {
+    at: Vec<i64>,
+    last_429: i64,
+}
+
+impl Sent {
+    /// Requests sent in `[from, to)` (µs).
+    fn between(&self, from: i64, to: i64) -> usize {
+        self.at.iter().filter(|t| (from..to).contains(*t)).count()
+    }
+}
+
+/// `in_flight` callers send through `limiter` for `seconds`, each again as soon as its last
+/// was answered; every request sent within `throttled` (µs, as `Sent::at`) is answered 429
+/// (at once), as when another client of the account fills the server's window. `limiter` is
+/// new: its clock starts about now.
+async fn run_throttled(
+    limiter: Arc<RateLimiter>,
+    in_flight: usize,
+    seconds: u64,
+    throttled: std::ops::Range<i64>,
+) -> Sent {
+    let start = Instant::now();
+    let end = start + Duration::from_secs(seconds);
+    let callers = (0..in_flight).map(|_| {
+        let limiter = limiter.clone();
+        let throttled = throttled.clone();
+        tokio::spawn(async move {
+            let mut sent = Vec::new();
+            while Instant::now() < end {
+                let permit = limiter.acquire().await;
+                // The slot it was granted for, on the limiter's clock (which starts with it).
+                let at = permit.slot_us();
+                sent.push(at);
+                if throttled.contains(&at) {
+                    limiter.throttled(permit).await;
+                }
+            }
+            sent
+        })
+    });
+    let mut at: Vec<i64> = Vec::new();
+    for caller in futures_util::future::join_all(callers).await {
+        at.extend(caller.unwrap());
+    }
+    at.sort_unstable();
+    let last_429 = at.iter().rev().find(|t| throttled.contains(*t)).copied();
+    Sent {
+        at,
+        last_429: last_429.expect("some request was throttled"),
+    }
+}
+
+/// The class of issue 19's bug: a throttle must reach the requests already waiting for a
+/// slot, however many wait and however long the throttling lasts. While throttled, the sent
+/// rate falls to at most 85 % of the configured rate within two seconds; from `recovery`
+/// after the last 429 it is back to at least 90 %; it never exceeds the configured rate.
+/// Counted per window of the limiter's own (paused) clock. Before the fix, every waiter kept
+/// the slot it was given at the old rate: 128 in flight at 600 a minute sent at the full rate
+/// for 13 s after a 429.
+#[tokio::test(start_paused = true)]
+async fn a_throttle_reaches_requests_already_waiting_and_the_rate_climbs_back() {
+    const RATE: f64 = 600.0;
+    let per_second = RATE / 60.0;
+    let s = 1_000_000i64;
+    let recovery = Tuning::default().recovery.as_micros() as i64;
+    for in_flight in [8, 32, 128, 512] {
+        for (from, lasting) in [(5, 1), (5, 3), (20, 8), (5, 25)] {
+            let limiter = Arc::new(RateLimiter::per_minute(RATE));
+            let throttled = from * s..(from + lasting) * s;
+            let seconds = (from + lasting) as u64 + 45;
+            let sent = run_throttled(limiter.clone(), in_flight, seconds, throttled.clone()).await;
+            let case = format!("{in_flight} in flight, throttled {lasting} s from {from} s");
+            super::support::assert_never_faster_than(&sent.at, RATE);
+            // Before: at the rate.
+            let before = sent.between(s, from * s) as f64 / (from - 1) as f64;
+            assert!(before >= 0.97 * per_second, "{case}: {before:.2}/s before");
+            // While throttled, from two seconds in: at most 85 % in every two seconds (a
+            // window of a second would count one slot too many or too few as 10 %).
+            for second in ((from + 2)..(from + lasting - 1)).step_by(2) {
+                let n = sent.between(second * s, (second + 2) * s) as f64;
+                assert!(
+                    n <= 0.85 * 2.0 * per_second,
+                    "{case}: {n} sent in the 2 s from {second} s, throttled since {from} s"
+                );
+            }
+            // From `recovery` after the last 429: at least 90 % in each of the next 5-second
+            // windows.
+            let back = sent.last_429 + recovery;
+            for i in 0..2 {
+                let n = sent.between(back + 5 * i * s, back + 5 * (i + 1) * s) as f64;
+                assert!(
+                    n >= 0.9 * 5.0 * per_second,
+                    "{case}: {n} sent in the 5 s from {} s",
+                    (back + 5 * i * s) / s
+                );
+            }
+            assert_eq!(limiter.current_rate(), RATE, "{case}");
+        }
+    }
 }

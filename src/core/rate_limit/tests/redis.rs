@@ -57,6 +57,28 @@ async fn throttling_is_shared_through_redis_and_a_burst_counts_once() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_decrease_reaches_the_waiting_requests_of_every_limiter_on_redis() {
+    let server = RedisServer::start();
+    let port = server.port();
+    let key = format!(
+        "{KEY_PREFIX}{}",
+        AccountId::from_api_key("hc-queued-key").as_hex()
+    );
+    let read = Box::new(move || {
+        let client = redis::Client::open(format!("redis://127.0.0.1:{port}/0")).ok()?;
+        let mut connection = client.get_connection().ok()?;
+        let (tat, released): (Option<i64>, Option<i64>) = redis::cmd("HMGET")
+            .arg(&key)
+            .arg("tat")
+            .arg("rel")
+            .query(&mut connection)
+            .ok()?;
+        Some((tat?, released?))
+    });
+    shared::a_decrease_reaches_the_waiting_requests_of_every_limiter(server.backend(), read).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_api_key_never_reaches_redis() {
     let server = RedisServer::start();
     let monitor = server.monitor();
@@ -86,7 +108,7 @@ async fn the_api_key_never_reaches_redis() {
     let fields: HashMap<String, String> = server.command(&["HGETALL", &keys[0]]);
     let mut names: Vec<&str> = fields.keys().map(String::as_str).collect();
     names.sort_unstable();
-    assert_eq!(names, ["at", "epoch", "rate", "seen", "tat"]);
+    assert_eq!(names, ["at", "epoch", "low", "rate", "rel", "seen", "tat"]);
     for value in fields.values() {
         assert!(
             value.parse::<f64>().is_ok(),
@@ -128,23 +150,82 @@ async fn lua_and_rust_agree() {
     };
     let s = 1_000_000i64;
     let t0 = 1_764_000_000 * s;
+    let h = tuning.horizon.as_micros() as i64;
     let steps: Vec<(Op, i64, f64)> = vec![
         (Op::Peek, t0, 120.0),
         (Op::Grant, t0, 120.0),
         (Op::Grant, t0, 120.0),
         (Op::Grant, t0 + s / 10, 60.0),
+        // A queue four seconds long, its slots confirmed.
+        (Op::Grant, t0 + s / 10, 120.0),
+        (Op::Grant, t0 + s / 10, 120.0),
+        (Op::Grant, t0 + s / 10, 120.0),
+        (
+            Op::Confirm {
+                epoch: 0,
+                slot: t0 + 502_500,
+            },
+            t0 + s / 5,
+            120.0,
+        ),
+        // A decrease releases the slots past the horizon; a kept one stands, a released one
+        // is granted again.
         (Op::Throttled { epoch: 0 }, t0 + s, 120.0),
         (Op::Throttled { epoch: 0 }, t0 + s, 120.0),
+        (
+            Op::Confirm {
+                epoch: 0,
+                slot: t0 + 2 * 502_500,
+            },
+            t0 + s + 1,
+            120.0,
+        ),
+        (
+            Op::Confirm {
+                epoch: 0,
+                slot: t0 + 3_507_500,
+            },
+            t0 + 3 * s,
+            120.0,
+        ),
+        (
+            Op::Confirm {
+                epoch: 0,
+                slot: t0 + 3_507_500,
+            },
+            t0 + 3 * s,
+            120.0,
+        ),
         (Op::Grant, t0 + 2 * s, 120.0),
+        // Within the episode: the target stays; a confirm from two epochs back is given up.
         (Op::Throttled { epoch: 1 }, t0 + 3 * s, 120.0),
         (Op::Throttled { epoch: 7 }, t0 + 3 * s, 120.0),
+        (
+            Op::Confirm {
+                epoch: 0,
+                slot: t0 + 2 * 502_500,
+            },
+            t0 + 3 * s,
+            120.0,
+        ),
+        (
+            Op::Confirm {
+                epoch: 2,
+                slot: t0 + 9 * s,
+            },
+            t0 + 3 * s,
+            120.0,
+        ),
         (Op::Grant, t0 + 4 * s + 3, 120.0),
         (Op::Peek, t0 + 5 * s, 120.0),
         (Op::Grant, t0 + 9 * s + 123_457, 200.0),
+        // After a calm spell: a new episode, a new target.
+        (Op::Throttled { epoch: 2 }, t0 + 20 * s + h, 120.0),
+        (Op::Grant, t0 + 21 * s, 120.0),
         // The server's clock steps back two minutes.
         (Op::Grant, t0 - 111 * s, 120.0),
         (Op::Grant, t0 - 111 * s, 120.0),
-        (Op::Throttled { epoch: 2 }, t0 - 110 * s, 120.0),
+        (Op::Throttled { epoch: 3 }, t0 - 110 * s, 120.0),
         (Op::Grant, t0 - 100 * s, 120.0),
         (Op::Grant, t0 + 3_600 * s, 120.0),
         (Op::Grant, t0 + 3_600 * s, 0.001),
@@ -169,8 +250,65 @@ async fn lua_and_rust_agree() {
             throttled_rate: fields["rate"].parse().unwrap(),
             throttled_at: fields["at"].parse().unwrap(),
             epoch: fields["epoch"].parse().unwrap(),
+            low_rate: fields.get("low").map_or(0.0, |low| low.parse().unwrap()),
+            released_at: fields["rel"].parse().unwrap(),
         };
         assert_eq!(stored, model, "step {i}: {op:?} at {now}");
+    }
+
+    // The climb back re-lays a queue it left behind: a queue of slots after a decrease, the
+    // grant that re-lays it once the rate has climbed, and the confirm of a released slot.
+    let t1 = t0 + 3_700 * s;
+    let mut queue = Vec::new();
+    let epoch = model.epoch;
+    let mut ops = vec![(Op::Throttled { epoch }, t1)];
+    ops.extend((0..12).map(|_| (Op::Grant, t1 + s / 2)));
+    ops.push((Op::Grant, t1 + 3 * s));
+    for (op, now) in ops {
+        let expected = model.apply(op, now, 120.0, &tuning);
+        let got = store.run(op, 120.0, &tuning, STATE_RETENTION, Some(now));
+        assert_eq!(got.await.unwrap(), expected, "{op:?} at {now}");
+        queue.push(expected);
+    }
+    assert_eq!(model.epoch, epoch + 2, "a decrease, then a re-laying");
+    let last = queue[12];
+    let confirm = Op::Confirm {
+        epoch: last.epoch,
+        slot: last.slot_us,
+    };
+    let expected = model.apply(confirm, t1 + 3 * s + 1, 120.0, &tuning);
+    assert_ne!(expected.slot_us, last.slot_us, "released");
+    let got = store.run(
+        confirm,
+        120.0,
+        &tuning,
+        STATE_RETENTION,
+        Some(t1 + 3 * s + 1),
+    );
+    assert_eq!(got.await.unwrap(), expected);
+
+    // A hash an older version wrote, without `low` or with a stale one: both climb from one
+    // decrease below the target.
+    let decrease = Op::Throttled { epoch: model.epoch };
+    let at = t0 + 3_720 * s;
+    let expected = model.apply(decrease, at, 120.0, &tuning);
+    let got = store.run(decrease, 120.0, &tuning, STATE_RETENTION, Some(at));
+    assert_eq!(got.await.unwrap(), expected);
+    for (low, low_rate) in [(None, 0.0), (Some("500"), 500.0)] {
+        match low {
+            None => server.command::<()>(&["HDEL", &key, "low"]),
+            Some(low) => server.command::<()>(&["HSET", &key, "low", low]),
+        }
+        model.low_rate = low_rate;
+        for (op, now) in [(Op::Peek, at + s), (Op::Grant, at + 2 * s)] {
+            let expected = model.apply(op, now, 120.0, &tuning);
+            let got = store
+                .run(op, 120.0, &tuning, STATE_RETENTION, Some(now))
+                .await
+                .unwrap();
+            assert_eq!(got, expected, "{op:?} with low {low:?}");
+            assert!(expected.rate < 110.0, "still climbing: {expected:?}");
+        }
     }
 }
 

@@ -159,3 +159,72 @@ pub async fn throttling_is_shared_and_a_burst_counts_once(backend: Backend) {
         })
     );
 }
+
+/// What a test reads of the budget's stored state: `tat` and the time of the last release.
+pub type ReadState = Box<dyn Fn() -> Option<(i64, i64)> + Send>;
+
+/// The class of issue 19's bug, across processes: a 429 reported through one limiter reaches
+/// the requests already waiting in every limiter of the budget. Two limiters (standing for
+/// processes) queue 40 waiters each, four seconds of slots; once every waiter holds a slot,
+/// the first request to go is throttled. The slots past the horizon are released, and each
+/// limiter's waiters get new ones at the lowered rate: from the horizon on, the schedule of
+/// slots reaches at most 85 % of the rate (before the fix: all of it, for the whole four
+/// seconds). Checked on the slots granted, not on when tasks woke.
+pub async fn a_decrease_reaches_the_waiting_requests_of_every_limiter(
+    backend: Backend,
+    read: ReadState,
+) {
+    const EACH: usize = 40;
+    let limiters = fleet(&backend, "hc-queued-key", 2);
+    let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel();
+    for (i, limiter) in limiters.iter().enumerate() {
+        for _ in 0..EACH {
+            let (limiter, sender) = (limiter.clone(), sender.clone());
+            tokio::spawn(async move { sender.send((i, limiter.acquire().await)) });
+        }
+    }
+    drop(sender);
+    let (_, first) = receiver.recv().await.expect("a first permit");
+    let step = crate::core::rate_limit::interval_us(RATE);
+    let all_granted = first.slot_us() + (2 * EACH as i64 - 1) * step;
+    tokio::time::timeout(HANG, async {
+        while read().is_none_or(|(tat, _)| tat < all_granted) {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    })
+    .await
+    .expect("every waiter gets a slot");
+
+    limiters[0].throttled(first).await;
+    assert!(limiters[0].current_rate() < RATE);
+    let (_, released_at) = read().expect("the state");
+    let mut permits = vec![(0, first)];
+    while let Some(permit) = receiver.recv().await {
+        permits.push(permit);
+    }
+    assert_eq!(permits.len(), 2 * EACH);
+    let all: Vec<Permit> = permits.iter().map(|(_, p)| *p).collect();
+    assert_never_faster_than(&slots(&all), RATE);
+
+    let horizon = Tuning::default().horizon.as_micros() as i64;
+    let late = |p: &&(usize, Permit)| p.1.slot_us() > released_at + horizon;
+    let released: Vec<i64> = permits.iter().filter(late).map(|p| p.1.slot_us()).collect();
+    assert!(
+        released.len() >= EACH,
+        "the machine took too long: only {} of {} slots were past the horizon",
+        released.len(),
+        2 * EACH
+    );
+    for i in 0..2 {
+        let its = permits.iter().filter(late).filter(|p| p.0 == i).count();
+        assert!(its >= EACH / 4, "limiter {i}: {its} slots past the horizon");
+    }
+    let reached = reached_rate(&released);
+    assert!(
+        reached <= 0.85 * RATE,
+        "past the horizon the slots still reach {reached:.1} of {RATE} a minute"
+    );
+}
+
+/// Long enough for any wait here; only a hang reaches it.
+const HANG: Duration = Duration::from_secs(90);
