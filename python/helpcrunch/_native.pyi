@@ -201,6 +201,7 @@ class NativeQuery:
 
 @final
 class NativeSearch:
+    EXTRA_REQUESTS: int
     def next_page(self) -> list[Customer] | None: ...
     def next_page_async(
         self, bridge: LoopBridge, future: asyncio.Future[list[Customer] | None]

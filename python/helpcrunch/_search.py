@@ -87,7 +87,8 @@ class _Search:
         """What the search did so far: ``requests`` (pages asked for), ``pages`` used,
         ``rejected_pages`` (asked for again from earlier because the matches changed under
         them), ``duplicates`` (customers read again and not handed out twice), ``page_size``
-        in force, ``found``, and ``unchecked_tie_runs`` (see README)."""
+        in force, ``found``, ``unchecked_tie_runs``, and ``total_disagrees`` (the server's
+        total and what it served differ; see README)."""
         return self._native.stats()
 
     def close(self) -> None:
@@ -109,12 +110,12 @@ class _Search:
         if page is None:
             self._done = True
             self._page = []
-            self._warn_about_ties()
+            self._warn_at_end()
         else:
             self._page = page
             self._position = 0
 
-    def _warn_about_ties(self) -> None:
+    def _warn_at_end(self) -> None:
         stats = self._native.stats()
         if stats["unchecked_tie_runs"] and stats["unstable_ties"]:
             _logger.warning(
@@ -122,6 +123,14 @@ class _Search:
                 "server orders equal values differently on each request: customers in those "
                 "runs may have been missed (see README, 'Finding customers')",
                 stats["unchecked_tie_runs"],
+            )
+        if stats["total_disagrees"]:
+            _logger.warning(
+                "the server's total (%s on the first page) and the customers it served (%s) "
+                "disagree: the scan ended on what it served (a deep-paging cap, customers gone "
+                "since they were counted, or pages repeating; see README, 'Finding customers')",
+                f"{self._native.total or 0:,}",
+                f"{stats['found']:,}",
             )
 
     def __repr__(self) -> str:

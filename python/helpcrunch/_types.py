@@ -137,3 +137,8 @@ class SearchStats(TypedDict):
     duplicates: int
     unchecked_tie_runs: int
     unstable_ties: bool
+    #: The server's ``total`` and the customers it served disagree: the scan ended before the
+    #: total (nothing was served past some offset: a deep-paging cap, or customers gone since
+    #: they were counted; or the same customers came back page after page), or pages went
+    #: past it. What was served is all handed out; a WARNING is logged at the end.
+    total_disagrees: bool

@@ -65,7 +65,8 @@ pub struct SearchStats {
     pub requests: u64,
     /// Customers handed out.
     pub found: u64,
-    /// The page size in force (smaller than asked when the server refused or capped it).
+    /// The page size asked for (smaller than the caller's once the server refused it; a page
+    /// that comes back shorter does not change it).
     pub page_size: u64,
     pub paging: PagingStats,
 }

@@ -118,6 +118,11 @@ impl NativeSearch {
 
 #[pymethods]
 impl NativeSearch {
+    /// The most requests one surprise of a server's (a total it does not serve up to, a short
+    /// or empty page, the same page for ever) costs a scan beyond `ceil(served / page_size)`.
+    #[classattr]
+    const EXTRA_REQUESTS: u64 = crate::core::paging::EXTRA_REQUESTS;
+
     /// Wait (GIL released, Ctrl-C honoured) for the next customers not handed out before;
     /// None when the search is over. The page after it is fetched meanwhile.
     fn next_page<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
@@ -158,6 +163,7 @@ impl NativeSearch {
         d.set_item("duplicates", stats.paging.duplicates)?;
         d.set_item("unchecked_tie_runs", stats.paging.unchecked_tie_runs)?;
         d.set_item("unstable_ties", stats.paging.unstable_ties)?;
+        d.set_item("total_disagrees", stats.paging.total_disagrees)?;
         Ok(d)
     }
 }

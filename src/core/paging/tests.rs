@@ -519,7 +519,7 @@ fn a_refused_page_size_takes_the_size_the_server_states() {
 }
 
 #[test]
-fn a_server_that_pages_smaller_than_asked_is_followed() {
+fn one_short_page_does_not_shrink_the_rest_of_the_scan() {
     let keys = distinct_keys(230);
     let mut server = Server::new(&keys, false, 1);
     let mut paging = Paging::new(100, None);
@@ -531,9 +531,20 @@ fn a_server_that_pages_smaller_than_asked_is_followed() {
     };
     assert_eq!(new.len(), 40);
     paging.hand_over(40);
-    assert_eq!(paging.page_size(), 40);
+    assert_eq!(paging.page_size(), 100);
+    let next = paging.next_request().unwrap();
+    assert_eq!(
+        (next.offset, next.limit),
+        (40, 100),
+        "on from the short page, full size"
+    );
     let outcome = scan(&mut server, &mut paging, Scenario::reading(), 1);
     assert_eq!(outcome.handed.len(), 190);
+    assert_eq!(
+        outcome.requests, 3,
+        "the short page, then 190 in pages of 100"
+    );
+    assert!(!outcome.stats.total_disagrees);
 }
 
 #[test]

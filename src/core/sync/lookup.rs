@@ -280,6 +280,27 @@ mod tests {
     }
 
     #[test]
+    fn a_server_refusing_every_batch_is_done_with_in_a_bounded_number_of_requests() {
+        // Whatever it names (the list, one filter, or nothing useful), each refusal halves the
+        // batch or settles a key: the loop ends within log2(batch) + keys requests.
+        for answer in [
+            refusal(TOO_MANY),
+            refusal(&[("filter[0].value", "no")]),
+            refusal(&[("filter[99]", "out of the batch")]),
+        ] {
+            let mut lookups = emails(200);
+            let mut requests = 0;
+            while let Some(batch) = lookups.next_batch() {
+                requests += 1;
+                assert!(requests <= 7 + 200, "the lookups do not end");
+                if lookups.refused(batch, &answer) == Refusal::Fatal {
+                    break;
+                }
+            }
+        }
+    }
+
+    #[test]
     fn queries_are_or_of_equals_on_the_matched_field() {
         let mut lookups = Lookups::new(MatchKind::Id, 10);
         for id in [7, 9] {

@@ -10,6 +10,7 @@ use serde_json::{json, Map, Value};
 
 use super::server::{Action, TestServer};
 use super::*;
+use crate::core::paging::{EXTRA_REQUESTS, MAX_DROPPED_PAGES};
 use crate::core::query::{Filter, Match, Query};
 use crate::core::runtime;
 use crate::core::search::{Pager, SearchOptions};
@@ -392,4 +393,47 @@ async fn stopping_mid_scan_drops_the_page_fetched_ahead_and_sends_nothing_more()
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(server.request_count(), 2);
     drop(pager);
+}
+
+/// A page of customers `ids` (keys rising with the id), with `total` as the server counts.
+fn page_of(ids: std::ops::Range<u64>, total: u64) -> Action {
+    Action::json(200, &page_body(ids, total))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_answering_the_same_page_for_ever_is_left_within_the_bound() {
+    // Every answer is the first page, with a total of 10^12: the scan must not walk the
+    // trillion offsets, nor loop inside one `next_page`.
+    let server = TestServer::start().await;
+    server.set_default(page_of(1..6, 1_000_000_000_000));
+    let mut pager = client(&server).search(leads(), options(5), None);
+    assert_eq!(ids(&mut pager).await, [1, 2, 3, 4, 5]);
+    let stats = pager.stats();
+    assert!(stats.paging.total_disagrees);
+    assert!(stats.requests <= 1 + EXTRA_REQUESTS, "{stats:?}");
+    assert_eq!(server.request_count() as u64, stats.requests);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_total_it_does_not_serve_up_to_ends_the_scan() {
+    // The case: 23 customers and a total of 28, then nothing, wherever asked; the
+    // pages before were the whole set.
+    let server = TestServer::start().await;
+    for start in [1, 6, 11, 16] {
+        server.push(page_of(start..start + 5, 28));
+    }
+    server.push(page_of(21..24, 28));
+    server.set_default(page_of(1..1, 28));
+    let mut pager = client(&server).search(leads(), options(5), None);
+    assert_eq!(ids(&mut pager).await, (1..24).collect::<Vec<_>>());
+    let stats = pager.stats();
+    assert!(stats.paging.total_disagrees);
+    assert_eq!(stats.page_size, 5, "one short page shrinks nothing");
+    // However the server answers the re-reads, the pages dropped in a row are bounded.
+    assert!(
+        stats.requests <= 5 + u64::from(MAX_DROPPED_PAGES) + 1,
+        "{stats:?}"
+    );
+    assert!(pager.next_page().await.unwrap().is_none());
+    assert_eq!(server.request_count() as u64, stats.requests);
 }
