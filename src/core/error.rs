@@ -420,3 +420,23 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
+
+/// `'a'`, `'a' or 'b'`, `'a', 'b' or 'c'`: the names a value may take, for messages.
+pub fn one_of(names: &[&str]) -> String {
+    let quoted: Vec<String> = names.iter().map(|name| format!("'{name}'")).collect();
+    match quoted.split_last() {
+        None => String::new(),
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+    }
+}
+
+/// The error for `text` given as `parameter`, which takes one of `names`.
+/// A value that is none of an enum's names (`names!`'s `parse`), naming the argument.
+pub fn unknown_name(parameter: &'static str, names: &[&str], text: &str) -> Error {
+    Argument::named(parameter).value_error(format!(
+        "must be {}, got {:?}",
+        one_of(names),
+        excerpt(text, 20)
+    ))
+}

@@ -10,27 +10,6 @@
 //! - `names!(Reason::code { Reason::Empty => "empty", Reason::Malformed(_) => "malformed", … })`:
 //!   an enum whose variants carry data gets `NAMES` and `code(&self)`, by pattern.
 
-use super::error::{excerpt, Argument, Error};
-
-/// `'a'`, `'a' or 'b'`, `'a', 'b' or 'c'`: the names a value may take, for messages.
-pub fn one_of(names: &[&str]) -> String {
-    let quoted: Vec<String> = names.iter().map(|name| format!("'{name}'")).collect();
-    match quoted.split_last() {
-        None => String::new(),
-        Some((last, [])) => last.clone(),
-        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
-    }
-}
-
-/// The error for `text` given as `parameter`, which takes one of `names`.
-pub fn unknown_name(parameter: &'static str, names: &[&str], text: &str) -> Error {
-    Argument::named(parameter).value_error(format!(
-        "must be {}, got {:?}",
-        one_of(names),
-        excerpt(text, 20)
-    ))
-}
-
 macro_rules! names {
     ($ty:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
         impl $ty {
@@ -57,7 +36,7 @@ macro_rules! names {
             /// The value named `text`; a `ValueError` naming the argument and its choices.
             pub fn parse(text: &str) -> $crate::core::error::Result<$ty> {
                 $ty::from_name(text).ok_or_else(|| {
-                    $crate::core::names::unknown_name($parameter, &$ty::NAMES, text)
+                    $crate::core::error::unknown_name($parameter, &$ty::NAMES, text)
                 })
             }
         }
@@ -80,7 +59,7 @@ pub(crate) use names;
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::core::error::one_of;
 
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]
     enum Colour {

@@ -3,7 +3,8 @@
 
 use serde_json::Value;
 
-use super::filter::{At, Filter, Given};
+use super::filter::Filter;
+use super::terms::{At, Given};
 use super::{FIELD_PREFIX, SORT_KEY, SORT_ORDER};
 use crate::core::error::Result;
 use crate::core::names::names;

@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Number, Value};
 
-use super::filter::{At, Given, ValueKind};
+use super::terms::{At, Given, ValueKind};
 use super::FIELD_PREFIX;
 use crate::core::error::{excerpt, Argument, Error, InputErrorKind, Result};
 use crate::core::validate::{normalize_tags, TagInput, TagUse};

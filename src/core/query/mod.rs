@@ -8,16 +8,18 @@
 //! API grows; the server says no with a 400 naming `filter[i].field` if it does not know it),
 //! but its name must be an identifier, so nothing but a field name can reach the body.
 //!
-//! A module per concern: the filter model (`filter`: fields, operators, values as given, a
-//! checked filter), the checks a value goes through (`check`), and the query with the JSON
-//! body of its pages (`body`).
+//! A module per concern: a filter's terms (`terms`: fields, operators, values as given, where
+//! a filter came from), the checks a value goes through (`check`), a checked filter
+//! (`filter`), and the query with the JSON body of its pages (`body`).
 
 mod body;
 mod check;
 mod filter;
+mod terms;
 
 pub use body::{Condition, Match, Query, QueryInput};
-pub use filter::{Filter, Given, Operator, ValueKind, FIELDS};
+pub use filter::Filter;
+pub use terms::{Given, Operator, ValueKind, FIELDS};
 
 /// The prefix HelpCrunch puts before every field name on the wire.
 pub const FIELD_PREFIX: &str = "customers.";
