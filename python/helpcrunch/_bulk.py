@@ -86,6 +86,8 @@ class _Run:
         self, native: NativeClient, call: TagCall | None, items: Any, options: BulkOptions
     ) -> None:
         self._run: NativeBulkRun = native.bulk(call, options.concurrency)
+        #: Rows are Change objects, each saying what it does (``call=None``).
+        self._changes = call is None
         self._window = options.concurrency * _WINDOW_PER_SLOT
         self._id_column = options.id_column
         self._tags_column = options.tags_column
@@ -110,7 +112,11 @@ class _Run:
 
     def _check(self, row: Any, index: int) -> tuple[Any, Any, BulkItem] | None:
         """The row read and checked; None when it is refused (its result queued)."""
-        if isinstance(row, Change):
+        if self._changes:
+            if not isinstance(row, Change):
+                error = TypeError(f"a run of changes takes Change rows, not {type(row).__name__}")
+                self._ready.append(self._refused(index, row, None, error))
+                return None
             return row.customer_id, row.tags, self._run.check_change(row)
         try:
             customer_id, tags = split_row(row, self._id_column, self._tags_column)

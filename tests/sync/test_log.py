@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import pickle
 import random
 from pathlib import Path
 from typing import Any
@@ -281,3 +282,31 @@ def test_a_log_records_intent_before_outcome_and_never_the_key(tmp_path: Path) -
     assert all("ok" in lines[last[s]] for s in last), "then its outcome"
     # A removal keeps the colour the tag had, which undo puts back.
     assert next(e for e in lines if e.get("change") == "remove")["tags"][0]["color"]
+
+
+def test_a_change_pickles_compares_and_reads_back_from_its_record() -> None:
+    with Sandbox(customers=account(3, {3})) as sb, sb.client(rate_limit=None) as client:
+        plan = client.plan_tag(TAG, emails({1}))
+    add, remove = plan.to_add[0].change, plan.to_remove[0].change
+    assert add is not None and remove is not None
+    assert (add.kind, add.customer_id, remove.kind, remove.customer_id) == ("add", 1, "remove", 3)
+    # A removal keeps the colour the tag had: its inverse puts it back.
+    assert remove.inverse().kind == "add" and remove.inverse().tags == remove.tags
+    assert remove.tags[0]["color"]
+    for change in (add, remove):
+        assert pickle.loads(pickle.dumps(change)) == change
+        assert helpcrunch.Change.from_record(change.record()) == change
+        assert change.inverse().inverse() == change and change.inverse() != change
+    for bad in ("", "[]", '{"change": "rename", "customer_id": 1, "tags": [{"name": "x"}]}'):
+        with pytest.raises(ValueError):
+            helpcrunch.Change.from_record(bad)
+
+
+def test_a_change_given_to_a_bulk_call_is_a_bad_row_not_a_write() -> None:
+    with Sandbox(customers=account(3, set())) as sb, sb.client(rate_limit=None) as client:
+        change = client.plan_tag(TAG, emails({1}), mode="add").to_add[0].change
+        assert change is not None and change.kind == "add"
+        sb.clear_requests()
+        report = client.remove_tags_many([change])
+        assert report.failed == 1 and isinstance(report[0].error, TypeError)
+        assert sb.request_count == 0 and holders(sb) == set()
