@@ -74,7 +74,6 @@ class JsonLines:
         keep = self._read(is_ours)
         if keep is None and must_exist:
             raise FileNotFoundError(2, f"no {what} at {self.path!r}", self.path)
-        self.lines = len(self._lines_kept)
         #: Where the first append writes: after the whole records (a cut last line dropped).
         self._keep = keep
         self._file: IO[str] | None = None
@@ -93,7 +92,8 @@ class JsonLines:
     def _read(self, is_ours: Callable[[Record], bool]) -> int | None:
         """Take in the file's records; the size to keep (less than the file's when its last
         line is cut short)."""
-        self._lines_kept: list[bytes] = []
+        #: Lines of the file, a cut last one left out: appended records number on from here.
+        self.lines = 0
         self._size = 0
         self._ends_cleanly = True
         try:
@@ -117,7 +117,7 @@ class JsonLines:
                 if not self.records and not is_ours(record):
                     self._refuse(number, "its first record is not one")
                 self.records.append((number, record))
-            self._lines_kept.append(line)
+            self.lines = number
             offset += len(line)
         if data and not self.records:
             self._refuse(1, "it holds no record")
