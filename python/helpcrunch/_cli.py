@@ -15,6 +15,7 @@ import shlex
 import signal
 import sys
 import threading
+import urllib.parse
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -95,18 +96,23 @@ def _cmd_get(args: argparse.Namespace) -> int:
 
 def _webhook_secret(args: argparse.Namespace) -> str | None:
     """The secret from --webhook-secret-file (its first line): a file, so that the secret is
-    never on a command line that ``ps`` shows."""
-    if (args.webhook_url is None) != (args.webhook_secret_file is None):
+    never on a command line that ``ps`` shows. Checks --webhook-url too."""
+    url, path = args.webhook_url, args.webhook_secret_file
+    if url is not None:
+        parts = urllib.parse.urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise UsageError(f"--webhook-url must be an http:// or https:// URL, got {url!r}")
+    secret = None
+    if path is not None:
+        try:
+            with open(path, encoding="utf-8") as f:
+                secret = f.readline().rstrip("\r\n")
+        except (OSError, UnicodeDecodeError) as err:
+            raise UsageError(f"cannot read --webhook-secret-file: {err}") from None
+        if not secret:
+            raise UsageError("--webhook-secret-file holds no secret on its first line")
+    if (url is None) != (secret is None):
         raise UsageError("--webhook-url and --webhook-secret-file go together: give both")
-    if args.webhook_secret_file is None:
-        return None
-    try:
-        with open(args.webhook_secret_file, encoding="utf-8") as f:
-            secret = f.readline().rstrip("\r\n")
-    except (OSError, UnicodeDecodeError) as err:
-        raise UsageError(f"cannot read --webhook-secret-file: {err}") from None
-    if not secret:
-        raise UsageError("--webhook-secret-file holds no secret on its first line")
     return secret
 
 

@@ -77,6 +77,9 @@ BAD.update(
         ("sandbox", "--seed"): "1",
         ("sandbox", "--max-page-size"): "0",
         ("sandbox", "--max-filters"): "-1",
+        ("sandbox", "--error-style"): "three",
+        ("sandbox", "--webhook-url"): "ftp://example.com/hook",
+        ("sandbox", "--webhook-secret-file"): "{tmp}/no-such-secret",
     }
 )
 

@@ -325,6 +325,8 @@ def test_the_cli_sends_webhooks_signed_with_the_secret_from_a_file(
         ["--webhook-secret-file", "secret.txt"],
         ["--webhook-url", "http://127.0.0.1:9/", "--webhook-secret-file", "missing.txt"],
         ["--webhook-url", "http://127.0.0.1:9/", "--webhook-secret-file", "empty.txt"],
+        ["--webhook-url", "ftp://127.0.0.1:9/", "--webhook-secret-file", "secret.txt"],
+        ["--webhook-url", "127.0.0.1:9", "--webhook-secret-file", "secret.txt"],
         ["--error-style", "three"],
     ],
 )
