@@ -74,7 +74,10 @@ def main() -> None:
         "first": night(account, {t: [] for t in first}, first),
         "later": night(account, first, later),
     }
-    minutes = lambda n: n / args.rate  # noqa: E731
+
+    def minutes(n: float) -> float:
+        return n / float(args.rate)
+
     members = sum(len(ids) for ids in first.values())
     distinct = len({i for ids in first.values() for i in ids})
     print(

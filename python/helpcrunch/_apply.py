@@ -172,6 +172,7 @@ def sync_steps(
 def _steps(plan: TagPlan | TagsPlan, opened: ChangeLog | None) -> list[Step]:
     """The log's run started, and the steps: adds, then removals (an interrupted mirror leaves
     a tag too many rather than too few)."""
+    color: str | dict[str, str | None] | None
     if isinstance(plan, TagsPlan):
         # Merged per customer: one change may carry several tags.
         planned, color = plan.changes, plan.color

@@ -108,7 +108,9 @@ def _cmd_sync_tags(args: argparse.Namespace) -> int:
             # A file that is not this sync's log is refused before the plan's first request.
             managed = tags if tags is not None else list(dict.fromkeys(r["tag"] for r in table))
             try:
-                log = open_tags_log(args.log, [t for t in managed if t.strip()], args.mode, args.match)
+                log = open_tags_log(
+                    args.log, [t for t in managed if t.strip()], args.mode, args.match
+                )
             except ValueError as e:
                 raise UsageError(f"--log: {e}") from None
             if log is not None:
@@ -155,9 +157,7 @@ def add_commands(command: Command) -> None:
         "helpcrunch sync-tags --from-csv segments.csv --key-column email --tag-column segment "
         "--dry-run",
     )
-    sync.add_argument(
-        "--from-csv", required=True, metavar="FILE", help="the rows ('-' for stdin)"
-    )
+    sync.add_argument("--from-csv", required=True, metavar="FILE", help="the rows ('-' for stdin)")
     sync.add_argument(
         "--key-column", default=None, metavar="C", help="the column of keys (default: --match's)"
     )

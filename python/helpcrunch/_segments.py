@@ -17,11 +17,17 @@ from collections.abc import Awaitable, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from . import _aio, _logs, _native
+from . import _aio, _logs
 from ._bulk import OnError
 from ._format import counted, duration
 from ._journal import ChangeLog
-from ._native import Change, NativeClient, NativeTagsPlan, NativeTagsRequest
+from ._native import (
+    DEFAULT_CONCURRENCY,
+    Change,
+    NativeClient,
+    NativeTagsPlan,
+    NativeTagsRequest,
+)
 from ._progress import Pace, ProgressArg
 from ._report import BulkReport
 from ._sync import MatchKind, Mode, TagPlan, _plain, audience_keys
@@ -375,7 +381,7 @@ class _SegmentCalls(Generic[_TagsPlanT, _ReportT]):
         lookup_batch: int | None = None,
         allow_mass_removal: Allow = False,
         log: str | os.PathLike[str] | None = None,
-        concurrency: int = _native.DEFAULT_CONCURRENCY,
+        concurrency: int = DEFAULT_CONCURRENCY,
         progress: ProgressArg = False,
         on_error: OnError = "collect",
     ) -> _ReportT:

@@ -36,7 +36,13 @@ def test_a_dry_run_prints_each_tag_and_changes_nothing(tmp_path: Path) -> None:
     csv = table(tmp_path / "segments.csv", ROWS)
     with Sandbox(customers=people(20, {"gold": [7]})) as sb:
         result = helpcrunch(
-            "sync-tags", "--from-csv", csv, *ARGS, "--tags", "trial,paying,gold", "--dry-run",
+            "sync-tags",
+            "--from-csv",
+            csv,
+            *ARGS,
+            "--tags",
+            "trial,paying,gold",
+            "--dry-run",
             sandbox=sb,
         )
         assert tag_writes(sb) == []
@@ -93,7 +99,9 @@ def test_sync_tags_against_helpcrunch_sandbox_served_apart(tmp_path: Path) -> No
         with urllib.request.urlopen(request, timeout=30) as answer:
             found: list[dict[str, Any]] = json.load(answer)["data"]
         with_email = [c["email"] for c in found if c.get("email")][:6]
-        rows = [(e, "nightly-a") for e in with_email[:4]] + [(e, "nightly-b") for e in with_email[2:]]
+        rows = [(e, "nightly-a") for e in with_email[:4]] + [
+            (e, "nightly-b") for e in with_email[2:]
+        ]
         csv = table(tmp_path / "segments.csv", rows)
         log = os.fspath(tmp_path / "segments.jsonl")
         result = helpcrunch(

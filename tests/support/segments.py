@@ -70,9 +70,7 @@ def tag_writes(sb: Sandbox) -> list[tuple[str, int]]:
     return out
 
 
-def standard_segments(
-    scale: float = 1.0, *, seed: int = 21
-) -> tuple[int, dict[str, list[int]]]:
+def standard_segments(scale: float = 1.0, *, seed: int = 21) -> tuple[int, dict[str, list[int]]]:
     """The issue's standard case at ``scale`` (1 is the issue's): an account of 50,000; six
     audiences of 4,000 … 400 customers, 11,000 memberships over 5,000 distinct customers (each
     audience drawn from the same 5,000). Returns the account's size and each tag's ids."""
@@ -88,8 +86,8 @@ def standard_segments(
     covered = set().union(*map(set, audiences.values()))
     missing = [i for i in pool if i not in covered]
     # The uncovered ones join the second audience in place of members the first one has.
-    second = list(STANDARD_TAGS)[1]
-    first = set(audiences[list(STANDARD_TAGS)[0]])
+    first_tag, second = list(STANDARD_TAGS)[:2]
+    first = set(audiences[first_tag])
     replaceable = [i for i in audiences[second] if i in first]
     for out, into in zip(replaceable, missing, strict=False):
         audiences[second][audiences[second].index(out)] = into

@@ -38,9 +38,7 @@ def counts(plan: helpcrunch.TagPlan) -> tuple[int, int, int, int]:
     return len(plan.to_add), len(plan.to_remove), len(plan.unchanged), len(plan.rejected)
 
 
-def plan_both(
-    sb: Sandbox, segments: Any, use_async: bool, **kw: Any
-) -> helpcrunch.TagsPlan:
+def plan_both(sb: Sandbox, segments: Any, use_async: bool, **kw: Any) -> helpcrunch.TagsPlan:
     if use_async:
 
         async def main() -> helpcrunch.TagsPlan:
@@ -68,7 +66,9 @@ def test_each_tag_has_its_view_and_the_keys_are_looked_up_once(use_async: bool) 
     assert plan.requests["holder_pages"] == 3 and plan.requests["lookups"] == 1
     # Merged: customers 1, 2 lose trial; 5..9 lose paying; 50..52 lose gold; 11, 12 keep trial
     # and 10..12 keep paying; 13..20 gain paying: one change each, several tags in some.
-    adds = {c.customer_id: sorted(t["name"] for t in c.tags) for c in plan.changes if c.kind == "add"}
+    adds = {
+        c.customer_id: sorted(t["name"] for t in c.tags) for c in plan.changes if c.kind == "add"
+    }
     removes = {
         c.customer_id: sorted(t["name"] for t in c.tags) for c in plan.changes if c.kind == "remove"
     }
@@ -159,7 +159,7 @@ def test_the_guard_is_per_tag_and_names_the_tags_it_refuses() -> None:
         assert sorted(plan.mass_removal) == ["gold", "paying"]
         for allow in (False, {"gold"}, frozenset({"trial"})):
             with pytest.raises(helpcrunch.MassRemovalError) as caught:
-                client.apply_plan(plan, allow_mass_removal=allow)  # type: ignore[arg-type]
+                client.apply_plan(plan, allow_mass_removal=allow)
             assert tag_writes(sb) == []
             assert "paying" in caught.value.tags
             assert "tag 'paying': this plan removes the tag from 10 of its 11" in str(caught.value)
