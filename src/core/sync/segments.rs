@@ -199,3 +199,51 @@ pub fn merge(plans: &[Plan]) -> Vec<Change> {
     }
     changes
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn segment(tag: &str, keys: &[&str]) -> SegmentInput {
+        SegmentInput {
+            tag: tag.into(),
+            color: None,
+            keys: keys.iter().map(|k| KeyInput::from(*k)).collect(),
+            positions: None,
+        }
+    }
+
+    #[test]
+    fn a_request_names_each_tag_once_and_at_least_one() {
+        let twice = vec![segment("vip", &[]), segment("vip", &["a@example.com"])];
+        let error = TagsRequest::new(twice, "mirror", "email", None).unwrap_err();
+        assert!(error.to_string().contains("managed twice"), "{error}");
+        assert!(TagsRequest::new(vec![], "mirror", "email", None).is_err());
+        assert!(TagsRequest::new(vec![segment(" ", &[])], "mirror", "email", None).is_err());
+        let ok = TagsRequest::new(
+            vec![segment("vip", &[]), segment("trial", &[])],
+            "add",
+            "id",
+            None,
+        )
+        .unwrap();
+        assert_eq!(ok.segments.len(), 2);
+        assert_eq!((ok.mode, ok.kind), (Mode::Add, MatchKind::Id));
+    }
+
+    #[test]
+    fn a_long_tables_duplicate_names_the_row_of_the_table() {
+        let input = SegmentInput {
+            positions: Some(vec![4, 9]),
+            ..segment("vip", &["a@example.com", "A@example.com"])
+        };
+        let request = TagsRequest::new(vec![input], "mirror", "email", None).unwrap();
+        let rows = request.segments[0].audience.rows();
+        assert_eq!(
+            rows[1],
+            super::super::audience::Row::Rejected(super::super::audience::Reason::Duplicate {
+                kept_row: 4
+            })
+        );
+    }
+}
