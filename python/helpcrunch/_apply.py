@@ -99,7 +99,12 @@ def _check_plan(plan: TagPlan | TagsPlan, allow_mass_removal: Allow) -> None:
             f"plan must be a TagPlan (from plan_tag) or a TagsPlan (from plan_tags), not "
             f"{type(plan).__name__}"
         )
-    if plan.mass_removal is not None and plan._guard is not None and not allow_mass_removal:
+    allowed = (
+        plan.tag in allow_mass_removal
+        if isinstance(allow_mass_removal, (set, frozenset))
+        else bool(allow_mass_removal)
+    )
+    if plan.mass_removal is not None and plan._guard is not None and not allowed:
         removing, holders = plan._guard
         raise MassRemovalError(plan.mass_removal, removing=removing, holders=holders)
 

@@ -238,3 +238,13 @@ def test_a_small_account_is_scanned_once_for_every_tag() -> None:
     assert requests == plan.lookups == 1 + 2 + 2
     assert counts(plan.by_tag["trial"]) == (70, 0, 49, 0)
     assert counts(plan.by_tag["paying"]) == (50, 0, 60, 0)
+
+
+def test_a_set_of_names_allows_a_one_tag_plan_only_when_it_names_its_tag() -> None:
+    with Sandbox(customers=account()) as sb, sb.client(rate_limit=None) as client:
+        plan = client.plan_tag("gold", [])
+        with pytest.raises(helpcrunch.MassRemovalError):
+            client.apply_plan(plan, allow_mass_removal={"trial"})
+        assert tag_writes(sb) == []
+        client.apply_plan(plan, allow_mass_removal={"gold"})
+        assert carriers(sb, "gold") == set()
