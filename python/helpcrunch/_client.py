@@ -8,6 +8,7 @@ iterator). Each client only says how a call runs, in its ``_run_*`` methods."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from types import TracebackType
@@ -26,8 +27,8 @@ from ._apply import (
 )
 from ._bulk import AsyncRun, BulkOptions, OnError, SyncRun, acollect, collect
 from ._journal import ChangeLog
-from ._native import NativeClient, NativePlanRequest, NativeQuery, NativeSearch
-from ._progress import ProgressArg
+from ._native import NativeClient, NativePlanProgress, NativePlanRequest, NativeQuery, NativeSearch
+from ._progress import PlanProgressArg, PlanWatch, ProgressArg
 from ._report import BulkReport, BulkResult
 from ._search import AsyncCustomerSearch, CustomerSearch
 from ._sync import MatchKind, Mode, TagPlan, plan_request
@@ -48,6 +49,9 @@ ENV_API_KEY = "HELPCRUNCH_API_KEY"
 ENV_BASE_URL = "HELPCRUNCH_BASE_URL"
 ENV_RATE_LIMIT_BACKEND = "HELPCRUNCH_RATE_LIMIT_BACKEND"
 ENV_SETTINGS = (ENV_API_KEY, ENV_BASE_URL, ENV_RATE_LIMIT_BACKEND)
+
+#: Seconds between two looks at an awaited plan's progress.
+_PLAN_TICK = 0.1
 
 _C = TypeVar("_C", bound="_BaseClient")
 #: What a call gives: the customer, or an awaitable of it.
@@ -327,6 +331,7 @@ class _Calls(_BaseClient, Generic[_CustomerT, _ReportT, _ResultsT, _SearchT, _Co
         color: str | None = None,
         key_column: str | None = None,
         lookup_batch: int | None = None,
+        progress: PlanProgressArg = False,
     ) -> _PlanT:
         """Plan making ``tag`` match ``audience``: who gets it, who loses it, which rows are
         rejected and why. Sends searches only (as few as the API allows); writes nothing.
@@ -338,6 +343,9 @@ class _Calls(_BaseClient, Generic[_CustomerT, _ReportT, _ResultsT, _SearchT, _Co
         - ``color``: for a tag that does not exist yet.
         - ``lookup_batch``: keys per search (default ``DEFAULT_LOOKUP_BATCH``; halved when
           HelpCrunch refuses a batch).
+        - ``progress=True`` shows the searches done of about how many, with the ETA at the
+          rate limit, on stderr (a bar on a terminal or in Jupyter) for a plan taking over a
+          second; a callable gets ``(done, expected)`` as they move.
         """
         request = plan_request(
             self._native,
@@ -349,7 +357,7 @@ class _Calls(_BaseClient, Generic[_CustomerT, _ReportT, _ResultsT, _SearchT, _Co
             key_column=key_column,
             lookup_batch=lookup_batch,
         )
-        return self._run_plan(request)
+        return self._run_plan(request, progress)
 
     def apply_plan(
         self,
@@ -393,7 +401,8 @@ class _Calls(_BaseClient, Generic[_CustomerT, _ReportT, _ResultsT, _SearchT, _Co
         on_error: OnError = "collect",
     ) -> _ReportT:
         """:meth:`plan_tag`, then :meth:`apply_plan`: the same arguments, the report. The log
-        is checked before the plan's first request."""
+        is checked before the plan's first request. ``progress=True`` shows the planning's
+        progress, then the writes'; a callable gets the writes' only."""
         request = plan_request(
             self._native,
             tag,
@@ -443,7 +452,7 @@ class _Calls(_BaseClient, Generic[_CustomerT, _ReportT, _ResultsT, _SearchT, _Co
     def _run_count(self, query: NativeQuery) -> _CountT:
         raise NotImplementedError
 
-    def _run_plan(self, request: NativePlanRequest) -> _PlanT:
+    def _run_plan(self, request: NativePlanRequest, progress: PlanProgressArg = False) -> _PlanT:
         raise NotImplementedError
 
     def _run_steps(self, steps: list[Step], log: ChangeLog | None, options: RunOptions) -> _ReportT:
@@ -489,10 +498,14 @@ class Client(_Calls[Customer, BulkReport, Iterator[BulkResult], CustomerSearch, 
         finally:
             _logs.flush()
 
-    def _run_plan(self, request: NativePlanRequest) -> TagPlan:
+    def _run_plan(self, request: NativePlanRequest, progress: PlanProgressArg = False) -> TagPlan:
+        watch = PlanWatch(progress, NativePlanProgress(), self.rate_limit)
         try:
-            return TagPlan(self._native.plan(request), self.rate_limit)
+            native = self._native.plan(request, watch.state, watch.tick if watch.wanted else None)
+            watch.finish()
+            return TagPlan(native, self.rate_limit)
         finally:
+            watch.close()
             _logs.flush()
 
     def _run_steps(
@@ -508,7 +521,7 @@ class Client(_Calls[Customer, BulkReport, Iterator[BulkResult], CustomerSearch, 
         options: RunOptions,
     ) -> BulkReport:
         try:
-            plan = self._run_plan(request)
+            plan = self._run_plan(request, options.progress is True)
         except BaseException:
             if log is not None:
                 log.close()
@@ -569,9 +582,26 @@ class AsyncClient(
     async def _run_count(self, query: NativeQuery) -> int:
         return await _aio.call(self._native.count_async, query)
 
-    async def _run_plan(self, request: NativePlanRequest) -> TagPlan:
-        plan = await _aio.call(self._native.plan_async, request)
-        return TagPlan(plan, self.rate_limit)
+    async def _run_plan(
+        self, request: NativePlanRequest, progress: PlanProgressArg = False
+    ) -> TagPlan:
+        watch = PlanWatch(progress, NativePlanProgress(), self.rate_limit)
+        planning = asyncio.ensure_future(_aio.call(self._native.plan_async, request, watch.state))
+        try:
+            while watch.wanted:
+                # The display is moved from here, beside the plan: nothing calls Python from
+                # the core's threads.
+                done, _ = await asyncio.wait({planning}, timeout=_PLAN_TICK)
+                if done:
+                    break
+                watch.tick()
+            native = await planning
+            watch.finish()
+            return TagPlan(native, self.rate_limit)
+        finally:
+            # A callback that raised (or a cancelled task) stops the plan.
+            planning.cancel()
+            watch.close()
 
     async def _run_steps(
         self, steps: list[Step], log: ChangeLog | None, options: RunOptions
@@ -586,7 +616,7 @@ class AsyncClient(
         options: RunOptions,
     ) -> BulkReport:
         try:
-            plan = await self._run_plan(request)
+            plan = await self._run_plan(request, options.progress is True)
         except BaseException:
             if log is not None:
                 log.close()
