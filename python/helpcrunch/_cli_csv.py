@@ -443,8 +443,8 @@ def _interrupted(run: _CsvRun, report: BulkReport, total: int | None) -> str:
     checkpoint = run.args.checkpoint
     if checkpoint is not None:
         advice = (
-            f"to resume, run the same command again ({command_line(run.args.argv)}): "
-            f"--checkpoint {checkpoint} skips the rows done"
+            f"to resume, run the same command again: {command_line(run.args.argv)} "
+            f"(--checkpoint {checkpoint} skips the rows done)"
         )
     else:
         advice = (

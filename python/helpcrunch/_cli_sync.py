@@ -82,12 +82,12 @@ def _show_plan(plan: TagPlan, lines: list[int] | None, allow: bool) -> None:
         emit(f"  … and {more:,} more rejected")
     seconds = plan.seconds
     if plan._guard is not None and not allow:
-        emit(f"applying it is refused without --allow-mass-removal: {_guard_words(plan)}")
+        emit(f"applying it is refused: {_guard_words(plan)}")
         return
     emit(
         f"applying it sends {counted(plan.writes, 'write')}"
         + ("" if seconds is None else f", about {duration(seconds)} at the rate limit")
-        + f" after {counted(plan.lookups, 'lookup')}"
+        + f" (planning took {counted(plan.lookups, 'lookup')})"
     )
 
 

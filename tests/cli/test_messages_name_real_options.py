@@ -173,7 +173,7 @@ def test_the_guard_refusal_comes_instead_of_what_applying_sends(
         )
     assert "applying it sends" not in result.stdout, result.stdout
     assert (
-        "applying it is refused without --allow-mass-removal: it removes the tag from 9 of its "
-        "10 current holders" in result.stdout
+        "applying it is refused: it removes the tag from 9 of its 10 current holders, more "
+        "than half of them; give --allow-mass-removal if that is what you mean" in result.stdout
     )
     assert result.returncode == (0 if dry_run else 2), result.stderr
