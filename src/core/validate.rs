@@ -287,7 +287,10 @@ mod tests {
             for tag_use in [TagUse::Add, TagUse::Remove] {
                 let msg =
                     value_message(normalize_tags(vec![input(bad, None, 0)], tag_use).unwrap_err());
-                assert!(msg.contains(&format!("has {ends} whitespace")), "{bad:?}: {msg}");
+                assert!(
+                    msg.contains(&format!("has {ends} whitespace")),
+                    "{bad:?}: {msg}"
+                );
                 assert!(msg.contains("tags[0]"), "{bad:?}: {msg}");
             }
         }
