@@ -8,7 +8,6 @@ iterator). Each client only says how a call runs, in its ``_run_*`` methods."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from types import TracebackType
@@ -27,10 +26,11 @@ from ._apply import (
 )
 from ._bulk import AsyncRun, BulkOptions, OnError, SyncRun, acollect, collect
 from ._journal import ChangeLog
-from ._native import NativeClient, NativePlanProgress, NativePlanRequest, NativeQuery, NativeSearch
-from ._progress import PlanProgressArg, PlanWatch, ProgressArg
+from ._native import NativeClient, NativePlanRequest, NativeQuery, NativeSearch
+from ._progress import PlanProgressArg, ProgressArg, arun_plan, run_plan
 from ._report import BulkReport, BulkResult
 from ._search import AsyncCustomerSearch, CustomerSearch
+from ._segments import Allow, TagsPlan, _AsyncSegments, _BlockingSegments
 from ._sync import MatchKind, Mode, TagPlan, plan_request
 from ._types import CallName, Condition, Customer, CustomerId, Match, TagCall, Tags
 
@@ -49,9 +49,6 @@ ENV_API_KEY = "HELPCRUNCH_API_KEY"
 ENV_BASE_URL = "HELPCRUNCH_BASE_URL"
 ENV_RATE_LIMIT_BACKEND = "HELPCRUNCH_RATE_LIMIT_BACKEND"
 ENV_SETTINGS = (ENV_API_KEY, ENV_BASE_URL, ENV_RATE_LIMIT_BACKEND)
-
-#: Seconds between two looks at an awaited plan's progress.
-_PLAN_TICK = 0.1
 
 _C = TypeVar("_C", bound="_BaseClient")
 #: What a call gives: the customer, or an awaitable of it.
@@ -361,9 +358,9 @@ class _Calls(_BaseClient, Generic[_CustomerT, _ReportT, _ResultsT, _SearchT, _Co
 
     def apply_plan(
         self,
-        plan: TagPlan,
+        plan: TagPlan | TagsPlan,
         *,
-        allow_mass_removal: bool = False,
+        allow_mass_removal: Allow = False,
         log: str | os.PathLike[str] | None = None,
         concurrency: int = DEFAULT_CONCURRENCY,
         progress: ProgressArg = False,
@@ -380,6 +377,10 @@ class _Calls(_BaseClient, Generic[_CustomerT, _ReportT, _ResultsT, _SearchT, _Co
         (a resumed run), and :meth:`undo` reverses it. A log may be reused by every run of the
         same sync (each new plan sends what its own reading needs); a file that is not such a
         log is refused, untouched, before anything is sent.
+
+        A :class:`TagsPlan` (from :meth:`plan_tags`) sends at most one add and one removal per
+        customer, each with every tag it gains or loses; its guard is per tag
+        (``allow_mass_removal`` may name the tags allowed: ``{"trial"}``).
         """
         steps, opened = apply_steps(plan, allow_mass_removal, log)
         return self._run_steps(steps, opened, RunOptions(concurrency, progress, on_error))
@@ -468,7 +469,10 @@ class _Calls(_BaseClient, Generic[_CustomerT, _ReportT, _ResultsT, _SearchT, _Co
         raise NotImplementedError
 
 
-class Client(_Calls[Customer, BulkReport, Iterator[BulkResult], CustomerSearch, int, TagPlan]):
+class Client(
+    _Calls[Customer, BulkReport, Iterator[BulkResult], CustomerSearch, int, TagPlan],
+    _BlockingSegments,
+):
     """A HelpCrunch client for blocking code. Safe to share between threads.
 
     >>> with helpcrunch.Client() as client:
@@ -499,13 +503,14 @@ class Client(_Calls[Customer, BulkReport, Iterator[BulkResult], CustomerSearch, 
             _logs.flush()
 
     def _run_plan(self, request: NativePlanRequest, progress: PlanProgressArg = False) -> TagPlan:
-        watch = PlanWatch(progress, NativePlanProgress(), self.rate_limit)
         try:
-            native = self._native.plan(request, watch.state, watch.tick if watch.wanted else None)
-            watch.finish()
+            native = run_plan(
+                lambda state, tick: self._native.plan(request, state, tick),
+                progress,
+                self.rate_limit,
+            )
             return TagPlan(native, self.rate_limit)
         finally:
-            watch.close()
             _logs.flush()
 
     def _run_steps(
@@ -552,7 +557,8 @@ class AsyncClient(
         AsyncCustomerSearch,
         Awaitable[int],
         Awaitable[TagPlan],
-    ]
+    ],
+    _AsyncSegments,
 ):
     """A HelpCrunch client for asyncio: the same calls as :class:`Client`, awaitable. Works on
     any running loop (Jupyter's, uvloop's), and one client may serve several loops in turn.
@@ -585,23 +591,12 @@ class AsyncClient(
     async def _run_plan(
         self, request: NativePlanRequest, progress: PlanProgressArg = False
     ) -> TagPlan:
-        watch = PlanWatch(progress, NativePlanProgress(), self.rate_limit)
-        planning = asyncio.ensure_future(_aio.call(self._native.plan_async, request, watch.state))
-        try:
-            while watch.wanted:
-                # The display is moved from here, beside the plan: nothing calls Python from
-                # the core's threads.
-                done, _ = await asyncio.wait({planning}, timeout=_PLAN_TICK)
-                if done:
-                    break
-                watch.tick()
-            native = await planning
-            watch.finish()
-            return TagPlan(native, self.rate_limit)
-        finally:
-            # A callback that raised (or a cancelled task) stops the plan.
-            planning.cancel()
-            watch.close()
+        native = await arun_plan(
+            lambda state: _aio.call(self._native.plan_async, request, state),
+            progress,
+            self.rate_limit,
+        )
+        return TagPlan(native, self.rate_limit)
 
     async def _run_steps(
         self, steps: list[Step], log: ChangeLog | None, options: RunOptions

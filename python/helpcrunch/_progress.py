@@ -7,11 +7,12 @@ sending) went."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sys
 import time
-from collections.abc import Callable
-from typing import IO, Any, Union
+from collections.abc import Awaitable, Callable
+from typing import IO, Any, TypeVar, Union
 
 from ._format import counted, duration
 from ._native import RATE_LIMIT_MARGIN, NativePlanProgress
@@ -309,3 +310,49 @@ class PlanWatch:
         if self._display is not None:
             self._display.close()
             self._display = None
+
+
+_T = TypeVar("_T")
+
+#: Seconds between two looks at an awaited plan's progress.
+_PLAN_TICK = 0.1
+
+
+def run_plan(
+    plan: Callable[[NativePlanProgress, Callable[[], None] | None], _T],
+    progress: PlanProgressArg,
+    rate_limit: float | None,
+) -> _T:
+    """``plan(state, tick)`` (a blocking native plan: ``tick`` is called while it waits),
+    with its progress shown as ``progress`` asks; every kind of plan is made through here."""
+    watch = PlanWatch(progress, NativePlanProgress(), rate_limit)
+    try:
+        made = plan(watch.state, watch.tick if watch.wanted else None)
+        watch.finish()
+        return made
+    finally:
+        watch.close()
+
+
+async def arun_plan(
+    plan: Callable[[NativePlanProgress], Awaitable[_T]],
+    progress: PlanProgressArg,
+    rate_limit: float | None,
+) -> _T:
+    """:func:`run_plan` for an awaited plan: the display is moved by this task, beside the
+    plan, so nothing calls Python from the core's threads."""
+    watch = PlanWatch(progress, NativePlanProgress(), rate_limit)
+    planning = asyncio.ensure_future(plan(watch.state))
+    try:
+        while watch.wanted:
+            done, _ = await asyncio.wait({planning}, timeout=_PLAN_TICK)
+            if done:
+                break
+            watch.tick()
+        made = await planning
+        watch.finish()
+        return made
+    finally:
+        # A callback that raised (or a cancelled task) stops the plan.
+        planning.cancel()
+        watch.close()
