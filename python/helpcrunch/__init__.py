@@ -11,9 +11,10 @@ settings yourself.
 
 from __future__ import annotations
 
-import atexit
-import os
-import threading
+# Imported under private names: ``dir(helpcrunch)`` lists the public API only (see __dir__).
+import atexit as _atexit
+import os as _os
+import threading as _threading
 from collections.abc import Iterable
 
 from . import _exceptions, _logs, _native
@@ -62,12 +63,19 @@ __all__ = [
 ]
 __all__ += _exceptions.__all__
 
+
+def __dir__() -> list[str]:
+    # The public API, not the names this module's code imports (Iterable, ENV_SETTINGS) nor
+    # its private modules.
+    return sorted(__all__)
+
+
 _logs.setup_from_env()
 # Threads still in a blocking call when the interpreter exits must not re-enter it, and the
 # core's last log records must be emitted (src/python/bridge.rs).
-atexit.register(_native._prepare_exit)
+_atexit.register(_native._prepare_exit)
 
-_default_lock = threading.Lock()
+_default_lock = _threading.Lock()
 #: The shared clients (one native client behind both) and the environment they came from.
 _defaults: tuple[Client, AsyncClient] | None = None
 _default_env: tuple[str | None, ...] = ()
@@ -78,17 +86,17 @@ def _after_fork_in_child() -> None:
     # child, where that thread does not exist: the child's first module-level call would wait
     # for it forever.
     global _default_lock
-    _default_lock = threading.Lock()
+    _default_lock = _threading.Lock()
 
 
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
+if hasattr(_os, "register_at_fork"):
+    _os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _default_clients() -> tuple[Client, AsyncClient]:
     """The shared clients, rebuilt when the environment they came from changes."""
     global _defaults, _default_env
-    env = tuple(os.environ.get(name) for name in ENV_SETTINGS)
+    env = tuple(_os.environ.get(name) for name in ENV_SETTINGS)
     clients = _defaults
     if clients is not None and env == _default_env:
         return clients

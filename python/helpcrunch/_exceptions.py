@@ -7,6 +7,7 @@
     ├── ClientClosedError             the client was closed
     ├── RequestCancelledError         a bulk item stopped before it finished
     ├── BulkError                     a bulk run with on_error="raise" met a failure (.report)
+    ├── MissingExtraError             a DataFrame asked for without pandas/polars (also an ImportError)
     └── APIError
         ├── APIStatusError            any non-2xx answer
         │   ├── BadRequestError            400
@@ -49,6 +50,7 @@ __all__ = [
     "HelpCrunchError",
     "InternalServerError",
     "MassRemovalError",
+    "MissingExtraError",
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitError",
@@ -189,6 +191,19 @@ class MassRemovalError(HelpCrunchError):
         #: For a plan of several tags (``plan_tags``): the tags refused (``removing`` and
         #: ``holders`` are the first's); empty for a plan of one tag.
         self.tags: list[str] = list(tags or [])
+
+
+class MissingExtraError(HelpCrunchError, ImportError):
+    """A DataFrame was asked for (``to_pandas()``, ``to_polars()``) but its library is not
+    installed. The message names the extra that installs it (``extra``: ``"pandas"`` or
+    ``"polars"``); an ``ImportError`` too, so ``except ImportError`` catches it."""
+
+    def __init__(self, extra: str, method: str) -> None:
+        super().__init__(
+            f"{method}() needs {extra}, which is not installed: pip install 'helpcrunch[{extra}]'"
+        )
+        self.extra = extra
+        self.name = extra
 
 
 class BulkInterrupted(KeyboardInterrupt):

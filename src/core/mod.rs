@@ -15,7 +15,7 @@
 //! - `change`: one change to one customer (what a plan holds, applying sends, a log records
 //!   and undo reverses);
 //! - `bulk`: many calls at once; `runtime`: the fork-aware tokio runtimes; `wait`: how a
-//!   blocking call waits.
+//!   blocking call waits; `words`: numbers in messages (`1,801`).
 
 pub mod body;
 pub mod bulk;
@@ -36,6 +36,7 @@ pub mod search;
 pub mod sync;
 pub mod validate;
 pub mod wait;
+pub mod words;
 
 #[cfg(test)]
 mod tests;

@@ -99,8 +99,22 @@ fn check_color(color: &str, position: Option<usize>) -> Result<()> {
     }
 }
 
+/// Which end of a tag name has whitespace (Unicode's, as `str.strip` and `char::is_whitespace`
+/// see it: a no-break space too), if any: "churn-risk " is a typo that would make a second tag.
+fn stray_whitespace(name: &str) -> Option<&'static str> {
+    let leading = name.starts_with(char::is_whitespace);
+    let trailing = name.ends_with(char::is_whitespace);
+    match (leading, trailing) {
+        (true, true) => Some("leading and trailing"),
+        (true, false) => Some("leading"),
+        (false, true) => Some("trailing"),
+        (false, false) => None,
+    }
+}
+
 /// Check the tag list and drop repeats (a name given twice is sent once; tag names are case
-/// sensitive, so "Lead" and "lead" are two tags). For removal a colour is accepted and ignored, so
+/// sensitive, so "Lead" and "lead" are two tags). The one home of the rules on a tag name: every
+/// call, bulk row, search and plan that takes one comes through here. For removal a colour is accepted and ignored, so
 /// a customer's own `tags` list can be passed straight back.
 pub fn normalize_tags(tags: Vec<TagInput>, tag_use: TagUse) -> Result<Vec<Tag>> {
     if tags.is_empty() {
@@ -115,6 +129,17 @@ pub fn normalize_tags(tags: Vec<TagInput>, tag_use: TagUse) -> Result<Vec<Tag>> 
             return Err(refuse_tag(
                 tag.position,
                 format!("has an empty or whitespace-only name: {}", quote(&tag.name)),
+            ));
+        }
+        if let Some(ends) = stray_whitespace(&tag.name) {
+            return Err(refuse_tag(
+                tag.position,
+                format!(
+                    "name {} has {ends} whitespace: tag names are matched exactly, so it \
+                     would be another tag than {}; remove the whitespace",
+                    quote(&tag.name),
+                    quote(tag.name.trim())
+                ),
             ));
         }
         if tag.name.chars().any(|c| c.is_control()) {
@@ -248,6 +273,29 @@ mod tests {
             );
             assert!(msg.contains("tags[1]"), "{bad:?}: {msg}");
         }
+    }
+
+    #[test]
+    fn names_with_whitespace_at_either_end_are_refused_saying_which() {
+        for (bad, ends) in [
+            (" churn", "leading"),
+            ("churn\t", "trailing"),
+            ("churn\n", "trailing"),
+            ("churn\u{a0}", "trailing"),
+            ("\u{3000}churn ", "leading and trailing"),
+        ] {
+            for tag_use in [TagUse::Add, TagUse::Remove] {
+                let msg =
+                    value_message(normalize_tags(vec![input(bad, None, 0)], tag_use).unwrap_err());
+                assert!(
+                    msg.contains(&format!("has {ends} whitespace")),
+                    "{bad:?}: {msg}"
+                );
+                assert!(msg.contains("tags[0]"), "{bad:?}: {msg}");
+            }
+        }
+        // Inside a name, whitespace is part of it.
+        assert!(normalize_tags(vec![input("churn risk", None, 0)], TagUse::Add).is_ok());
     }
 
     #[test]

@@ -120,6 +120,7 @@ fn tag_name() -> impl Strategy<Value = String> {
         "[A-Za-z0-9 _-]{0,12}",
         "\\PC{0,12}",
         "[\\s]{0,4}",
+        "[\\s\u{a0}\u{3000}]{0,2}[a-z]{1,4}[\\s\u{a0}\u{2028}]{0,2}",
         "[a-z]{0,3}[\\x00-\\x1f\\x7f-\\x9f][a-z]{0,3}",
         any::<String>(),
     ]
@@ -162,11 +163,14 @@ fn id_oracle(text: &str) -> Option<u64> {
     u64::try_from(value).ok()
 }
 
-/// A name is valid when it has something besides white space and no control character (C0,
-/// DEL, C1).
+/// A name is valid when it neither starts nor ends with white space (so is not blank) and has no
+/// control character (C0, DEL, C1).
 fn name_oracle(name: &str) -> bool {
     let control = |c: char| matches!(c as u32, 0x00..=0x1f | 0x7f..=0x9f);
-    name.chars().any(|c| !c.is_whitespace()) && !name.chars().any(control)
+    let (Some(first), Some(last)) = (name.chars().next(), name.chars().last()) else {
+        return false;
+    };
+    !first.is_whitespace() && !last.is_whitespace() && !name.chars().any(control)
 }
 
 /// '#' and 3 or 6 hex digits.
