@@ -16,7 +16,7 @@ import os
 import threading
 from collections.abc import Iterable
 
-from . import _exceptions, _logs, _native
+from . import _exceptions, _logs, _native, webhooks
 from ._client import DEFAULT_BASE_URL, DEFAULT_PAGE_SIZE, ENV_SETTINGS, AsyncClient, Client
 from ._exceptions import *  # noqa: F403 (the exception classes, listed in their __all__)
 from ._native import Change, __version__
@@ -24,6 +24,7 @@ from ._report import BulkReport, BulkResult
 from ._search import AsyncCustomerSearch, CustomerSearch, flatten
 from ._sync import DEFAULT_LOOKUP_BATCH, PlanItem, TagPlan
 from ._types import Condition, Customer, CustomerId, Match, SearchStats, Tag, Tags, TagSpec
+from .webhooks import WebhookCustomer, WebhookEvent
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -45,6 +46,8 @@ __all__ = [
     "TagPlan",
     "TagSpec",
     "Tags",
+    "WebhookCustomer",
+    "WebhookEvent",
     "__version__",
     "add_tags",
     "add_tags_async",
@@ -57,6 +60,7 @@ __all__ = [
     "remove_tags",
     "remove_tags_async",
     "search_customers",
+    "webhooks",
 ]
 __all__ += _exceptions.__all__
 
