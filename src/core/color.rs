@@ -167,7 +167,7 @@ fn function_problem(name: &str, rest: &str) -> Option<String> {
 fn legacy_problem(name: &str, tokens: &[String]) -> Option<String> {
     let values: Vec<&String> = tokens.iter().step_by(2).collect();
     let commas_between = tokens.iter().skip(1).step_by(2).all(|t| t == ",");
-    if !commas_between || tokens.len() % 2 == 0 || !matches!(values.len(), 3 | 4) {
+    if !commas_between || tokens.len().is_multiple_of(2) || !matches!(values.len(), 3 | 4) {
         return Some(format!(
             "{name}() with commas takes 3 values and an optional alpha, each after a comma"
         ));

@@ -124,7 +124,7 @@ fn check_operator(name: &str, op: Operator, operand: Operand, at: At) -> Result<
         return Ok(());
     }
     let hint = match operand {
-        Operand::Array => " (= finds the customers carrying every tag named)",
+        Operand::Array => " (the customers carrying every tag named)",
         _ => "",
     };
     Err(at.value_error(format!(

@@ -140,7 +140,7 @@ impl Operand {
         match self {
             Operand::Text => "a text field",
             Operand::Number => "a number or date field",
-            Operand::Array => "a list field (tags)",
+            Operand::Array => "a list field",
         }
     }
 }
