@@ -30,6 +30,7 @@ from ._native import NativeClient, NativePlanRequest, NativeQuery, NativeSearch
 from ._progress import ProgressArg
 from ._report import BulkReport, BulkResult
 from ._search import AsyncCustomerSearch, CustomerSearch
+from ._segments import Allow, TagsPlan, _AsyncSegments, _BlockingSegments
 from ._sync import MatchKind, Mode, TagPlan, plan_request
 from ._types import CallName, Condition, Customer, CustomerId, Match, TagCall, Tags
 
@@ -353,9 +354,9 @@ class _Calls(_BaseClient, Generic[_CustomerT, _ReportT, _ResultsT, _SearchT, _Co
 
     def apply_plan(
         self,
-        plan: TagPlan,
+        plan: TagPlan | TagsPlan,
         *,
-        allow_mass_removal: bool = False,
+        allow_mass_removal: Allow = False,
         log: str | os.PathLike[str] | None = None,
         concurrency: int = DEFAULT_CONCURRENCY,
         progress: ProgressArg = False,
@@ -372,6 +373,10 @@ class _Calls(_BaseClient, Generic[_CustomerT, _ReportT, _ResultsT, _SearchT, _Co
         (a resumed run), and :meth:`undo` reverses it. A log may be reused by every run of the
         same sync (each new plan sends what its own reading needs); a file that is not such a
         log is refused, untouched, before anything is sent.
+
+        A :class:`TagsPlan` (from :meth:`plan_tags`) sends at most one add and one removal per
+        customer, each with every tag it gains or loses; its guard is per tag
+        (``allow_mass_removal`` may name the tags allowed: ``{"trial"}``).
         """
         steps, opened = apply_steps(plan, allow_mass_removal, log)
         return self._run_steps(steps, opened, RunOptions(concurrency, progress, on_error))
@@ -459,7 +464,10 @@ class _Calls(_BaseClient, Generic[_CustomerT, _ReportT, _ResultsT, _SearchT, _Co
         raise NotImplementedError
 
 
-class Client(_Calls[Customer, BulkReport, Iterator[BulkResult], CustomerSearch, int, TagPlan]):
+class Client(
+    _Calls[Customer, BulkReport, Iterator[BulkResult], CustomerSearch, int, TagPlan],
+    _BlockingSegments,
+):
     """A HelpCrunch client for blocking code. Safe to share between threads.
 
     >>> with helpcrunch.Client() as client:
@@ -539,7 +547,8 @@ class AsyncClient(
         AsyncCustomerSearch,
         Awaitable[int],
         Awaitable[TagPlan],
-    ]
+    ],
+    _AsyncSegments,
 ):
     """A HelpCrunch client for asyncio: the same calls as :class:`Client`, awaitable. Works on
     any running loop (Jupyter's, uvloop's), and one client may serve several loops in turn.
