@@ -17,7 +17,7 @@ import os as _os
 import threading as _threading
 from collections.abc import Iterable
 
-from . import _exceptions, _logs, _native
+from . import _exceptions, _logs, _native, webhooks
 from ._client import DEFAULT_BASE_URL, DEFAULT_PAGE_SIZE, ENV_SETTINGS, AsyncClient, Client
 from ._exceptions import *  # noqa: F403 (the exception classes, listed in their __all__)
 from ._native import Change, __version__
@@ -26,6 +26,7 @@ from ._search import AsyncCustomerSearch, CustomerSearch, flatten
 from ._segments import TagsPlan
 from ._sync import DEFAULT_LOOKUP_BATCH, PlanItem, TagPlan
 from ._types import Condition, Customer, CustomerId, Match, SearchStats, Tag, Tags, TagSpec
+from .webhooks import WebhookCustomer, WebhookEvent
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -48,6 +49,8 @@ __all__ = [
     "TagSpec",
     "Tags",
     "TagsPlan",
+    "WebhookCustomer",
+    "WebhookEvent",
     "__version__",
     "add_tags",
     "add_tags_async",
@@ -60,6 +63,7 @@ __all__ = [
     "remove_tags",
     "remove_tags_async",
     "search_customers",
+    "webhooks",
 ]
 __all__ += _exceptions.__all__
 

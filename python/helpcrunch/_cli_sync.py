@@ -27,10 +27,11 @@ from ._cli_common import (
     say,
 )
 from ._cli_csv import CsvError, CsvFile
+from ._cli_tags import colour_reason
 from ._client import DEFAULT_CONCURRENCY, Client
 from ._exceptions import MassRemovalError
 from ._format import count, counted, duration
-from ._native import MATCH_KINDS, MODES, check_call
+from ._native import MATCH_KINDS, MODES
 from ._report import BulkReport
 from ._sync import TagPlan
 
@@ -142,13 +143,9 @@ def _check_apply_options(args: argparse.Namespace) -> None:
         if log is not None:
             log.close()
     color = getattr(args, "color", None)
-    if color is not None:
-        try:
-            check_call("add_tags", 1, [{"name": "x", "color": color}])
-        except ValueError:
-            raise UsageError(
-                f"--color: {color!r} is not a colour (#rgb or #rrggbb, e.g. '#c57de0')"
-            ) from None
+    why = None if color is None else colour_reason(color)
+    if why is not None:
+        raise UsageError(f"--color: {color!r} is not a CSS colour: {why}")
 
 
 def _cmd_sync_tag(args: argparse.Namespace) -> int:
@@ -268,7 +265,11 @@ def add_commands(command: Command) -> None:
         default="mirror",
         help="mirror: add to members, remove from every other holder; add; remove (default mirror)",
     )
-    sync.add_argument("--color", metavar="'#hex'", help="the colour of a tag not yet made")
+    sync.add_argument(
+        "--color",
+        metavar="COLOR",
+        help="the colour of a tag not yet made: any CSS colour (red, '#c57de0', 'rgb(0 0 0)')",
+    )
     sync.add_argument(
         "--allow-mass-removal",
         action="store_true",

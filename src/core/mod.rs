@@ -7,7 +7,8 @@
 //! - `body`: reading and checking response bodies; `failure`: what a failed attempt becomes;
 //! - `error`: the error type, with the argument an input error is about; `names`: the one
 //!   mechanism by which an enum lists its names for other layers;
-//! - `validate`: customer ids and tags; `retry`: the retry policy; `rate_limit`: the pacer;
+//! - `validate`: customer ids and tags; `color`: what a tag colour may be (any CSS colour);
+//!   `retry`: the retry policy; `rate_limit`: the pacer;
 //! - `query`: search filters, checked; `paging`: which page to ask for next and whether a page
 //!   can be used (pure logic); `search`: the pager that fetches them;
 //! - `sync`: planning a tag sync (which customers to tag and untag, found with the fewest
@@ -21,6 +22,7 @@ pub mod body;
 pub mod bulk;
 pub mod change;
 pub mod client;
+pub mod color;
 pub mod config;
 pub mod error;
 pub mod failure;

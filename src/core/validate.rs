@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 
+use super::color::{css_color_problem, ACCEPTED};
 use super::error::{quote, Argument, Error, Result};
 
 /// HelpCrunch's numeric customer id. Kept as a number so it can only ever be digits in a path.
@@ -83,19 +84,14 @@ fn refuse_tag(position: Option<usize>, detail: String) -> Error {
     }
 }
 
+/// A colour is sent as given; refused only when it is not a CSS colour (`color.rs` says which).
 fn check_color(color: &str, position: Option<usize>) -> Result<()> {
-    let hex = color.strip_prefix('#').unwrap_or("");
-    let ok = matches!(hex.len(), 3 | 6) && hex.bytes().all(|b| b.is_ascii_hexdigit());
-    if ok {
-        Ok(())
-    } else {
-        Err(refuse_tag(
+    match css_color_problem(color) {
+        None => Ok(()),
+        Some(why) => Err(refuse_tag(
             position,
-            format!(
-                "has color {}; a color is '#' and 6 (or 3) hex digits, e.g. '#c57de0'",
-                quote(color)
-            ),
-        ))
+            format!("has color {}: {why}; {ACCEPTED}", quote(color)),
+        )),
     }
 }
 
@@ -305,7 +301,9 @@ mod tests {
         let removed =
             normalize_tags(vec![input("Lead", Some("#c57de0"), 0)], TagUse::Remove).unwrap();
         assert_eq!(removed[0].color, None);
-        for bad in ["c57de0", "#c57de", "#zzzzzz", "red", ""] {
+        let named = normalize_tags(vec![input("Trial", Some("red"), 0)], TagUse::Add).unwrap();
+        assert_eq!(named[0].color.as_deref(), Some("red"), "sent as given");
+        for bad in ["c57de0", "#c57de", "#zzzzzz", "redd", "", " red"] {
             let msg = value_message(
                 normalize_tags(vec![input("Lead", Some(bad), 0)], TagUse::Add).unwrap_err(),
             );

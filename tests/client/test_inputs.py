@@ -100,7 +100,7 @@ def test_bad_tags_are_refused_before_sending(
     assert server.requests == []
 
 
-@pytest.mark.parametrize("color", ["red", "c57de0", "#c57de", "#zzzzzz", "", "#c57de0 "])
+@pytest.mark.parametrize("color", ["redd", "c57de0", "#c57de", "#zzzzzz", "", "#c57de0 "])
 def test_add_tags_refuses_a_bad_color_naming_it(
     server: ScriptedServer, client: helpcrunch.Client, color: str
 ) -> None:

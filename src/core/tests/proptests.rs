@@ -130,6 +130,8 @@ fn color() -> impl Strategy<Value = Option<String>> {
     prop::option::of(prop_oneof![
         "#[0-9a-fA-F]{6}",
         "#[0-9a-fA-F]{3}",
+        "#[0-9a-fA-F]{4}|#[0-9a-fA-F]{8}",
+        "(?i)red|tan|transparent|currentcolor|reed",
         "#?[0-9a-zA-Z]{0,8}",
         any::<String>(),
     ])
@@ -173,12 +175,14 @@ fn name_oracle(name: &str) -> bool {
     !first.is_whitespace() && !last.is_whitespace() && !name.chars().any(control)
 }
 
-/// '#' and 3 or 6 hex digits.
+/// '#' and 3, 4, 6 or 8 hex digits, or a CSS colour name (the functional forms, which
+/// random text never spells, are tested by table in `color.rs`).
 fn color_oracle(color: &str) -> bool {
-    let Some(hex) = color.strip_prefix('#') else {
-        return false;
-    };
-    (hex.len() == 3 || hex.len() == 6) && hex.chars().all(|c| c.is_ascii_hexdigit())
+    if let Some(hex) = color.strip_prefix('#') {
+        return matches!(hex.len(), 3 | 4 | 6 | 8) && hex.chars().all(|c| c.is_ascii_hexdigit());
+    }
+    let lower = color.to_ascii_lowercase();
+    lower == "transparent" || crate::core::color::NAMED.contains(&lower.as_str())
 }
 
 /// What `normalize_tags` should make of the input: the names in first-seen order with their
