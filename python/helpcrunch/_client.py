@@ -27,9 +27,10 @@ from ._apply import (
 from ._bulk import AsyncRun, BulkOptions, OnError, SyncRun, acollect, collect
 from ._journal import ChangeLog
 from ._native import NativeClient, NativePlanRequest, NativeQuery, NativeSearch
-from ._progress import ProgressArg
+from ._progress import PlanProgressArg, ProgressArg, arun_plan, run_plan
 from ._report import BulkReport, BulkResult
 from ._search import AsyncCustomerSearch, CustomerSearch
+from ._segments import Allow, TagsPlan, _AsyncSegments, _BlockingSegments
 from ._sync import MatchKind, Mode, TagPlan, plan_request
 from ._types import CallName, Condition, Customer, CustomerId, Match, TagCall, Tags
 
@@ -327,6 +328,7 @@ class _Calls(_BaseClient, Generic[_CustomerT, _ReportT, _ResultsT, _SearchT, _Co
         color: str | None = None,
         key_column: str | None = None,
         lookup_batch: int | None = None,
+        progress: PlanProgressArg = False,
     ) -> _PlanT:
         """Plan making ``tag`` match ``audience``: who gets it, who loses it, which rows are
         rejected and why. Sends searches only (as few as the API allows); writes nothing.
@@ -338,6 +340,9 @@ class _Calls(_BaseClient, Generic[_CustomerT, _ReportT, _ResultsT, _SearchT, _Co
         - ``color``: for a tag that does not exist yet.
         - ``lookup_batch``: keys per search (default ``DEFAULT_LOOKUP_BATCH``; halved when
           HelpCrunch refuses a batch).
+        - ``progress=True`` shows the searches done of about how many, with the ETA at the
+          rate limit, on stderr (a bar on a terminal or in Jupyter) for a plan taking over a
+          second; a callable gets ``(done, expected)`` as they move.
         """
         request = plan_request(
             self._native,
@@ -349,13 +354,13 @@ class _Calls(_BaseClient, Generic[_CustomerT, _ReportT, _ResultsT, _SearchT, _Co
             key_column=key_column,
             lookup_batch=lookup_batch,
         )
-        return self._run_plan(request)
+        return self._run_plan(request, progress)
 
     def apply_plan(
         self,
-        plan: TagPlan,
+        plan: TagPlan | TagsPlan,
         *,
-        allow_mass_removal: bool = False,
+        allow_mass_removal: Allow = False,
         log: str | os.PathLike[str] | None = None,
         concurrency: int = DEFAULT_CONCURRENCY,
         progress: ProgressArg = False,
@@ -372,6 +377,10 @@ class _Calls(_BaseClient, Generic[_CustomerT, _ReportT, _ResultsT, _SearchT, _Co
         (a resumed run), and :meth:`undo` reverses it. A log may be reused by every run of the
         same sync (each new plan sends what its own reading needs); a file that is not such a
         log is refused, untouched, before anything is sent.
+
+        A :class:`TagsPlan` (from :meth:`plan_tags`) sends at most one add and one removal per
+        customer, each with every tag it gains or loses; its guard is per tag
+        (``allow_mass_removal`` may name the tags allowed: ``{"trial"}``).
         """
         steps, opened = apply_steps(plan, allow_mass_removal, log)
         return self._run_steps(steps, opened, RunOptions(concurrency, progress, on_error))
@@ -393,7 +402,8 @@ class _Calls(_BaseClient, Generic[_CustomerT, _ReportT, _ResultsT, _SearchT, _Co
         on_error: OnError = "collect",
     ) -> _ReportT:
         """:meth:`plan_tag`, then :meth:`apply_plan`: the same arguments, the report. The log
-        is checked before the plan's first request."""
+        is checked before the plan's first request. ``progress=True`` shows the planning's
+        progress, then the writes'; a callable gets the writes' only."""
         request = plan_request(
             self._native,
             tag,
@@ -443,7 +453,7 @@ class _Calls(_BaseClient, Generic[_CustomerT, _ReportT, _ResultsT, _SearchT, _Co
     def _run_count(self, query: NativeQuery) -> _CountT:
         raise NotImplementedError
 
-    def _run_plan(self, request: NativePlanRequest) -> _PlanT:
+    def _run_plan(self, request: NativePlanRequest, progress: PlanProgressArg = False) -> _PlanT:
         raise NotImplementedError
 
     def _run_steps(self, steps: list[Step], log: ChangeLog | None, options: RunOptions) -> _ReportT:
@@ -459,7 +469,10 @@ class _Calls(_BaseClient, Generic[_CustomerT, _ReportT, _ResultsT, _SearchT, _Co
         raise NotImplementedError
 
 
-class Client(_Calls[Customer, BulkReport, Iterator[BulkResult], CustomerSearch, int, TagPlan]):
+class Client(
+    _Calls[Customer, BulkReport, Iterator[BulkResult], CustomerSearch, int, TagPlan],
+    _BlockingSegments,
+):
     """A HelpCrunch client for blocking code. Safe to share between threads.
 
     >>> with helpcrunch.Client() as client:
@@ -489,9 +502,14 @@ class Client(_Calls[Customer, BulkReport, Iterator[BulkResult], CustomerSearch, 
         finally:
             _logs.flush()
 
-    def _run_plan(self, request: NativePlanRequest) -> TagPlan:
+    def _run_plan(self, request: NativePlanRequest, progress: PlanProgressArg = False) -> TagPlan:
         try:
-            return TagPlan(self._native.plan(request), self.rate_limit)
+            native = run_plan(
+                lambda state, tick: self._native.plan(request, state, tick),
+                progress,
+                self.rate_limit,
+            )
+            return TagPlan(native, self.rate_limit)
         finally:
             _logs.flush()
 
@@ -508,7 +526,7 @@ class Client(_Calls[Customer, BulkReport, Iterator[BulkResult], CustomerSearch, 
         options: RunOptions,
     ) -> BulkReport:
         try:
-            plan = self._run_plan(request)
+            plan = self._run_plan(request, options.progress is True)
         except BaseException:
             if log is not None:
                 log.close()
@@ -539,7 +557,8 @@ class AsyncClient(
         AsyncCustomerSearch,
         Awaitable[int],
         Awaitable[TagPlan],
-    ]
+    ],
+    _AsyncSegments,
 ):
     """A HelpCrunch client for asyncio: the same calls as :class:`Client`, awaitable. Works on
     any running loop (Jupyter's, uvloop's), and one client may serve several loops in turn.
@@ -569,9 +588,15 @@ class AsyncClient(
     async def _run_count(self, query: NativeQuery) -> int:
         return await _aio.call(self._native.count_async, query)
 
-    async def _run_plan(self, request: NativePlanRequest) -> TagPlan:
-        plan = await _aio.call(self._native.plan_async, request)
-        return TagPlan(plan, self.rate_limit)
+    async def _run_plan(
+        self, request: NativePlanRequest, progress: PlanProgressArg = False
+    ) -> TagPlan:
+        native = await arun_plan(
+            lambda state: _aio.call(self._native.plan_async, request, state),
+            progress,
+            self.rate_limit,
+        )
+        return TagPlan(native, self.rate_limit)
 
     async def _run_steps(
         self, steps: list[Step], log: ChangeLog | None, options: RunOptions
@@ -586,7 +611,7 @@ class AsyncClient(
         options: RunOptions,
     ) -> BulkReport:
         try:
-            plan = await self._run_plan(request)
+            plan = await self._run_plan(request, options.progress is True)
         except BaseException:
             if log is not None:
                 log.close()

@@ -1,6 +1,7 @@
 # Stubs for the compiled core (src/python/). Not public: use helpcrunch.Client instead.
 import asyncio
 import collections
+from collections.abc import Callable
 from typing import Any, Literal, final
 
 from ._types import CallName, ChangeKind, ClientSettings, Customer, SearchStats, TagCall
@@ -77,12 +78,38 @@ class NativeClient:
         keys: list[Any],
         lookup_batch: object,
     ) -> NativePlanRequest: ...
-    def plan(self, request: NativePlanRequest) -> NativePlan: ...
+    def plan(
+        self,
+        request: NativePlanRequest,
+        progress: NativePlanProgress,
+        tick: Callable[[], object] | None = None,
+    ) -> NativePlan: ...
     def plan_async(
         self,
         request: NativePlanRequest,
+        progress: NativePlanProgress,
         bridge: LoopBridge,
         future: asyncio.Future[NativePlan],
+    ) -> TaskHandle: ...
+    def plan_tags_request(
+        self,
+        segments: list[tuple[str, str | None, list[Any], list[int] | None]],
+        mode: str,
+        match: str,
+        lookup_batch: object,
+    ) -> NativeTagsRequest: ...
+    def plan_tags(
+        self,
+        request: NativeTagsRequest,
+        progress: NativePlanProgress,
+        tick: Callable[[], object] | None = None,
+    ) -> NativeTagsPlan: ...
+    def plan_tags_async(
+        self,
+        request: NativeTagsRequest,
+        progress: NativePlanProgress,
+        bridge: LoopBridge,
+        future: asyncio.Future[NativeTagsPlan],
     ) -> TaskHandle: ...
     def close(self) -> None: ...
     @property
@@ -239,6 +266,14 @@ class NativePlanRequest:
     def usable_rows(self) -> int: ...
 
 @final
+class NativePlanProgress:
+    def __init__(self) -> None: ...
+    @property
+    def done(self) -> int: ...
+    @property
+    def expected(self) -> int: ...
+
+@final
 class NativePlanRequests:
     @property
     def total(self) -> int: ...
@@ -319,3 +354,29 @@ class NativePlan:
     def mass_removal(self) -> NativeMassRemoval | None: ...
     @property
     def items(self) -> list[NativePlanItem]: ...
+
+@final
+class NativeTagsRequest:
+    @property
+    def tags(self) -> list[str]: ...
+
+@final
+class NativeTagsPlan:
+    @property
+    def mode(self) -> Literal["mirror", "add", "remove"]: ...
+    @property
+    def match(self) -> Literal["email", "user_id", "id"]: ...
+    @property
+    def strategy(self) -> str: ...
+    @property
+    def strategy_reason(self) -> str: ...
+    @property
+    def lookup_batch(self) -> int: ...
+    @property
+    def page_size(self) -> int: ...
+    @property
+    def requests(self) -> NativePlanRequests: ...
+    @property
+    def plans(self) -> list[NativePlan]: ...
+    @property
+    def changes(self) -> list[Change]: ...

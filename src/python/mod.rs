@@ -11,6 +11,7 @@ mod logging;
 mod outcome;
 mod sandbox;
 mod search;
+mod segments;
 mod sync;
 
 use pyo3::prelude::*;
@@ -112,10 +113,13 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<search::NativeQuery>()?;
     m.add_class::<search::NativeSearch>()?;
     m.add_class::<sync::NativePlanRequest>()?;
+    m.add_class::<sync::NativePlanProgress>()?;
     m.add_class::<sync::NativePlan>()?;
     m.add_class::<sync::NativePlanItem>()?;
     m.add_class::<sync::NativePlanRequests>()?;
     m.add_class::<sync::NativeMassRemoval>()?;
+    m.add_class::<segments::NativeTagsRequest>()?;
+    m.add_class::<segments::NativeTagsPlan>()?;
     m.add_class::<change::Change>()?;
     m.add_class::<bridge::LoopBridge>()?;
     m.add_class::<bridge::TaskHandle>()?;
