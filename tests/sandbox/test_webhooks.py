@@ -341,3 +341,30 @@ def test_the_cli_refuses_incomplete_webhook_or_style_options(
     _, err = served.process.communicate(timeout=30)
     assert served.process.returncode == 2, err
     assert SECRET not in err
+
+
+def test_every_event_the_sandbox_sends_parses_with_helpcrunch_webhooks(
+    sb: Sandbox, receiver: Receiver
+) -> None:
+    """The two halves agree: the sandbox's bodies are what the receiver side reads."""
+    from helpcrunch.webhooks import parse
+
+    status, created = call(sb, "POST", "/customers", {"email": "a@example.com", "userId": "u-a"})
+    assert status == 201
+    new = created["id"]
+    with sb.client() as client:
+        client.add_tags(new, "vip")
+        client.remove_tags(new, "vip")
+    call(sb, "PATCH", f"/customers/{new}", {"unsubscribed": True, "blocked": True})
+    call(sb, "PUT", f"/customers/{new}", {"email": "b@example.com", "customData": [{"property": "p", "value": 1}]})  # fmt: skip
+    call(sb, "DELETE", f"/customers/{new}")
+    sb.wait_webhooks()
+    events = [parse(raw, h["x-helpcrunch-signature"], SECRET) for h, raw in receiver.received]
+    assert {e.name for e in events} == {
+        "customer.new", "customer.tags_changed", "customer.unsubscribed", "customer.blocked",
+        "customer.email_updated", "customer.subscribed", "customer.unblocked",
+        "customer.deleted",
+    }  # fmt: skip
+    assert all(e.customer is not None and e.customer.id == new for e in events)
+    assert events[0].customer is not None and events[0].customer.user_id == "u-a"
+    assert events[-1].customer is not None and events[-1].customer.custom_data == {"p": 1}
