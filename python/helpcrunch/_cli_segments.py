@@ -24,7 +24,7 @@ from ._cli_common import (
 from ._cli_csv import CsvError, CsvFile
 from ._cli_sync import SHOWN_REJECTED, Command, _apply_options, _resume, _summarize
 from ._exceptions import MassRemovalError
-from ._format import counted, duration
+from ._format import count, counted, duration
 from ._native import MATCH_KINDS, MODES
 from ._segments import Allow, TagsPlan
 
@@ -133,13 +133,13 @@ def _cmd_sync_tags(args: argparse.Namespace) -> int:
             )
         except MassRemovalError as e:
             raise UsageError(
-                f"this plan removes tags {e.tags} from more than half of their holders; give "
-                f"--allow-mass-removal (every tag) or --allow-mass-removal={','.join(e.tags)} "
-                "if that is what you mean (--dry-run shows the plan)"
+                f"this plan removes {', '.join(repr(t) for t in e.tags)} from more than half of "
+                f"their holders; give --allow-mass-removal={','.join(e.tags)} (or the option "
+                "alone, for every tag) if that is what you mean (--dry-run shows the plan)"
             ) from None
     for tag, counts in report.by_tag().items():
         if counts["failed"]:
-            emit(f"  {tag}: {counts['failed']:,} failed")
+            emit(f"  {tag}: {count(counts['failed'])} failed")
     return _summarize(report, "applied")
 
 

@@ -39,7 +39,7 @@ _CSV_RUN = {
     "--progress-interval": "0",
     "CUSTOMER_ID": "12a",
 }
-for _command in ("untag", "tag", "get", "customers", "sync-tag", "clear-tag", "undo"):
+for _command in ("untag", "tag", "get", "customers", "sync-tag", "sync-tags", "clear-tag", "undo"):
     BAD.update({(_command, o): v for o, v in _CONNECTION.items()})
 for _command in ("untag", "tag"):
     BAD.update({(_command, o): v for o, v in _CSV_RUN.items()})
@@ -64,6 +64,16 @@ BAD.update(
         ("sync-tag", "--color"): "redd",
         ("sync-tag", "--concurrency"): "0",
         ("sync-tag", "--log"): "/",
+        ("sync-tags", "--from-csv"): "{tmp}/no-such.csv",
+        ("sync-tags", "--key-column"): "nope",
+        ("sync-tags", "--tag-column"): "nope",
+        ("sync-tags", "--tags"): ",",
+        ("sync-tags", "--delimiter"): ";;",
+        ("sync-tags", "--match"): "phone",
+        ("sync-tags", "--mode"): "toggle",
+        ("sync-tags", "--allow-mass-removal"): None,
+        ("sync-tags", "--concurrency"): "0",
+        ("sync-tags", "--log"): "/",
         ("clear-tag", "TAG"): " ",
         ("clear-tag", "--concurrency"): "0",
         ("clear-tag", "--log"): "/",
@@ -152,6 +162,11 @@ def _argv(command: str, option: str, value: str, tmp: Path, sb: Sandbox) -> list
         tag = value if option == "TAG" else "churn"
         from_csv = [] if option == "--from-csv" else ["--from-csv", os.fspath(audience)]
         return [command, tag, *from_csv, "--mode=add", *given]
+    if command == "sync-tags":
+        segments = tmp / "segments.csv"
+        segments.write_text("email,tag\njohn.doe@example.com,churn\n")
+        from_csv = [] if option == "--from-csv" else ["--from-csv", os.fspath(segments)]
+        return [command, *from_csv, "--mode=add", *given]
     if command == "clear-tag":
         return [command, value if option == "TAG" else "vip", *given]
     if command == "undo":

@@ -68,6 +68,8 @@ def test_sync_tags_refuses_a_mass_removal_then_applies_logs_and_undoes(tmp_path:
         refused = helpcrunch(*args, "--log", log, sandbox=sb)
         assert refused.returncode == EXIT_USAGE
         assert "--allow-mass-removal=gold" in refused.stderr
+        assert refused.stderr.count("--allow-mass-removal") == 1, refused.stderr
+        assert "'gold'" in refused.stderr and "['gold']" not in refused.stderr
         assert tag_writes(sb) == []
         done = helpcrunch(*args, "--log", log, "--allow-mass-removal=gold", sandbox=sb)
         assert done.returncode == 0, done.stderr
