@@ -6,6 +6,7 @@ mod bulk;
 mod change;
 mod client;
 mod convert;
+mod customers;
 mod errors;
 mod logging;
 mod outcome;
@@ -117,6 +118,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<sync::NativePlanRequests>()?;
     m.add_class::<sync::NativeMassRemoval>()?;
     m.add_class::<change::Change>()?;
+    customers::register(m)?;
     m.add_class::<bridge::LoopBridge>()?;
     m.add_class::<bridge::TaskHandle>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;

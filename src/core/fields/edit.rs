@@ -150,7 +150,7 @@ pub(crate) fn customer_record(kind: &str, id: CustomerId, fields: &Fields) -> Cu
 
 /// Every value checked as a caller's would be: a hand-edited log cannot send what a caller
 /// could not.
-fn checked_fields(map: Map<String, Value>) -> Result<Fields> {
+pub fn checked_fields(map: Map<String, Value>) -> Result<Fields> {
     for (name, value) in &map {
         if name == "customData" {
             let Value::Object(custom) = value else {

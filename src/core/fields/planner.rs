@@ -12,7 +12,9 @@ use super::super::error::Result;
 use super::super::sync::audience::{Audience, Key, KeyInput, MatchKind};
 use super::super::sync::PlanRequests;
 use super::super::validate::CustomerId;
-use super::plan::{build, CustomersPlan, CustomersRequest};
+use super::super::change::Change;
+use super::field::Fields;
+use super::plan::{build, undo_fields, Conflict, CustomersPlan, CustomersRequest};
 
 impl Client {
     /// Plan making the customers match the request's table (see [`super`]). Searches only.
@@ -53,5 +55,51 @@ impl Client {
             }
         }
         Ok((out, findings.requests))
+    }
+}
+
+/// What undoing the field changes of a log sends, and what it leaves.
+#[derive(Debug, Clone, Default)]
+pub struct FieldUndo {
+    /// One change per customer putting back the fields that still hold what the runs wrote.
+    pub changes: Vec<Change>,
+    /// Fields changed since, left as they are.
+    pub conflicts: Vec<Conflict>,
+    /// Customers no longer found (deleted since): nothing to put back.
+    pub missing: Vec<CustomerId>,
+    pub requests: PlanRequests,
+}
+
+impl Client {
+    /// Read the customers `applied` (field changes, in the order they took effect) touched,
+    /// in batches of ids, and decide per field what undo puts back (see
+    /// [`super::plan::undo_fields`]).
+    pub async fn plan_field_undo(
+        &self,
+        applied: &[Change],
+        observer: Option<Arc<dyn Observer>>,
+    ) -> Result<FieldUndo> {
+        let mut grouped: HashMap<CustomerId, Vec<&Change>> = HashMap::new();
+        for change in applied.iter().rev() {
+            grouped.entry(change.customer_id).or_default().push(change);
+        }
+        let mut by_customer: Vec<(CustomerId, Vec<&Change>)> = grouped.into_iter().collect();
+        by_customer.sort_by_key(|(id, _)| *id);
+        let ids: Vec<CustomerId> = by_customer.iter().map(|(id, _)| *id).collect();
+        let (current, requests) = self.read_customers(&ids, observer).await?;
+        let mut undo = FieldUndo {
+            requests,
+            ..FieldUndo::default()
+        };
+        for (id, latest_first) in by_customer {
+            let Some(customer) = current.get(&id) else {
+                undo.missing.push(id);
+                continue;
+            };
+            let (change, conflicts) = undo_fields(id, Fields::of_customer(customer), &latest_first);
+            undo.changes.extend(change);
+            undo.conflicts.extend(conflicts);
+        }
+        Ok(undo)
     }
 }
