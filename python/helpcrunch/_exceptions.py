@@ -48,6 +48,7 @@ __all__ = [
     "ErrorDetail",
     "HelpCrunchError",
     "InternalServerError",
+    "MassChangeError",
     "MassRemovalError",
     "NotFoundError",
     "PermissionDeniedError",
@@ -183,6 +184,21 @@ class MassRemovalError(HelpCrunchError):
         super().__init__(message)
         self.removing = removing
         self.holders = holders
+
+
+class MassChangeError(HelpCrunchError):
+    """``apply_plan``/``sync_customers`` refused, before any write, a customer plan that changes
+    more than half of the customers it read, or empties a field on more than 100 customers.
+    The message says how many (also ``updating``, ``read``, ``clearing``); pass
+    ``allow_mass_change=True`` if that is what you mean."""
+
+    def __init__(
+        self, message: str, *, updating: int = 0, read: int = 0, clearing: int = 0
+    ) -> None:
+        super().__init__(message)
+        self.updating = updating
+        self.read = read
+        self.clearing = clearing
 
 
 class BulkInterrupted(KeyboardInterrupt):

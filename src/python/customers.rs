@@ -21,9 +21,7 @@ use super::logging::LogObserver;
 use super::outcome::{Outcome, ToPython};
 use super::sync::key_input;
 use crate::core::fields::edit::{batch_entry, checked_fields};
-use crate::core::fields::{
-    resolve_columns, CustomersPlan, CustomersRequest, Field, FieldUndo,
-};
+use crate::core::fields::{resolve_columns, CustomersPlan, CustomersRequest, Field, FieldUndo};
 use crate::core::sync::{KeyInput, MatchKind, Reason};
 use crate::core::{Edit, Error, Operation, Response};
 
@@ -310,13 +308,15 @@ fn customer_operation(
         "create_customer" => Ok(Operation::CreateCustomer(fields()?)),
         "delete_customer" => Ok(Operation::DeleteCustomer(id()?)),
         "update_customers" => {
-            let list: Vec<Map<String, Value>> =
-                serde_json::from_str(body_json.unwrap_or("[]"))
-                    .map_err(|e| value_error(py, format!("customers: {e}")))?;
+            let list: Vec<Map<String, Value>> = serde_json::from_str(body_json.unwrap_or("[]"))
+                .map_err(|e| value_error(py, format!("customers: {e}")))?;
             if list.is_empty() || list.len() > BATCH_SIZE {
                 return Err(value_error(
                     py,
-                    format!("a batch update takes 1 to {BATCH_SIZE} customers, not {}", list.len()),
+                    format!(
+                        "a batch update takes 1 to {BATCH_SIZE} customers, not {}",
+                        list.len()
+                    ),
                 ));
             }
             let mut checked = Vec::with_capacity(list.len());
@@ -336,10 +336,7 @@ fn customer_operation(
             }
             Ok(Operation::UpdateCustomers(checked))
         }
-        other => Err(value_error(
-            py,
-            format!("{other:?} is not a customer call"),
-        )),
+        other => Err(value_error(py, format!("{other:?} is not a customer call"))),
     }
 }
 
@@ -350,7 +347,9 @@ fn batch_operation(py: Python<'_>, changes: &Bound<'_, PyList>) -> PyResult<Oper
         let change = change.cast::<Change>()?;
         let inner = &change.get().inner;
         let Edit::SetFields { changes, base } = &inner.edit else {
-            return Err(PyTypeError::new_err("a batch update takes changes of fields"));
+            return Err(PyTypeError::new_err(
+                "a batch update takes changes of fields",
+            ));
         };
         entries.push(batch_entry(inner.customer_id, base, changes));
     }
@@ -394,7 +393,11 @@ pub fn customer_call(
     let op = operation_of(py, call, customer_id.unwrap_or(&none), body_json)?;
     let observer = LogObserver::for_current_level(py, None)?;
     let core = client.core().clone();
-    let outcome = block_on(py, Wait::PollFirst, async move { core.call(op, observer).await })?;
+    let outcome = block_on(
+        py,
+        Wait::PollFirst,
+        async move { core.call(op, observer).await },
+    )?;
     Ok(Outcome(outcome.map(AnyBody)).into_pyobject(py)?.unbind())
 }
 
@@ -514,13 +517,22 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<NativeCustomersPlan>()?;
     m.add_class::<NativeCustomerItem>()?;
     m.add_class::<NativeFieldUndo>()?;
-    m.add("CUSTOMER_ACTIONS", PyTuple::new(m.py(), crate::core::fields::CustomerAction::NAMES)?)?;
-    m.add("NULLS", PyTuple::new(m.py(), crate::core::fields::Nulls::NAMES)?)?;
+    m.add(
+        "CUSTOMER_ACTIONS",
+        PyTuple::new(m.py(), crate::core::fields::CustomerAction::NAMES)?,
+    )?;
+    m.add(
+        "NULLS",
+        PyTuple::new(m.py(), crate::core::fields::Nulls::NAMES)?,
+    )?;
     m.add(
         "CUSTOMER_CHANGE_KINDS",
         PyTuple::new(m.py(), crate::core::change::CUSTOMER_CHANGE_KINDS)?,
     )?;
-    m.add("CUSTOMER_FIELDS", PyTuple::new(m.py(), crate::core::fields::field::TOP_FIELDS)?)?;
+    m.add(
+        "CUSTOMER_FIELDS",
+        PyTuple::new(m.py(), crate::core::fields::field::TOP_FIELDS)?,
+    )?;
     m.add("BATCH_SIZE", BATCH_SIZE)?;
     Ok(())
 }

@@ -15,8 +15,8 @@ pub mod planner;
 
 pub use edit::FieldChange;
 pub use field::{Field, Fields};
-pub use planner::FieldUndo;
 pub use plan::{
     resolve_columns, undo_fields, Conflict, CustomerAction, CustomerItem, CustomersPlan,
     CustomersRequest, MassChange, Nulls,
 };
+pub use planner::FieldUndo;

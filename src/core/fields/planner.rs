@@ -6,13 +6,13 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
+use super::super::change::Change;
 use super::super::client::{Client, Observer};
 use super::super::config::{DEFAULT_LOOKUP_BATCH, DEFAULT_PAGE_SIZE};
 use super::super::error::Result;
 use super::super::sync::audience::{Audience, Key, KeyInput, MatchKind};
 use super::super::sync::PlanRequests;
 use super::super::validate::CustomerId;
-use super::super::change::Change;
 use super::field::Fields;
 use super::plan::{build, undo_fields, Conflict, CustomersPlan, CustomersRequest};
 
