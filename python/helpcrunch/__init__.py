@@ -24,6 +24,7 @@ from ._exceptions import *  # noqa: F403 (the exception classes, listed in their
 from ._native import Change, __version__
 from ._report import BulkReport, BulkResult
 from ._search import AsyncCustomerSearch, CustomerSearch, flatten
+from ._segments import TagsPlan
 from ._sync import DEFAULT_LOOKUP_BATCH, PlanItem, TagPlan
 from ._types import Condition, Customer, CustomerId, Match, SearchStats, Tag, Tags, TagSpec
 
@@ -50,6 +51,7 @@ __all__ = [
     "TagPlan",
     "TagSpec",
     "Tags",
+    "TagsPlan",
     "UndoReport",
     "__version__",
     "add_tags",

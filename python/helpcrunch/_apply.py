@@ -19,6 +19,7 @@ from ._journal import Applied, ChangeLog
 from ._native import BulkItem, Change, NativeClient
 from ._progress import VERBS, ProgressArg
 from ._report import BulkReport, BulkResult
+from ._segments import Allow, TagsPlan
 from ._sync import TagPlan
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "apply_steps",
     "arun_steps",
     "open_log",
+    "open_tags_log",
     "run_steps",
     "sync_steps",
     "undo_steps",
@@ -88,12 +90,53 @@ class Step:
     verb: str
 
 
-def _check_plan(plan: TagPlan, allow_mass_removal: bool) -> None:
+def _check_plan(plan: TagPlan | TagsPlan, allow_mass_removal: Allow) -> None:
+    if isinstance(plan, TagsPlan):
+        _check_tags_plan(plan, allow_mass_removal)
+        return
     if not isinstance(plan, TagPlan):
-        raise TypeError(f"plan must be a TagPlan (from plan_tag), not {type(plan).__name__}")
-    if plan.mass_removal is not None and plan._guard is not None and not allow_mass_removal:
+        raise TypeError(
+            f"plan must be a TagPlan (from plan_tag) or a TagsPlan (from plan_tags), not "
+            f"{type(plan).__name__}"
+        )
+    allowed = (
+        plan.tag in allow_mass_removal
+        if isinstance(allow_mass_removal, (set, frozenset))
+        else bool(allow_mass_removal)
+    )
+    if plan.mass_removal is not None and plan._guard is not None and not allowed:
         removing, holders = plan._guard
         raise MassRemovalError(plan.mass_removal, removing=removing, holders=holders)
+
+
+def _check_tags_plan(plan: TagsPlan, allow: Allow) -> None:
+    """The guard, per tag: ``allow`` is every tag (True), none (False) or the tags named."""
+    if not isinstance(allow, (bool, set, frozenset)):
+        raise TypeError(
+            "allow_mass_removal must be True, False or a set of tag names, not "
+            f"{type(allow).__name__}"
+        )
+    allowed = set(plan.tags) if allow is True else set() if allow is False else allow
+    refused = [t for t in plan.mass_removal if t not in allowed]
+    if not refused:
+        return
+    reasons = "; ".join(f"tag {t!r}: {plan.mass_removal[t]}" for t in refused)
+    removing, holders = plan.by_tag[refused[0]]._guard or (0, 0)
+    raise MassRemovalError(
+        f"{reasons} (or allow_mass_removal={set(refused)!r} for these tags only)",
+        removing=removing,
+        holders=holders,
+        tags=refused,
+    )
+
+
+def open_tags_log(
+    log: str | os.PathLike[str] | None, tags: list[str], mode: str, match: str
+) -> ChangeLog | None:
+    """:func:`open_log` for a sync of several tags: its header names every managed tag."""
+    if log is None:
+        return None
+    return ChangeLog(log, {"tags": sorted(tags), "mode": mode, "match": match})
 
 
 def open_log(
@@ -107,15 +150,20 @@ def open_log(
 
 
 def apply_steps(
-    plan: TagPlan, allow_mass_removal: bool, log: str | os.PathLike[str] | None
+    plan: TagPlan | TagsPlan, allow_mass_removal: Allow, log: str | os.PathLike[str] | None
 ) -> tuple[list[Step], ChangeLog | None]:
     """The guard, then the log opened: both before anything is sent."""
     _check_plan(plan, allow_mass_removal)
-    opened = open_log(log, plan.tag, plan.mode, plan.match)
+    if isinstance(plan, TagsPlan):
+        opened = open_tags_log(log, plan.tags, plan.mode, plan.match)
+    else:
+        opened = open_log(log, plan.tag, plan.mode, plan.match)
     return _steps(plan, opened), opened
 
 
-def sync_steps(plan: TagPlan, allow_mass_removal: bool, opened: ChangeLog | None) -> list[Step]:
+def sync_steps(
+    plan: TagPlan | TagsPlan, allow_mass_removal: Allow, opened: ChangeLog | None
+) -> list[Step]:
     """:func:`apply_steps` for a log opened before the plan was made (``sync_tag``)."""
     try:
         _check_plan(plan, allow_mass_removal)
@@ -126,16 +174,23 @@ def sync_steps(plan: TagPlan, allow_mass_removal: bool, opened: ChangeLog | None
     return _steps(plan, opened)
 
 
-def _steps(plan: TagPlan, opened: ChangeLog | None) -> list[Step]:
+def _steps(plan: TagPlan | TagsPlan, opened: ChangeLog | None) -> list[Step]:
     """The log's run started, and the steps: adds, then removals (an interrupted mirror leaves
     a tag too many rather than too few)."""
+    color: str | dict[str, str | None] | None
+    if isinstance(plan, TagsPlan):
+        # Merged per customer: one change may carry several tags.
+        planned, color = plan.changes, plan.color
+    else:
+        planned = [i.change for i in plan.items if i.change is not None]
+        color = plan.known_color or plan.color
     if opened is not None:
         started = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        opened.start(plan.id, plan.known_color or plan.color, started)
+        opened.start(plan.id, color, started)
     steps = []
     offset = 0
     for kind, verb in (("add", VERBS["add_tags"]), ("remove", VERBS["remove_tags"])):
-        changes = [i.change for i in plan.items if i.change is not None and i.change.kind == kind]
+        changes = [c for c in planned if c.kind == kind]
         journal = None if opened is None else _StepLog(opened, offset)
         steps.append(Step(changes, journal, offset, verb))
         offset += len(changes)

@@ -51,6 +51,7 @@ from ._native import (
 from ._progress import ProgressArg
 from ._report import BulkReport, BulkResult
 from ._search import AsyncCustomerSearch, CustomerSearch
+from ._segments import Allow, TagsPlan, _AsyncSegments, _BlockingSegments
 from ._sync import MatchKind, Mode, TagPlan, plan_request
 from ._types import CallName, Condition, Customer, CustomerId, Match, TagCall, Tags
 
@@ -391,9 +392,9 @@ class _Calls(
 
     def apply_plan(
         self,
-        plan: TagPlan | CustomerPlan,
+        plan: TagPlan | TagsPlan | CustomerPlan,
         *,
-        allow_mass_removal: bool = False,
+        allow_mass_removal: Allow = False,
         allow_mass_change: bool = False,
         batch: bool = False,
         log: str | os.PathLike[str] | None = None,
@@ -412,6 +413,10 @@ class _Calls(
         (a resumed run), and :meth:`undo` reverses it. A log may be reused by every run of the
         same sync (each new plan sends what its own reading needs); a file that is not such a
         log is refused, untouched, before anything is sent.
+
+        A :class:`TagsPlan` (from :meth:`plan_tags`) sends at most one add and one removal per
+        customer, each with every tag it gains or loses; its guard is per tag
+        (``allow_mass_removal`` may name the tags allowed: ``{"trial"}``).
 
         A :class:`CustomerPlan` (from :meth:`plan_customers`) is applied the same way: its
         guard is ``allow_mass_change``, and ``batch=True`` sends its updates ten customers a
@@ -636,7 +641,8 @@ class _Calls(
 class Client(
     _Calls[
         Customer, BulkReport, Iterator[BulkResult], CustomerSearch, int, TagPlan, CustomerPlan, Any
-    ]
+    ],
+    _BlockingSegments,
 ):
     """A HelpCrunch client for blocking code. Safe to share between threads.
 
@@ -753,7 +759,8 @@ class AsyncClient(
         Awaitable[TagPlan],
         Awaitable[CustomerPlan],
         Awaitable[Any],
-    ]
+    ],
+    _AsyncSegments,
 ):
     """A HelpCrunch client for asyncio: the same calls as :class:`Client`, awaitable. Works on
     any running loop (Jupyter's, uvloop's), and one client may serve several loops in turn.

@@ -178,12 +178,18 @@ class MassRemovalError(HelpCrunchError):
     """``apply_plan``/``sync_tag`` refused, before any write, a plan that removes the tag from
     more than half of its current holders, or from anyone when no audience row is usable (an
     empty or truncated audience). The message says how many of how many (also ``removing``
-    and ``holders``); pass ``allow_mass_removal=True`` if that is what you mean."""
+    and ``holders``); pass ``allow_mass_removal=True`` if that is what you mean. For several
+    tags the guard is per tag, and the message names each tag refused (also ``tags``)."""
 
-    def __init__(self, message: str, *, removing: int = 0, holders: int = 0) -> None:
+    def __init__(
+        self, message: str, *, removing: int = 0, holders: int = 0, tags: list[str] | None = None
+    ) -> None:
         super().__init__(message)
         self.removing = removing
         self.holders = holders
+        #: For a plan of several tags (``plan_tags``): the tags refused (``removing`` and
+        #: ``holders`` are the first's); empty for a plan of one tag.
+        self.tags: list[str] = list(tags or [])
 
 
 class MassChangeError(HelpCrunchError):

@@ -221,8 +221,9 @@ class Checkpoint:
 # --- a sync's change log -------------------------------------------------------------------------
 
 _LOG_FORMAT = "helpcrunch tag sync"
-#: The header's fields that name the sync: a log serves one sync only.
-_SYNC_FIELDS = ("tag", "mode", "match")
+#: The header's fields that name the sync: a log serves one sync only. A sync of one tag names
+#: it in ``tag``; a sync of several tags (``plan_tags``) names them all in ``tags``.
+_SYNC_FIELDS = ("tag", "tags", "mode", "match")
 
 
 class Applied:
@@ -281,12 +282,12 @@ class ChangeLog:
             self._file.close()
             raise ValueError(f"{self.path} is not a {self.WHAT} (it has no header line)")
         if sync is not None and self.header is not None:
-            for field in sync:
-                if self.header.get(field) != sync[field]:
+            for field in _SYNC_FIELDS:
+                if self.header.get(field) != sync.get(field):
                     self._file.close()
                     raise ValueError(
                         f"{self.path} is the log of another sync ({field} "
-                        f"{self.header.get(field)!r}, not {sync[field]!r}): use a new file"
+                        f"{self.header.get(field)!r}, not {sync.get(field)!r}): use a new file"
                     )
         self._sync = sync
         #: (run, seq) -> (record, line) of its latest pending or outcome line.
@@ -315,7 +316,7 @@ class ChangeLog:
                     )
                 self._latest[(run, seq)] = (record, line)
 
-    def start(self, run: str, color: str | None, started: str) -> None:
+    def start(self, run: str, color: str | dict[str, str | None] | None, started: str) -> None:
         """An apply of the plan ``run`` begins (the log's header first, for a new log)."""
         if self.header is None:
             assert self._sync is not None, "undo starts no run"

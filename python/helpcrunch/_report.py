@@ -137,6 +137,22 @@ class BulkReport(Sequence[BulkResult]):
     def failures(self) -> list[BulkResult]:
         return [r for r in self._results if not r.ok]
 
+    def by_tag(self) -> dict[str, dict[str, int]]:
+        """Per tag name, how many of the items carrying it ``succeeded``, ``failed`` and were
+        ``skipped``: a write of several tags (``apply_plan`` of a ``plan_tags`` plan) counts
+        for each of them, so a failed one fails each of its tags."""
+        out: dict[str, dict[str, int]] = {}
+        for r in self._results:
+            tags = r.tags if isinstance(r.tags, (list, tuple)) else [r.tags]
+            for tag in tags:
+                name = tag.get("name") if isinstance(tag, dict) else tag
+                if not isinstance(name, str):
+                    continue
+                counts = out.setdefault(name, {"succeeded": 0, "failed": 0, "skipped": 0})
+                counts["succeeded" if r.ok else "failed"] += 1
+                counts["skipped"] += r.skipped
+        return out
+
     def to_pandas(self) -> Any:
         """A pandas DataFrame, one row per item (see :meth:`BulkResult.as_row`)."""
         import pandas as pd

@@ -16,6 +16,7 @@ use super::errors::to_py_err;
 use super::logging::{LimiterLog, LogObserver};
 use super::outcome::{Outcome, ToPython};
 use super::search::{NativeQuery, NativeSearch};
+use super::segments::{tags_request, KeyedTagsPlan, NativeTagsRequest};
 use super::sync::{plan_request, KeyedPlan, NativePlanRequest};
 use crate::core::bulk::BulkRun;
 use crate::core::config::{mask_key, Setting};
@@ -285,6 +286,49 @@ impl NativeClient {
         Ok(spawn_for_loop(bridge.get(), future, async move {
             let plan = core.plan_tag(&request.get().request, observer).await;
             Outcome(plan.map(|plan| KeyedPlan { plan, keys }))
+        }))
+    }
+
+    /// Several tags' segments, checked (`segments`: a list of `(tag, color, keys, positions)`);
+    /// nothing is sent.
+    #[pyo3(signature = (segments, mode, r#match, lookup_batch))]
+    fn plan_tags_request(
+        &self,
+        py: Python<'_>,
+        segments: &Bound<'_, PyList>,
+        mode: &str,
+        r#match: &str,
+        lookup_batch: &Bound<'_, PyAny>,
+    ) -> PyResult<NativeTagsRequest> {
+        tags_request(py, segments, mode, r#match, lookup_batch)
+    }
+
+    /// Plan several tags together (searches only, nothing written).
+    fn plan_tags(&self, py: Python<'_>, request: Py<NativeTagsRequest>) -> PyResult<Py<PyAny>> {
+        let observer = LogObserver::for_current_level(py, None)?;
+        let core = self.core.clone();
+        let keys = request.get().keys.clone();
+        let outcome = block_on(py, Wait::Sleep, async move {
+            core.plan_tags(&request.get().request, observer).await
+        })?;
+        let plan = outcome.map(|plan| KeyedTagsPlan { plan, keys });
+        Ok(Outcome(plan).into_pyobject(py)?.unbind())
+    }
+
+    /// `plan_tags` for asyncio.
+    fn plan_tags_async(
+        &self,
+        py: Python<'_>,
+        request: Py<NativeTagsRequest>,
+        bridge: &Bound<'_, LoopBridge>,
+        future: Py<PyAny>,
+    ) -> PyResult<TaskHandle> {
+        let observer = LogObserver::for_current_level(py, Some(bridge.get().waker()))?;
+        let core = self.core.clone();
+        let keys = request.get().keys.clone();
+        Ok(spawn_for_loop(bridge.get(), future, async move {
+            let plan = core.plan_tags(&request.get().request, observer).await;
+            Outcome(plan.map(|plan| KeyedTagsPlan { plan, keys }))
         }))
     }
 

@@ -67,6 +67,7 @@ pub struct NativeCustomersRequest {
 /// `cells_json`: the rows' values, a JSON list of lists (a value per field).
 #[pyfunction]
 #[pyo3(signature = (r#match, keys, fields, cells_json, nulls, create_missing, lookup_batch))]
+#[allow(clippy::too_many_arguments)] // mirrors the Python call's keywords
 pub fn customers_request(
     py: Python<'_>,
     r#match: &str,

@@ -12,6 +12,7 @@ mod logging;
 mod outcome;
 mod sandbox;
 mod search;
+mod segments;
 mod sync;
 
 use pyo3::prelude::*;
@@ -117,6 +118,8 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<sync::NativePlanItem>()?;
     m.add_class::<sync::NativePlanRequests>()?;
     m.add_class::<sync::NativeMassRemoval>()?;
+    m.add_class::<segments::NativeTagsRequest>()?;
+    m.add_class::<segments::NativeTagsPlan>()?;
     m.add_class::<change::Change>()?;
     customers::register(m)?;
     m.add_class::<bridge::LoopBridge>()?;

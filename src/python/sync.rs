@@ -11,7 +11,7 @@ use super::change::Change;
 use super::convert;
 use super::errors::to_py_err;
 use super::outcome::ToPython;
-use crate::core::sync::{KeyInput, Plan, PlanItem, PlanRequest, Reason};
+use crate::core::sync::{KeyInput, Plan, PlanItem, PlanRequest, PlanRequests, Reason};
 use crate::core::Error;
 
 /// A plan request whose arguments were checked: nothing is sent by making one. It keeps the
@@ -59,6 +59,24 @@ pub(crate) fn key_input(obj: &Bound<'_, PyAny>) -> Result<KeyInput, convert::Ref
     Ok(KeyInput::Other(convert::type_name(obj)?))
 }
 
+/// The audience's rows as the core's inputs.
+pub fn key_inputs(py: Python<'_>, keys: &Bound<'_, PyList>) -> PyResult<Vec<KeyInput>> {
+    keys.iter()
+        .map(|k| key_input(&k))
+        .collect::<Result<Vec<KeyInput>, _>>()
+        .map_err(|e| e.into_py_err(py))
+}
+
+/// `lookup_batch=`: None, or a whole number the core's setting accepts.
+pub fn lookup_batch_arg(py: Python<'_>, lookup_batch: &Bound<'_, PyAny>) -> PyResult<Option<i128>> {
+    if lookup_batch.is_none() {
+        return Ok(None);
+    }
+    let batch: u64 = convert::int_setting(crate::core::config::Setting::LookupBatch, lookup_batch)
+        .map_err(|e| e.into_py_err(py))?;
+    Ok(Some(i128::from(batch)))
+}
+
 /// Check a plan's arguments; each audience row is checked too (a bad one becomes a rejected
 /// row). `keys` is a list, already taken out of the caller's iterable or DataFrame.
 pub fn plan_request(
@@ -70,19 +88,8 @@ pub fn plan_request(
     keys: &Bound<'_, PyList>,
     lookup_batch: &Bound<'_, PyAny>,
 ) -> PyResult<NativePlanRequest> {
-    let inputs = keys
-        .iter()
-        .map(|k| key_input(&k))
-        .collect::<Result<Vec<KeyInput>, _>>()
-        .map_err(|e| e.into_py_err(py))?;
-    let lookup_batch = if lookup_batch.is_none() {
-        None
-    } else {
-        let batch: u64 =
-            convert::int_setting(crate::core::config::Setting::LookupBatch, lookup_batch)
-                .map_err(|e| e.into_py_err(py))?;
-        Some(i128::from(batch))
-    };
+    let inputs = key_inputs(py, keys)?;
+    let lookup_batch = lookup_batch_arg(py, lookup_batch)?;
     let request = PlanRequest::new(tag, color, mode, kind, inputs, lookup_batch)
         .map_err(|e| to_py_err(py, e))?;
     let keys = Arc::new(keys.iter().map(Bound::unbind).collect());
@@ -189,18 +196,29 @@ fn plan_item(py: Python<'_>, item: &PlanItem, keys: &[Py<PyAny>]) -> PyResult<Na
     })
 }
 
+/// What a plan's requests spent, for Python.
+pub fn native_requests(r: &PlanRequests) -> NativePlanRequests {
+    NativePlanRequests {
+        total: r.total(),
+        probes: r.probes,
+        holder_pages: r.holder_pages,
+        lookups: r.lookups,
+        scan_pages: r.scan_pages,
+        unused: r.unused,
+    }
+}
+
 impl ToPython for KeyedPlan {
     fn to_python<'py>(self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let KeyedPlan { plan, keys } = self;
-        let r = plan.requests;
-        let requests = NativePlanRequests {
-            total: r.total(),
-            probes: r.probes,
-            holder_pages: r.holder_pages,
-            lookups: r.lookups,
-            scan_pages: r.scan_pages,
-            unused: r.unused,
-        };
+        Ok(Bound::new(py, native_plan(py, self)?)?.into_any())
+    }
+}
+
+/// One plan (one tag's, of a plan of several) as Python reads it.
+pub fn native_plan(py: Python<'_>, keyed: KeyedPlan) -> PyResult<NativePlan> {
+    {
+        let KeyedPlan { plan, keys } = keyed;
+        let requests = native_requests(&plan.requests);
         let mass_removal = match plan.mass_removal() {
             Some(m) => Some(Py::new(
                 py,
@@ -235,6 +253,6 @@ impl ToPython for KeyedPlan {
             color: plan.color,
             known_color: plan.known_color,
         };
-        Ok(Bound::new(py, native)?.into_any())
+        Ok(native)
     }
 }

@@ -39,6 +39,7 @@ from helpcrunch import (
     TagPlan,
     Tags,
     TagSpec,
+    TagsPlan,
     UnprocessableEntityError,
 )
 
@@ -157,6 +158,25 @@ async def sync_a_tag_async(client: AsyncClient) -> int:
     report: BulkReport = await client.apply_plan(plan, allow_mass_removal=True)
     undone: BulkReport = await client.undo("run.jsonl")
     return report.succeeded + len(undone) + helpcrunch.DEFAULT_LOOKUP_BATCH
+
+
+def sync_several_tags(client: Client) -> int:
+    plan: TagsPlan = client.plan_tags(
+        {"trial": ["ann@example.com"], "vip": []}, tags=["trial", "vip"]
+    )
+    view: TagPlan = plan.by_tag["vip"]
+    report: BulkReport = client.apply_plan(plan, allow_mass_removal={"vip"}, log="tags.jsonl")
+    again: BulkReport = client.sync_tags(
+        [{"email": "ann@example.com", "segment": "trial"}], tag_column="segment", color="#c57de0"
+    )
+    failed: dict[str, dict[str, int]] = report.by_tag()
+    return len(view.to_remove) + again.failed + len(failed)
+
+
+async def sync_several_tags_async(client: AsyncClient) -> int:
+    plan: TagsPlan = await client.plan_tags({"trial": [1]}, match="id", mode="add")
+    report: BulkReport = await client.sync_tags({"trial": [1]}, match="id", allow_mass_removal=True)
+    return plan.writes + report.succeeded
 
 
 def handle_errors() -> str:

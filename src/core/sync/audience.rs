@@ -186,12 +186,26 @@ pub struct Audience {
 impl Audience {
     /// Check every row. Nothing here fails: each bad row becomes a rejected one.
     pub fn check(kind: MatchKind, inputs: Vec<KeyInput>) -> Audience {
+        Audience::check_at(kind, inputs, None)
+    }
+
+    /// [`Audience::check`] for rows taken out of a larger table (one tag's rows of a long
+    /// table): `positions[i]` is row `i`'s place in that table, which a duplicate's reason
+    /// names.
+    pub fn check_at(
+        kind: MatchKind,
+        inputs: Vec<KeyInput>,
+        positions: Option<&[usize]>,
+    ) -> Audience {
         let mut rows = Vec::with_capacity(inputs.len());
         let mut rows_by_key = HashMap::with_capacity(inputs.len());
+        let place = |i: usize| positions.and_then(|p| p.get(i).copied()).unwrap_or(i);
         for (i, input) in inputs.into_iter().enumerate() {
             let row = match check_key(kind, input) {
                 Ok((key, lookup)) => match rows_by_key.get(&key) {
-                    Some(&kept_row) => Row::Rejected(Reason::Duplicate { kept_row }),
+                    Some(&kept) => Row::Rejected(Reason::Duplicate {
+                        kept_row: place(kept),
+                    }),
                     None => {
                         rows_by_key.insert(key.clone(), i);
                         Row::Usable { key, lookup }

@@ -8,7 +8,9 @@
 //! - `lookup`: keys searched several at a time, the batch halved when the server refuses it;
 //! - `plan`: each row (and each holder outside the audience) to add / remove / none / reject,
 //!   and the guard against removing the tag from too many holders;
-//! - `planner`: the requests, through the search pager and the client's call loop.
+//! - `planner`: the requests, through the search pager and the client's call loop, for one
+//!   managed tag or several at once;
+//! - `segments`: several tags in one plan (a team's segments), the writes merged per customer.
 //!
 //! Applying a plan is a bulk run of `AddTags`/`RemoveTags` calls (the Python layer drives it
 //! through its bulk engine, with the run's log).
@@ -30,6 +32,7 @@ pub mod lookup;
 pub mod mode;
 pub mod plan;
 pub mod planner;
+pub mod segments;
 pub mod strategy;
 
 #[cfg(test)]
@@ -39,4 +42,5 @@ pub use audience::{Audience, Key, KeyInput, MatchKind, Reason, Row};
 pub use mode::Mode;
 pub use plan::{Action, MassRemoval, Plan, PlanItem, PlanRequests};
 pub use planner::PlanRequest;
+pub use segments::{Segment, SegmentInput, TagsPlan, TagsRequest};
 pub use strategy::Strategy;

@@ -1,5 +1,7 @@
 //! The plan: what each audience row (and, in mirror mode, each holder outside the audience)
-//! becomes, built from the customers the requests found. Pure logic, no I/O.
+//! becomes, built from the customers the requests found. Pure logic, no I/O. The requests may
+//! have found the customers for several managed tags at once (`segments`): the findings know
+//! which of them each customer carries, and one tag's plan is built from them by its index.
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -40,9 +42,9 @@ pub struct FoundCustomer {
     pub json: Vec<u8>,
     /// Its matched field, normalised as audience keys are.
     pub key: Option<Key>,
-    /// Whether it carries the tag, and the tag's colour on it.
-    pub carries: bool,
-    pub color: Option<String>,
+    /// The managed tags it carries (by their index in the request), each with its colour on
+    /// it.
+    pub holds: Vec<(usize, Option<String>)>,
 }
 
 /// The few fields the plan reads; the rest is kept as bytes.
@@ -57,16 +59,16 @@ struct Fields {
 }
 
 impl FoundCustomer {
-    /// Read a customer of a page: its matched field and whether it carries `tag` (names are
-    /// case sensitive). A customer that is not a JSON object cannot come here: pages are
-    /// checked when they arrive.
-    pub fn read(id: CustomerId, json: &[u8], kind: MatchKind, tag: &str) -> FoundCustomer {
+    /// Read a customer of a page: its matched field and which of the managed `tags` it
+    /// carries (names are case sensitive). A customer that is not a JSON object cannot come
+    /// here: pages are checked when they arrive.
+    pub fn read(id: CustomerId, json: &[u8], kind: MatchKind, tags: &[&str]) -> FoundCustomer {
         let fields: Option<Fields> = serde_json::from_slice(json).ok();
         let text = |value: &Option<Value>| match value {
             Some(Value::String(s)) => Some(s.clone()),
             _ => None,
         };
-        let (email, user_id, tags) = match &fields {
+        let (email, user_id, carried) = match &fields {
             Some(f) => (text(&f.email), text(&f.user_id), f.tags.as_ref()),
             None => (None, None, None),
         };
@@ -75,20 +77,45 @@ impl FoundCustomer {
             MatchKind::UserId => user_id,
             MatchKind::Id => None,
         };
-        let entry = tags.and_then(Value::as_array).and_then(|tags| {
-            tags.iter()
-                .find(|t| t.get("name").and_then(Value::as_str) == Some(tag))
-        });
+        let carried = carried.and_then(Value::as_array);
+        let holds = tags
+            .iter()
+            .enumerate()
+            .filter_map(|(index, tag)| {
+                let entry = carried?
+                    .iter()
+                    .find(|t| t.get("name").and_then(Value::as_str) == Some(*tag))?;
+                let color = entry
+                    .get("color")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned);
+                Some((index, color))
+            })
+            .collect();
         FoundCustomer {
             id,
             json: json.to_vec(),
             key: customer_key(kind, id, value.as_deref()),
-            carries: entry.is_some(),
-            color: entry
-                .and_then(|t| t.get("color"))
-                .and_then(Value::as_str)
-                .map(str::to_owned),
+            holds,
         }
+    }
+
+    /// Whether it carries the managed tag `tag` (its index).
+    pub fn carries(&self, tag: usize) -> bool {
+        self.holds.iter().any(|(t, _)| *t == tag)
+    }
+
+    /// Whether it carries any managed tag.
+    pub fn carries_any(&self) -> bool {
+        !self.holds.is_empty()
+    }
+
+    /// The managed tag's colour on it.
+    pub fn color(&self, tag: usize) -> Option<String> {
+        self.holds
+            .iter()
+            .find(|(t, _)| *t == tag)
+            .and_then(|(_, color)| color.clone())
     }
 }
 
@@ -101,7 +128,8 @@ pub struct Findings {
     by_key: HashMap<Key, Vec<CustomerId>>,
     /// Keys HelpCrunch refused to look up, with its words.
     refused: HashMap<Key, String>,
-    /// Every current holder has been found (a full holders search or a scan).
+    /// Every current holder of every managed tag has been found (their holders searches, or a
+    /// scan).
     all_holders_found: bool,
 }
 
@@ -150,18 +178,19 @@ impl Findings {
         self.all_holders_found = true;
     }
 
-    pub fn holders(&self) -> usize {
-        self.customers.values().filter(|c| c.carries).count()
+    /// The holders of the managed tag `tag` found so far.
+    pub fn holders(&self, tag: usize) -> usize {
+        self.customers.values().filter(|c| c.carries(tag)).count()
     }
 
     /// A colour the tag has on some holder (the lowest id's, so the answer does not depend on
     /// the order things were found in).
-    pub fn known_color(&self) -> Option<String> {
+    pub fn known_color(&self, tag: usize) -> Option<String> {
         self.customers
             .values()
-            .filter(|c| c.carries && c.color.is_some())
+            .filter(|c| c.color(tag).is_some())
             .min_by_key(|c| c.id)
-            .and_then(|c| c.color.clone())
+            .and_then(|c| c.color(tag))
     }
 }
 
@@ -283,6 +312,8 @@ impl Plan {
 /// What the plan is built from, besides the findings.
 pub struct PlanContext {
     pub tag: String,
+    /// The tag's index among the managed tags (what the findings know it by).
+    pub index: usize,
     pub color: Option<String>,
     pub mode: Mode,
     pub strategy: Strategy,
@@ -302,7 +333,8 @@ pub fn build(audience: &Audience, findings: &Findings, context: PlanContext) -> 
     let mode = context.mode;
     let mut items = Vec::with_capacity(audience.len());
     let mut matched: HashSet<CustomerId> = HashSet::new();
-    let known_color = findings.known_color();
+    let t = context.index;
+    let known_color = findings.known_color(t);
     // An existing tag keeps its colour; the one asked for is for a tag not made yet.
     let add_color = known_color.clone().or_else(|| context.color.clone());
     let change = |action, customer: &FoundCustomer| {
@@ -317,7 +349,7 @@ pub fn build(audience: &Audience, findings: &Findings, context: PlanContext) -> 
             // The colour it had here (or the tag's), so that undo puts it back as it was.
             Action::Remove => Some(Change::remove_tags(
                 customer.id,
-                tag(customer.color.clone().or_else(|| known_color.clone())),
+                tag(customer.color(t).or_else(|| known_color.clone())),
             )),
             Action::None | Action::Reject => None,
         }
@@ -329,7 +361,7 @@ pub fn build(audience: &Audience, findings: &Findings, context: PlanContext) -> 
             action,
             reason,
             customer: customer.map(|c| c.json.clone()),
-            color: customer.and_then(|c| c.color.clone()),
+            color: customer.and_then(|c| c.color(t)),
             change: customer.and_then(|c| change(action, c)),
         };
         let key = match checked {
@@ -353,7 +385,7 @@ pub fn build(audience: &Audience, findings: &Findings, context: PlanContext) -> 
             [] => items.push(item(Action::Reject, Some(Reason::Unknown(kind)), None)),
             [id] => {
                 let customer = &findings.customers[id];
-                let action = match (mode, customer.carries) {
+                let action = match (mode, customer.carries(t)) {
                     (Mode::Mirror | Mode::Add, false) => Action::Add,
                     (Mode::Remove, true) => Action::Remove,
                     _ => Action::None,
@@ -376,7 +408,7 @@ pub fn build(audience: &Audience, findings: &Findings, context: PlanContext) -> 
         let mut outside: Vec<&FoundCustomer> = findings
             .customers
             .values()
-            .filter(|c| c.carries && !matched.contains(&c.id))
+            .filter(|c| c.carries(t) && !matched.contains(&c.id))
             .collect();
         outside.sort_by_key(|c| c.id);
         items.extend(outside.into_iter().map(|c| PlanItem {
@@ -385,17 +417,17 @@ pub fn build(audience: &Audience, findings: &Findings, context: PlanContext) -> 
             action: Action::Remove,
             reason: None,
             customer: Some(c.json.clone()),
-            color: c.color.clone(),
+            color: c.color(t),
             change: change(Action::Remove, c),
         }));
     }
     let holders = if findings.all_holders_found {
-        findings.holders() as u64
+        findings.holders(t) as u64
     } else {
         context
             .holders_counted
             .unwrap_or(0)
-            .max(findings.holders() as u64)
+            .max(findings.holders(t) as u64)
     };
     Plan {
         tag: context.tag,

@@ -2,6 +2,7 @@
 //! call loop: the same limiter, retries, errors and key hygiene as every call), in the order
 //! `strategy` chooses, and the plan built from what they found. Nothing is written.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use super::super::client::{Client, Observer};
@@ -10,11 +11,11 @@ use super::super::error::Result;
 use super::super::query::{Filter, Match, Query};
 use super::super::search::{Pager, SearchOptions};
 use super::super::validate::{normalize_tags, Tag, TagInput, TagUse};
-use super::audience::{Audience, KeyInput, MatchKind, Row};
+use super::audience::{Audience, Key, KeyInput, MatchKind, Row};
 use super::lookup::{Lookups, Refusal};
 use super::mode::Mode;
 use super::plan::{build, Findings, FoundCustomer, Plan, PlanContext, PlanRequests};
-use super::strategy::{choose, requests_for, worth_counting, Choice, Known, Strategy};
+use super::strategy::{choose, worth_counting, Choice, Holders, Known, Strategy};
 
 /// What to plan, checked.
 #[derive(Debug, Clone)]
@@ -64,11 +65,22 @@ impl PlanRequest {
     }
 }
 
-/// A plan in the making: what was found, and the requests it took.
+/// One managed tag and its audience, as the planner reads them.
+#[derive(Clone, Copy)]
+pub(super) struct Managed<'a> {
+    pub tag: &'a Tag,
+    pub audience: &'a Audience,
+}
+
+/// A plan in the making: what was found, and the requests it took. It plans several managed
+/// tags at once (a one-tag plan is the case of one): each distinct key is looked up once for
+/// all of them, each tag's holders are read once, or the account is scanned once.
 struct Planner<'a> {
     client: &'a Client,
     observer: Option<Arc<dyn Observer>>,
-    request: &'a PlanRequest,
+    mode: Mode,
+    kind: MatchKind,
+    managed: Vec<Managed<'a>>,
     findings: Findings,
     requests: PlanRequests,
     page_size: u64,
@@ -83,14 +95,36 @@ impl Client {
         request: &PlanRequest,
         observer: Option<Arc<dyn Observer>>,
     ) -> Result<Plan> {
+        let managed = vec![Managed {
+            tag: &request.tag,
+            audience: &request.audience,
+        }];
+        let settings = (request.mode, request.lookup_batch, request.page_size);
+        let mut plans = self.plan_managed(managed, settings, observer).await?;
+        Ok(plans.remove(0))
+    }
+
+    /// One plan per managed tag, made together (see [`Planner`]); `settings`: the mode, the
+    /// filters per lookup and the customers per page to start from.
+    pub(super) async fn plan_managed(
+        &self,
+        managed: Vec<Managed<'_>>,
+        (mode, lookup_batch, page_size): (Mode, u64, u64),
+        observer: Option<Arc<dyn Observer>>,
+    ) -> Result<Vec<Plan>> {
+        let kind = managed
+            .first()
+            .map_or(MatchKind::Email, |m| m.audience.kind());
         Planner {
             client: self,
             observer,
-            request,
+            mode,
+            kind,
+            managed,
             findings: Findings::new(),
             requests: PlanRequests::default(),
-            page_size: request.page_size,
-            lookup_batch: request.lookup_batch,
+            page_size,
+            lookup_batch,
         }
         .run()
         .await
@@ -131,15 +165,15 @@ struct PageRead {
 /// The strategy chosen before the keys are searched, and what the plan needs of how.
 struct Decision {
     choice: Choice,
-    /// The holders count when not every holder is found (a count, or the holders search's
-    /// total).
-    holders_counted: Option<u64>,
+    /// Each tag's holders count when not every holder is found (a count, or the holders
+    /// search's total).
+    holders_counted: Vec<Option<u64>>,
     /// What was done before the choice was made again, in words.
     reason_before: Option<String>,
 }
 
 impl Planner<'_> {
-    async fn run(mut self) -> Result<Plan> {
+    async fn run(mut self) -> Result<Vec<Plan>> {
         // Probe: the account's size, when a scan could repay counting it.
         let total = self.count_account().await?;
         // Holders: searched first when they can settle keys for fewer requests than the
@@ -154,24 +188,33 @@ impl Planner<'_> {
             Strategy::Scan => self.scan().await?,
             Strategy::Lookups { .. } => self.look_up().await?,
         }
-        Ok(self.into_plan(decision))
+        Ok(self.into_plans(decision))
     }
 
-    fn audience(&self) -> &Audience {
-        &self.request.audience
+    /// Each distinct usable key of every audience, once, with the values to search for.
+    fn keys(&self) -> impl Iterator<Item = (&Key, &Vec<String>)> {
+        let mut seen = HashSet::new();
+        self.managed
+            .iter()
+            .flat_map(|m| m.audience.rows())
+            .filter_map(move |row| match row {
+                Row::Usable { key, lookup } if seen.insert(key) => Some((key, lookup)),
+                _ => None,
+            })
+    }
+
+    /// Whether `key` is in some managed tag's audience.
+    fn is_member(&self, key: &Key) -> bool {
+        self.managed
+            .iter()
+            .any(|m| m.audience.row_of(key).is_some())
     }
 
     /// Filters to send for the usable keys no customer found so far has.
     fn filters_left(&self) -> u64 {
-        self.audience()
-            .rows()
-            .iter()
-            .filter_map(|row| match row {
-                Row::Usable { key, lookup } if !self.findings.settles(key) => {
-                    Some(lookup.len() as u64)
-                }
-                _ => None,
-            })
+        self.keys()
+            .filter(|(key, _)| !self.findings.settles(key))
+            .map(|(_, lookup)| lookup.len() as u64)
             .sum()
     }
 
@@ -179,14 +222,12 @@ impl Planner<'_> {
     /// learns by name.
     fn known(&self, total: Option<u64>) -> Known {
         Known {
-            mode: self.request.mode,
+            mode: self.mode,
             page_size: self.page_size,
             batch: self.lookup_batch,
             filters_left: self.filters_left(),
             total,
             holders: None,
-            holder_pages_read: 0,
-            settled_share: 0.0,
         }
     }
 
@@ -204,23 +245,23 @@ impl Planner<'_> {
     /// when the account was counted (else the lookups take one request at most, which no
     /// holders page can save).
     fn holders_first(&self, total: Option<u64>) -> bool {
-        match self.request.mode {
+        match self.mode {
             Mode::Mirror => true,
             Mode::Add => total.is_some(),
             Mode::Remove => false,
         }
     }
 
-    /// The choice on the counts alone, and (remove mode, without a scan) the holders counted:
-    /// the guard weighs removals against every holder.
+    /// The choice on the counts alone, and (remove mode, without a scan) each tag's holders
+    /// counted: the guard weighs removals against every holder.
     async fn choose_without_holders(&mut self, total: Option<u64>) -> Result<Decision> {
         let choice = choose(&self.known(total));
-        let holders_counted =
-            if self.request.mode == Mode::Remove && choice.strategy != Strategy::Scan {
-                Some(self.count(self.holders_query()).await?)
-            } else {
-                None
-            };
+        let mut holders_counted = vec![None; self.managed.len()];
+        if self.mode == Mode::Remove && choice.strategy != Strategy::Scan {
+            for (t, counted) in holders_counted.iter_mut().enumerate() {
+                *counted = Some(self.count(self.holders_query(t)).await?);
+            }
+        }
         Ok(Decision {
             choice,
             holders_counted,
@@ -228,48 +269,74 @@ impl Planner<'_> {
         })
     }
 
-    /// The holders' first page (its total is their count), the choice, and the other pages if
-    /// it keeps them; once they are all read, the choice is weighed again.
+    /// Each tag's first holders page (its total is the tag's count), the choice, and the other
+    /// pages if it keeps them; once they are all read, the choice is weighed again.
     async fn search_holders(&mut self, total: Option<u64>) -> Result<Decision> {
-        let mut search = self.search(self.holders_query(), Purpose::HolderPages);
-        let first = self.take_page(&mut search, Keep::All).await?;
-        let holders = search.pager.total().unwrap_or(0);
-        let settled_share = if first.customers == 0 {
-            0.0
-        } else {
-            first.in_audience as f64 / first.customers as f64
-        };
+        let mut searches = Vec::with_capacity(self.managed.len());
+        let mut outlook = Holders::default();
+        let mut counted = Vec::with_capacity(self.managed.len());
+        for t in 0..self.managed.len() {
+            let mut search = self.search(self.holders_query(t), Purpose::HolderPages);
+            let first = match self.take_page(&mut search, Keep::All).await {
+                Ok(first) => first,
+                Err(e) => {
+                    self.finish_all(searches.into_iter().chain([search]));
+                    return Err(e);
+                }
+            };
+            let holders = search.pager.total().unwrap_or(0);
+            let settled_share = if first.customers == 0 {
+                0.0
+            } else {
+                first.in_audience as f64 / first.customers as f64
+            };
+            outlook = outlook.plus(Holders::of_tag(holders, 1, settled_share, self.page_size));
+            counted.push(holders);
+            searches.push(search);
+        }
         let choice = choose(&Known {
-            holders: Some(holders),
-            holder_pages_read: 1,
-            settled_share,
+            holders: Some(outlook),
             ..self.known(total)
         });
         let mut decision = Decision {
             choice,
-            holders_counted: Some(holders),
+            holders_counted: counted.iter().copied().map(Some).collect(),
             reason_before: None,
         };
         if choice.strategy != (Strategy::Lookups { holders: true }) {
-            search.pager.stop();
-            self.finish(search);
+            for search in &mut searches {
+                search.pager.stop();
+            }
+            self.finish_all(searches);
             return Ok(decision);
         }
-        let read = self.read_all(&mut search, Keep::All).await;
-        self.finish(search);
+        let mut read = Ok(());
+        for search in &mut searches {
+            if read.is_ok() {
+                read = self.read_all(search, Keep::All).await;
+            } else {
+                search.pager.stop();
+            }
+        }
+        self.finish_all(searches);
         read?;
         self.findings.mark_all_holders_found();
         // The keys the holders settled are known now: weigh the rest again.
         let again = choose(&Known {
-            holders: Some(holders),
-            holder_pages_read: requests_for(holders, self.page_size),
+            holders: Some(Holders::READ),
             ..self.known(total)
         });
         if again.strategy == Strategy::Scan {
             decision.choice = again;
-            decision.reason_before = Some(format!(
-                "searched the tag's {holders} holders, expecting them to settle more keys"
-            ));
+            let holders: u64 = counted.iter().sum();
+            decision.reason_before = Some(if self.managed.len() == 1 {
+                format!("searched the tag's {holders} holders, expecting them to settle more keys")
+            } else {
+                format!(
+                    "searched the {} tags' {holders} holders, expecting them to settle more keys",
+                    self.managed.len()
+                )
+            });
         }
         Ok(decision)
     }
@@ -284,16 +351,14 @@ impl Planner<'_> {
         Ok(())
     }
 
-    /// Look up every usable key no customer found so far has, a batch at a time.
+    /// Look up every usable key no customer found so far has, a batch at a time: a key in
+    /// several audiences once.
     async fn look_up(&mut self) -> Result<()> {
-        let kind = self.audience().kind();
-        let mut lookups = Lookups::new(kind, self.lookup_batch);
-        for row in self.audience().rows() {
-            if let Row::Usable { key, lookup } = row {
-                if !self.findings.settles(key) {
-                    for value in lookup {
-                        lookups.push(key.clone(), value.clone());
-                    }
+        let mut lookups = Lookups::new(self.kind, self.lookup_batch);
+        for (key, lookup) in self.keys() {
+            if !self.findings.settles(key) {
+                for value in lookup {
+                    lookups.push(key.clone(), value.clone());
                 }
             }
         }
@@ -315,33 +380,43 @@ impl Planner<'_> {
         Ok(())
     }
 
-    /// The plan, from what was found and the decision that found it.
-    fn into_plan(self, decision: Decision) -> Plan {
+    /// One plan per managed tag, from what was found and the decision that found it; each
+    /// carries the requests and the strategy of the whole.
+    fn into_plans(self, decision: Decision) -> Vec<Plan> {
         let Decision {
             choice,
             holders_counted,
             reason_before,
         } = decision;
+        let reason = choice.reason_for(self.managed.len());
         let strategy_reason = match reason_before {
-            Some(before) => format!("{before}; then {}", choice.reason()),
-            None => choice.reason(),
+            Some(before) => format!("{before}; then {reason}"),
+            None => reason,
         };
-        let context = PlanContext {
-            tag: self.request.tag.name.clone(),
-            color: self.request.tag.color.clone(),
-            mode: self.request.mode,
-            strategy: choice.strategy,
-            strategy_reason,
-            requests: self.requests,
-            lookup_batch: self.lookup_batch,
-            page_size: self.page_size,
-            holders_counted,
-        };
-        build(self.audience(), &self.findings, context)
+        self.managed
+            .iter()
+            .zip(holders_counted)
+            .enumerate()
+            .map(|(index, (managed, holders_counted))| {
+                let context = PlanContext {
+                    tag: managed.tag.name.clone(),
+                    index,
+                    color: managed.tag.color.clone(),
+                    mode: self.mode,
+                    strategy: choice.strategy,
+                    strategy_reason: strategy_reason.clone(),
+                    requests: self.requests,
+                    lookup_batch: self.lookup_batch,
+                    page_size: self.page_size,
+                    holders_counted,
+                };
+                build(managed.audience, &self.findings, context)
+            })
+            .collect()
     }
 
-    fn holders_query(&self) -> Arc<Query> {
-        let filter = Filter::new("tagsData", "=", self.request.tag.name.as_str())
+    fn holders_query(&self, tag: usize) -> Arc<Query> {
+        let filter = Filter::new("tagsData", "=", self.managed[tag].tag.name.as_str())
             .expect("a checked tag name is a valid tag filter");
         Arc::new(Query::new(vec![filter], Match::All))
     }
@@ -377,19 +452,15 @@ impl Planner<'_> {
                 in_audience: 0,
             });
         };
-        let audience = &self.request.audience;
-        let tag = &self.request.tag.name;
+        let tags: Vec<&str> = self.managed.iter().map(|m| m.tag.name.as_str()).collect();
         let mut in_audience = 0;
         for found in page.customers() {
-            let customer = FoundCustomer::read(found.id, found.json, audience.kind(), tag);
-            let member = customer
-                .key
-                .as_ref()
-                .is_some_and(|k| audience.row_of(k).is_some());
+            let customer = FoundCustomer::read(found.id, found.json, self.kind, &tags);
+            let member = customer.key.as_ref().is_some_and(|k| self.is_member(k));
             if member {
                 in_audience += 1;
             }
-            if keep == Keep::All || member || customer.carries {
+            if keep == Keep::All || member || customer.carries_any() {
                 self.findings.add(customer);
             }
         }
@@ -416,6 +487,13 @@ impl Planner<'_> {
             .saturating_sub(stats.paging.pages + stats.paging.rejected);
         self.tally(search.purpose, stats.requests, unused);
         self.page_size = stats.page_size;
+    }
+
+    /// [`Planner::finish`] for several searches.
+    fn finish_all(&mut self, searches: impl IntoIterator<Item = Searching>) {
+        for search in searches {
+            self.finish(search);
+        }
     }
 
     /// The one place the plan's request counters move.

@@ -51,12 +51,46 @@ pub struct Known {
     pub filters_left: u64,
     /// The account's customers, when counted.
     pub total: Option<u64>,
-    /// The tag's holders, when known.
-    pub holders: Option<u64>,
-    /// Holder pages already read.
-    pub holder_pages_read: u64,
-    /// Of the holders read so far, the share that settled an audience key (0 to 1).
-    pub settled_share: f64,
+    /// The managed tags' holders, when known (every tag's first holders page read).
+    pub holders: Option<Holders>,
+}
+
+/// What the holders searches still cost, and the keys they are expected to settle: one tag's
+/// [`Holders::of_tag`], several tags' summed with [`Holders::plus`].
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Holders {
+    /// Holder pages not read yet.
+    pub pages_left: u64,
+    /// Audience keys the unread holders are expected to settle.
+    pub settles: u64,
+}
+
+impl Holders {
+    /// One tag's `holders`, `pages_read` of them read, of which the share `settled_share`
+    /// (0 to 1) settled an audience key.
+    pub fn of_tag(holders: u64, pages_read: u64, settled_share: f64, page_size: u64) -> Holders {
+        let page = page_size.max(1);
+        let unread = holders.saturating_sub(pages_read * page) as f64;
+        Holders {
+            pages_left: requests_for(holders, page).saturating_sub(pages_read),
+            settles: (unread * settled_share.clamp(0.0, 1.0)).round() as u64,
+        }
+    }
+
+    /// Every holder read: nothing left to pay, nothing more to settle.
+    pub const READ: Holders = Holders {
+        pages_left: 0,
+        settles: 0,
+    };
+
+    /// Two tags' together (a key two tags' holders settle is counted twice: the estimate is
+    /// weighed again once the holders are read).
+    pub fn plus(self, other: Holders) -> Holders {
+        Holders {
+            pages_left: self.pages_left + other.pages_left,
+            settles: self.settles + other.settles,
+        }
+    }
 }
 
 /// A choice, with its costs (requests from now on) for the words.
@@ -70,8 +104,14 @@ pub struct Choice {
 }
 
 impl Choice {
-    /// Why, in words, for the plan.
+    /// Why, in words, for the plan of one tag.
     pub fn reason(&self) -> String {
+        self.reason_for(1)
+    }
+
+    /// Why, in words, for a plan of `tags` tags.
+    pub fn reason_for(&self, tags: usize) -> String {
+        let whose = if tags == 1 { "the tag's" } else { "the tags'" };
         let scan = match self.scan_cost {
             Some(n) => format!("a scan of the account would take {}", counted(n, "page")),
             None => "too few lookups for a scan to cost less".to_string(),
@@ -83,7 +123,7 @@ impl Choice {
                 counted(self.scan_cost.unwrap_or(0), "page"),
             ),
             Strategy::Lookups { holders: true } => format!(
-                "searched the tag's holders and looked up the keys they did not settle: about \
+                "searched {whose} holders and looked up the keys they did not settle: about \
                  {lookups}; {scan}"
             ),
             Strategy::Lookups { holders: false } => {
@@ -120,13 +160,11 @@ pub fn choose(known: &Known) -> Choice {
             (Strategy::Lookups { holders: false }, lookups_alone)
         }
         (Mode::Mirror | Mode::Add, Some(holders)) => {
-            let holder_pages_left =
-                requests_for(holders, page).saturating_sub(known.holder_pages_read);
-            // Keys the unread holders are expected to settle.
-            let unread = holders.saturating_sub(known.holder_pages_read * page) as f64;
-            let settled = (unread * known.settled_share.clamp(0.0, 1.0)).round() as u64;
-            let with_holders = holder_pages_left
-                + requests_for(known.filters_left.saturating_sub(settled), known.batch);
+            let with_holders = holders.pages_left
+                + requests_for(
+                    known.filters_left.saturating_sub(holders.settles),
+                    known.batch,
+                );
             if known.mode == Mode::Add && lookups_alone < with_holders {
                 (Strategy::Lookups { holders: false }, lookups_alone)
             } else {
@@ -167,9 +205,7 @@ mod tests {
             // The first holders page settled 94 of the 10,000 keys.
             filters_left: 9_906,
             total: Some(50_000),
-            holders: Some(10_100),
-            holder_pages_read: 1,
-            settled_share: 0.9406,
+            holders: Some(Holders::of_tag(10_100, 1, 0.9406, 100)),
         }
     }
 
@@ -189,9 +225,8 @@ mod tests {
     fn a_small_account_with_many_keys_is_scanned() {
         let choice = choose(&Known {
             total: Some(900),
-            holders: Some(50),
+            holders: Some(Holders::of_tag(50, 1, 1.0, 100)),
             filters_left: 1_000,
-            settled_share: 1.0,
             ..known(Mode::Mirror)
         });
         assert_eq!(choice.strategy, Strategy::Scan);
@@ -204,7 +239,7 @@ mod tests {
     #[test]
     fn once_the_holders_are_read_only_the_lookups_left_are_weighed() {
         let read = Known {
-            holder_pages_read: 102,
+            holders: Some(Holders::READ),
             filters_left: 500,
             ..known(Mode::Mirror)
         };
@@ -225,8 +260,7 @@ mod tests {
             mode: Mode::Add,
             filters_left: 2_000,
             total: Some(1_000_000),
-            holders: Some(100_000),
-            settled_share: 0.01,
+            holders: Some(Holders::of_tag(100_000, 1, 0.01, 100)),
             ..known(Mode::Add)
         });
         assert_eq!(choice.strategy, Strategy::Lookups { holders: false });
@@ -237,8 +271,7 @@ mod tests {
             mode: Mode::Add,
             filters_left: 1_900,
             total: Some(1_000_000),
-            holders: Some(1_900),
-            settled_share: 1.0,
+            holders: Some(Holders::of_tag(1_900, 1, 1.0, 100)),
             ..known(Mode::Add)
         });
         assert_eq!(choice.strategy, Strategy::Lookups { holders: true });
@@ -251,7 +284,6 @@ mod tests {
             filters_left: 10_000,
             total: Some(100_000),
             holders: None,
-            holder_pages_read: 0,
             ..known(Mode::Remove)
         });
         assert_eq!(choice.strategy, Strategy::Lookups { holders: false });
@@ -259,7 +291,6 @@ mod tests {
         let choice = choose(&Known {
             total: Some(5_000),
             holders: None,
-            holder_pages_read: 0,
             ..known(Mode::Remove)
         });
         assert_eq!(choice.strategy, Strategy::Scan);
@@ -276,8 +307,7 @@ mod tests {
         // 1 page either way: the scan also sees every customer of every key.
         let tie = choose(&Known {
             total: Some(80),
-            holders: Some(10),
-            holder_pages_read: 0,
+            holders: Some(Holders::of_tag(10, 0, 0.0, 100)),
             filters_left: 0,
             ..known(Mode::Mirror)
         });

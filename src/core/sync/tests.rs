@@ -21,7 +21,7 @@ fn customer(id: u64, email: Option<&str>, tagged: bool) -> FoundCustomer {
         CustomerId::new(id).unwrap(),
         &serde_json::to_vec(&body).unwrap(),
         MatchKind::Email,
-        TAG,
+        &[TAG],
     )
 }
 
@@ -42,6 +42,7 @@ fn plan(mode: Mode, keys: &[&str], found: Vec<FoundCustomer>, holders_counted: u
         &findings,
         PlanContext {
             tag: TAG.into(),
+            index: 0,
             color: None,
             mode,
             strategy: Strategy::Lookups { holders: true },
@@ -207,15 +208,15 @@ fn user_ids_and_ids_match_their_own_field() {
         .unwrap()
     };
     let id = CustomerId::new(7).unwrap();
-    let by_user = FoundCustomer::read(id, &body(7), MatchKind::UserId, TAG);
+    let by_user = FoundCustomer::read(id, &body(7), MatchKind::UserId, &[TAG]);
     assert_eq!(by_user.key, Some(super::Key::Text("U-7".into())));
-    assert!(!by_user.carries);
-    let by_id = FoundCustomer::read(id, &body(7), MatchKind::Id, TAG);
+    assert!(!by_user.carries(0));
+    let by_id = FoundCustomer::read(id, &body(7), MatchKind::Id, &[TAG]);
     assert_eq!(by_id.key, Some(super::Key::Id(id)));
     // Tag names are case sensitive.
     let other_case =
         serde_json::to_vec(&json!({"id": 7, "tags": [{"name": "Churn-Risk"}]})).unwrap();
-    assert!(!FoundCustomer::read(id, &other_case, MatchKind::Id, TAG).carries);
+    assert!(!FoundCustomer::read(id, &other_case, MatchKind::Id, &[TAG]).carries(0));
 }
 
 #[test]

@@ -275,3 +275,58 @@ async fn add_and_remove_touch_only_members_by_user_id_and_by_id() {
     assert_eq!(writes(&sb), 0);
     assert!(searches(&sb) > 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn several_tags_share_the_lookups_and_merge_the_writes() {
+    use crate::core::sync::{SegmentInput, TagsRequest};
+
+    let case = standard(1);
+    let sb = start(case.customers, |_| {});
+    // "fresh" (no holder yet) on the first 100 tagged members and the 38 new ones: every key
+    // of it is also in the churn-risk audience, so no key is looked up twice.
+    let fresh: Vec<String> = case.audience[..100]
+        .iter()
+        .chain(&case.audience[950..988])
+        .cloned()
+        .collect();
+    let segment = |tag: &str, keys: &[String]| SegmentInput {
+        tag: tag.into(),
+        color: None,
+        keys: emails(keys),
+        positions: None,
+    };
+    let request = TagsRequest::new(
+        vec![segment(TAG, &case.audience), segment("fresh", &fresh)],
+        "mirror",
+        "email",
+        None,
+    )
+    .unwrap();
+    let plan = client(&sb).plan_tags(&request, None).await.unwrap();
+    assert_eq!(counts(&plan.plans[0]), [38, 60, 950, 12]);
+    assert_eq!(counts(&plan.plans[1]), [138, 0, 0, 0]);
+    // The one-tag plan's 13 requests, and one page of fresh's holders (it has none).
+    assert_eq!(
+        (plan.requests.holder_pages, plan.requests.lookups),
+        (11 + 1, 1)
+    );
+    assert_eq!(sb.request_count(), 14);
+    assert_eq!(writes(&sb), 0, "planning writes nothing");
+    // The 38 new members gain both tags in one change each; 100 gain fresh; 60 lose churn-risk.
+    let tags_of = |kind: &str| -> Vec<usize> {
+        plan.changes
+            .iter()
+            .filter(|c| c.edit.kind() == kind)
+            .map(|c| c.edit.tags().len())
+            .collect()
+    };
+    let adds = tags_of("add");
+    assert_eq!(adds.len(), 138);
+    assert_eq!(adds.iter().filter(|n| **n == 2).count(), 38);
+    assert_eq!(tags_of("remove"), vec![1; 60]);
+    assert_eq!(
+        plan.writes(),
+        198,
+        "not 38 + 138 + 60 = 236 as two plans would send"
+    );
+}
