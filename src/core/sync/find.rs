@@ -133,8 +133,6 @@ impl Client {
             filters_left: filters,
             total: findings.total,
             holders: None,
-            holder_pages_read: 0,
-            settled_share: 0.0,
         });
         report.strategy = choice.strategy;
         report.strategy_reason = choice.reason();
