@@ -93,6 +93,23 @@ def _cmd_get(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _webhook_secret(args: argparse.Namespace) -> str | None:
+    """The secret from --webhook-secret-file (its first line): a file, so that the secret is
+    never on a command line that ``ps`` shows."""
+    if (args.webhook_url is None) != (args.webhook_secret_file is None):
+        raise UsageError("--webhook-url and --webhook-secret-file go together: give both")
+    if args.webhook_secret_file is None:
+        return None
+    try:
+        with open(args.webhook_secret_file, encoding="utf-8") as f:
+            secret = f.readline().rstrip("\r\n")
+    except (OSError, UnicodeDecodeError) as err:
+        raise UsageError(f"cannot read --webhook-secret-file: {err}") from None
+    if not secret:
+        raise UsageError("--webhook-secret-file holds no secret on its first line")
+    return secret
+
+
 def _cmd_sandbox(args: argparse.Namespace) -> int:
     """Serve until Ctrl-C or SIGTERM, its normal ways to stop (exit 0). Stdout gets only the
     export lines, then is closed, so ``eval "$(helpcrunch sandbox &)"`` sets the environment
@@ -101,6 +118,7 @@ def _cmd_sandbox(args: argparse.Namespace) -> int:
 
     if args.seed is not None and args.customers is None:
         raise UsageError("--seed picks a generated account: give --customers N with it")
+    webhook_secret = _webhook_secret(args)
     stop = threading.Event()
     try:
         try:
@@ -114,6 +132,9 @@ def _cmd_sandbox(args: argparse.Namespace) -> int:
                 max_filters=args.max_filters,
                 unstable_ties=args.unstable_ties,
                 port=args.port,
+                error_style=args.error_style,
+                webhook_url=args.webhook_url,
+                webhook_secret=webhook_secret,
             )
         except (ValueError, TypeError, FileNotFoundError) as err:
             raise UsageError(_describe(err, args)) from None
@@ -329,7 +350,10 @@ def build_parser() -> argparse.ArgumentParser:
         "  helpcrunch sandbox --port 8765 --rate-limit 120   # in a terminal of its own\n"
         "  helpcrunch sandbox --customers 200000 --seed 1     # a generated account\n"
         "  helpcrunch sandbox --load customers.jsonl          # your own customers\n"
-        "  helpcrunch sandbox --max-page-size 50 --max-filters 20 --unstable-ties",
+        "  helpcrunch sandbox --max-page-size 50 --max-filters 20 --unstable-ties\n"
+        "  helpcrunch sandbox --error-style one               # 401/404/429 in one element\n"
+        "  helpcrunch sandbox --webhook-url http://127.0.0.1:9000/hook "
+        "--webhook-secret-file secret.txt",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sandbox.add_argument("--port", type=_port, default=0, help="port (default: a free one)")
@@ -383,6 +407,28 @@ def build_parser() -> argparse.ArgumentParser:
         "--unstable-ties",
         action="store_true",
         help="order customers with equal firstSeen/lastSeen differently on every request",
+    )
+    sandbox.add_argument(
+        "--error-style",
+        choices=["mixed", "two", "one"],
+        default="mixed",
+        help="the shape of 401/404/429 bodies: mixed (default: two elements, a generic "
+        "invalid_request first, but 404 entity_not_found alone), two (always two), one "
+        "(the detail alone: invalid_token, entity_not_found, too_many_requests)",
+    )
+    sandbox.add_argument(
+        "--webhook-url",
+        default=None,
+        metavar="URL",
+        help="POST HelpCrunch's signed webhook events (customer.new, customer.deleted, "
+        "customer.tags_changed, ...) to URL when customers change through the API",
+    )
+    sandbox.add_argument(
+        "--webhook-secret-file",
+        default=None,
+        metavar="FILE",
+        help="the webhook secret: the first line of FILE (a file, never the command line, "
+        "so that ps does not show it); required with --webhook-url",
     )
     sandbox.set_defaults(run=_cmd_sandbox)
     return parser

@@ -20,17 +20,39 @@ import operator
 import os
 from collections.abc import Iterable, Mapping
 from types import TracebackType
-from typing import Any, NamedTuple, SupportsIndex
+from typing import Any, Literal, NamedTuple, SupportsIndex
 
 from ._client import AsyncClient, Client
 from ._exceptions import _refused
 from ._native import SandboxServer
 from ._types import Customer
 
-__all__ = ["DEMO_CUSTOMER_ID", "Sandbox", "SandboxRequest"]
+__all__ = ["DEMO_CUSTOMER_ID", "ErrorStyle", "Sandbox", "SandboxRequest", "WebhookStats"]
+
+#: How the sandbox shapes errors that are not about a field (401, 404, 429): "mixed" (the
+#: default: two elements, a generic ``invalid_request`` first, except the one-element ``404
+#: entity_not_found``), "two" (always the generic element first, then the detail) or "one"
+#: (the detail alone: ``invalid_token``, ``entity_not_found``, ``too_many_requests``).
+ErrorStyle = Literal["mixed", "two", "one"]
 
 #: The first demo customer: HelpCrunch's own example, tagged "vip" and "Lead".
 DEMO_CUSTOMER_ID = 542335
+
+
+class WebhookStats(NamedTuple):
+    """Webhook events the sandbox made (``queued``), delivered (answered 2xx), gave up on
+    (``failed``: every attempt failed, the queue was full, or the sandbox stopped), and the
+    POSTs it sent (``attempts``, retries included)."""
+
+    queued: int
+    delivered: int
+    failed: int
+    attempts: int
+
+    @property
+    def settled(self) -> bool:
+        """Every event made so far is delivered or given up on."""
+        return self.queued == self.delivered + self.failed
 
 
 class SandboxRequest(NamedTuple):
@@ -76,6 +98,13 @@ class Sandbox:
       random order in every sorted list or search, as a database paging with ``ORDER BY ...
       LIMIT ... OFFSET`` may, to test a client's paging against the worst case. Off: in id
       order.
+    - ``error_style``: the shape of 401, 404 and 429 bodies (see :data:`ErrorStyle`): HelpCrunch's
+      docs show several, and a client must cope with each.
+    - ``webhook_url``, ``webhook_secret``: POST HelpCrunch's signed webhook events there when
+      customers change through the API (``customer.new``, ``customer.deleted``,
+      ``customer.tags_changed``, ``customer.email_updated``, ``customer.(un)subscribed``,
+      ``customer.(un)blocked``); see :attr:`webhook_stats` and :meth:`wait_webhooks`. The
+      secret is never shown.
     - ``port``: 0 picks a free one.
     """
 
@@ -93,6 +122,9 @@ class Sandbox:
         port: int = 0,
         host: str = "127.0.0.1",
         log_capacity: int = SandboxServer.DEFAULT_LOG_CAPACITY,
+        error_style: ErrorStyle = "mixed",
+        webhook_url: str | None = None,
+        webhook_secret: str | bytes | None = None,
     ) -> None:
         if rate_limit is not None:
             rate_limit = _whole_number("rate_limit", rate_limit, 0, _U32_MAX)
@@ -129,6 +161,11 @@ class Sandbox:
             else _whole_number("max_page_size", max_page_size),
             max_filters=None if max_filters is None else _whole_number("max_filters", max_filters),
             unstable_ties=bool(unstable_ties),
+            error_style=error_style,
+            webhook_url=webhook_url,
+            webhook_secret=webhook_secret.decode()
+            if isinstance(webhook_secret, bytes)
+            else webhook_secret,
         )
         self._closed = False
 
@@ -261,6 +298,20 @@ class Sandbox:
     ) -> None:
         """Send the headers and half the body, then close the connection."""
         self._fail_next("truncated", times, method=method, path_prefix=path)
+
+    @property
+    def webhook_stats(self) -> WebhookStats:
+        """Counts of the webhook events so far (all zero without ``webhook_url``)."""
+        return WebhookStats(*self._server.webhook_stats())
+
+    def wait_webhooks(self, timeout: float = 10.0) -> WebhookStats:
+        """Wait until every webhook event made so far is delivered or given up on (each is
+        tried up to four times, with a short backoff), and return the counts. Raises
+        ``TimeoutError`` if that takes longer than ``timeout`` seconds."""
+        stats = WebhookStats(*self._server.wait_webhooks(float(timeout)))
+        if not stats.settled:
+            raise TimeoutError(f"webhook events still on their way after {timeout} s: {stats}")
+        return stats
 
     @property
     def pending_faults(self) -> int:

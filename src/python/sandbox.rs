@@ -14,7 +14,8 @@ use serde_json::{Map, Value};
 use super::convert::{json_to_py, object_to_py};
 use crate::core::runtime;
 use crate::sandbox::{
-    Customers, Fault, FaultMatch, Sandbox, SandboxConfig, DEFAULT_LOG_CAPACITY, DEFAULT_SEED,
+    Customers, ErrorStyle, Fault, FaultMatch, Sandbox, SandboxConfig, WebhookConfig, WebhookStats,
+    DEFAULT_LOG_CAPACITY, DEFAULT_SEED,
 };
 
 #[pyclass(frozen, module = "helpcrunch._native")]
@@ -60,7 +61,7 @@ impl SandboxServer {
     /// The customers: `customers_json` (a JSON array), else `generate` customers from
     /// `seed`, else the file at `load`, else the demo set.
     #[new]
-    #[pyo3(signature = (api_key, rate_limit=None, customers_json=None, host="127.0.0.1", port=0, log_capacity=DEFAULT_LOG_CAPACITY, *, generate=None, seed=None, load=None, max_page_size=None, max_filters=None, unstable_ties=false))]
+    #[pyo3(signature = (api_key, rate_limit=None, customers_json=None, host="127.0.0.1", port=0, log_capacity=DEFAULT_LOG_CAPACITY, *, generate=None, seed=None, load=None, max_page_size=None, max_filters=None, unstable_ties=false, error_style="mixed", webhook_url=None, webhook_secret=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -76,7 +77,25 @@ impl SandboxServer {
         max_page_size: Option<usize>,
         max_filters: Option<usize>,
         unstable_ties: bool,
+        error_style: &str,
+        webhook_url: Option<String>,
+        webhook_secret: Option<String>,
     ) -> PyResult<Self> {
+        let error_style = ErrorStyle::parse(error_style).ok_or_else(|| {
+            PyValueError::new_err(format!(
+                "error_style must be \"mixed\", \"two\" or \"one\", got {error_style:?}"
+            ))
+        })?;
+        let webhook = match (webhook_url, webhook_secret) {
+            (Some(url), Some(secret)) => Some(WebhookConfig { url, secret }),
+            (None, None) => None,
+            // Never the secret's value in the message.
+            _ => {
+                return Err(PyValueError::new_err(
+                    "webhook_url and webhook_secret go together: give both or neither",
+                ))
+            }
+        };
         let host: IpAddr = host.parse().map_err(|_| {
             PyValueError::new_err(format!("host must be an IP address, got {host:?}"))
         })?;
@@ -99,6 +118,8 @@ impl SandboxServer {
             max_page_size,
             max_filters,
             unstable_ties,
+            error_style,
+            webhook,
         };
         // Generating or loading a large account takes a while: let other threads run.
         let inner = py
@@ -228,6 +249,35 @@ impl SandboxServer {
         Ok(())
     }
 
+    /// `(queued, delivered, failed, attempts)` of the webhook events.
+    fn webhook_stats(&self) -> (u64, u64, u64, u64) {
+        stats_tuple(self.inner.webhook_stats())
+    }
+
+    /// Waits (without the GIL, waking for signals) until every webhook event is delivered or
+    /// given up on, or `timeout` seconds pass; the stats either way.
+    fn wait_webhooks(&self, py: Python<'_>, timeout: f64) -> PyResult<(u64, u64, u64, u64)> {
+        let timeout = Duration::try_from_secs_f64(timeout).map_err(|_| {
+            PyValueError::new_err(format!(
+                "timeout must be a non-negative number of seconds, got {}",
+                crate::core::config::Float(timeout)
+            ))
+        })?;
+        // None: too far off to tell from forever.
+        let deadline = std::time::Instant::now().checked_add(timeout);
+        loop {
+            let left = deadline.map_or(Duration::MAX, |d| {
+                d.saturating_duration_since(std::time::Instant::now())
+            });
+            let step = left.min(Duration::from_millis(100));
+            let stats = py.detach(|| self.inner.wait_webhooks(step));
+            if stats.queued == stats.delivered + stats.failed || left <= step {
+                return Ok(stats_tuple(stats));
+            }
+            py.check_signals()?;
+        }
+    }
+
     fn shutdown(&self) {
         self.inner.shutdown();
     }
@@ -235,4 +285,8 @@ impl SandboxServer {
     fn __repr__(&self) -> String {
         format!("SandboxServer(base_url={:?})", self.inner.base_url())
     }
+}
+
+fn stats_tuple(s: WebhookStats) -> (u64, u64, u64, u64) {
+    (s.queued, s.delivered, s.failed, s.attempts)
 }

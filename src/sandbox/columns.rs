@@ -87,6 +87,17 @@ impl Columns {
         self.tags[position] = self.tag_bits_of(e);
     }
 
+    /// Drops the customer at `position`; those after it move down one place.
+    pub fn remove(&mut self, position: usize) {
+        for column in &mut self.by_slot {
+            match column {
+                Column::Text(column) => drop(column.remove(position)),
+                Column::Number(column) => drop(column.remove(position)),
+            }
+        }
+        self.tags.remove(position);
+    }
+
     /// The customer's tags as bits, numbering the names met for the first time.
     fn tag_bits_of(&mut self, e: &Entry) -> u64 {
         let mut bits = 0;
@@ -223,6 +234,10 @@ mod tests {
         columns.set(0, &b);
         assert_eq!(columns.tags(0), 0);
         assert_eq!(columns.number(Slot::LastSeen, 0), None);
+        columns.set(0, &a);
+        columns.remove(0);
+        assert_eq!(columns.hash(Slot::Phone, 0), text_hash("12345"));
+        assert_eq!(columns.tags(0), 0);
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The sandbox: a fake HelpCrunch v1 API on a real HTTP/1.1 socket, for tests and benchmarks.
 //!
-//! It serves, under `/v1`, the calls this project makes (get, create, list and search
-//! customers; tag and untag a customer) with HelpCrunch's bodies, error format, auth and an
+//! It serves, under `/v1`, the calls this project makes (get, create, update, delete, list
+//! and search customers; tag and untag a customer) with HelpCrunch's bodies, error format, auth and an
 //! optional strict rate limit, keeps customers in memory, logs requests, and injects faults
 //! on demand ([`Sandbox::fail_next`]). Nothing here knows about Python.
 //!
@@ -24,6 +24,8 @@ mod search;
 mod server;
 mod sliding_window;
 mod state;
+mod webhooks;
+mod writes;
 
 #[cfg(test)]
 mod tests;
@@ -37,9 +39,11 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 use tokio::sync::watch;
 
+pub use errors::ErrorStyle;
 pub use faults::{Fault, FaultMatch};
 pub use generate::MAX_GENERATED;
 pub use log::RequestRecord;
+pub use webhooks::{WebhookConfig, WebhookStats, MAX_ATTEMPTS as WEBHOOK_MAX_ATTEMPTS};
 
 use faults::FaultQueue;
 use log::RequestLog;
@@ -47,6 +51,7 @@ use query::Caps;
 use search::RecentMatches;
 use sliding_window::SlidingWindow;
 use state::{Store, StoreBuilder};
+use webhooks::Webhooks;
 
 /// Requests kept in the log by default: enough to inspect any test, bounded for benchmarks.
 pub const DEFAULT_LOG_CAPACITY: usize = 100_000;
@@ -101,6 +106,10 @@ pub struct SandboxConfig {
     /// a database answering `ORDER BY firstSeen LIMIT … OFFSET …` may give them, so that a
     /// client's paging can be tested against the worst case. false: in id order.
     pub unstable_ties: bool,
+    /// The shape of errors that are not about a field (401, 404, 429, …).
+    pub error_style: ErrorStyle,
+    /// Where to POST signed events when customers change through the API. None: nowhere.
+    pub webhook: Option<WebhookConfig>,
 }
 
 impl SandboxConfig {
@@ -115,6 +124,8 @@ impl SandboxConfig {
             max_page_size: None,
             max_filters: None,
             unstable_ties: false,
+            error_style: ErrorStyle::default(),
+            webhook: None,
         }
     }
 
@@ -165,6 +176,8 @@ struct Shared {
     caps: Caps,
     unstable_ties: bool,
     recent_matches: RecentMatches,
+    error_style: ErrorStyle,
+    webhooks: Webhooks,
 }
 
 impl Shared {
@@ -199,7 +212,15 @@ impl Shared {
 /// - [`SandboxConfig`]'s caps, when set, apply to list and search alike; a default page
 ///   larger than `max_page_size` shrinks to it;
 /// - `POST /v1/customers` ignores a given `id`; missing documented fields are null (`tags`
-///   `[]`, `customData` `{}`, `unsubscribed`/`blocked` false).
+///   `[]`, `customData` `{}`, `unsubscribed`/`blocked` false);
+/// - customer writes (`writes.rs`): PATCH changes the fields sent, PUT also nulls the
+///   documented profile fields left out, `PUT /customers/batch` takes an array of 1 to 10
+///   `{"customer": id, …}` and applies all or nothing (an unknown id is a 400 naming
+///   `[i].customer`); `customData` sent replaces the stored one whole; `tags` in an update is
+///   a 400 (tag and untag instead); a `userId` another customer has is a 400 whose first
+///   error is `invalid_userId_value`; DELETE answers 200 with the customer, then 404;
+/// - webhooks (`webhooks.rs`): events about changes made through the API, in order, off the
+///   request path.
 #[derive(Clone)]
 pub struct Sandbox {
     inner: Arc<Inner>,
@@ -225,6 +246,9 @@ impl Sandbox {
     pub fn start(config: SandboxConfig, rt: &tokio::runtime::Handle) -> io::Result<Sandbox> {
         let caps = config.caps()?;
         let store = load(config.customers)?;
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let webhooks =
+            Webhooks::start(config.webhook, rt, shutdown_rx.clone()).map_err(invalid_input)?;
         let shared = Arc::new(Shared {
             expected_auth: format!("Bearer {}", config.api_key)
                 .into_bytes()
@@ -238,6 +262,8 @@ impl Sandbox {
             caps,
             unstable_ties: config.unstable_ties,
             recent_matches: RecentMatches::default(),
+            error_style: config.error_style,
+            webhooks,
         });
         let listener = {
             // Registering the socket with tokio's reactor needs the runtime's context.
@@ -245,7 +271,6 @@ impl Sandbox {
             server::bind(SocketAddr::new(config.host, config.port))?
         };
         let addr = listener.local_addr()?;
-        let (shutdown, shutdown_rx) = watch::channel(false);
         rt.spawn(server::accept_loop(listener, shared.clone(), shutdown_rx));
         let host = match addr.ip() {
             IpAddr::V6(ip) => format!("[{ip}]"),
@@ -338,6 +363,18 @@ impl Sandbox {
 
     pub fn clear_faults(&self) {
         self.inner.shared.faults.clear();
+    }
+
+    /// Webhook events made, delivered, given up on, and POSTs sent.
+    pub fn webhook_stats(&self) -> WebhookStats {
+        self.inner.shared.webhooks.stats()
+    }
+
+    /// Blocks until every webhook event made so far is delivered or given up on, or
+    /// `timeout` passes; the stats either way (settled when `queued == delivered + failed`).
+    /// Not from inside the sandbox's runtime.
+    pub fn wait_webhooks(&self, timeout: std::time::Duration) -> WebhookStats {
+        self.inner.shared.webhooks.wait_settled(timeout)
     }
 
     /// Stops accepting and closes every connection at once, in-flight requests included.

@@ -8,16 +8,15 @@ use hyper::http::request::Parts;
 use hyper::{Method, StatusCode};
 use serde_json::{Map, Value};
 
-use super::data::NEW_CUSTOMER;
-use super::entry::Customer;
 use super::errors::{
-    status_body, validation_body, Invalid, CUSTOMER_NOT_FOUND, INVALID_JSON, METHOD_NOT_ALLOWED,
-    NOT_BLANK, PAYLOAD_TOO_LARGE, ROUTE_NOT_FOUND, TOO_MANY_REQUESTS, TYPE_ARRAY, TYPE_NUMERIC,
-    TYPE_OBJECT, TYPE_STRING, UNAUTHORIZED,
+    validation_body, Fixed, Invalid, INVALID_JSON, NOT_BLANK, TYPE_ARRAY, TYPE_NUMERIC,
+    TYPE_OBJECT, TYPE_STRING,
 };
 use super::query::{is_blank, parse_list_query, parse_search, Query};
 use super::search::page_body;
 use super::state::TagRequest;
+use super::webhooks::Event;
+use super::writes::{self, Replace};
 use super::Shared;
 
 /// An answer, always JSON.
@@ -30,7 +29,7 @@ pub(super) struct Reply {
 }
 
 impl Reply {
-    fn new(status: StatusCode, body: Bytes) -> Reply {
+    pub fn new(status: StatusCode, body: Bytes) -> Reply {
         Reply {
             status,
             body,
@@ -38,22 +37,28 @@ impl Reply {
         }
     }
 
-    fn fixed(status: StatusCode, body: &'static str) -> Reply {
+    /// `error` in the sandbox's error style.
+    fn fixed(shared: &Shared, status: StatusCode, error: Fixed) -> Reply {
+        let body = shared.error_style.body(error);
         Reply::new(status, Bytes::from_static(body.as_bytes()))
     }
 
-    fn invalid(problems: &[Invalid]) -> Reply {
+    pub fn invalid(problems: &[Invalid]) -> Reply {
         Reply::new(StatusCode::BAD_REQUEST, validation_body(problems))
     }
 
-    fn not_found() -> Reply {
-        Reply::fixed(StatusCode::NOT_FOUND, CUSTOMER_NOT_FOUND)
+    pub fn not_found(shared: &Shared) -> Reply {
+        Reply::fixed(shared, StatusCode::NOT_FOUND, Fixed::CustomerNotFound)
     }
 
-    fn method_not_allowed(allow: &'static str) -> Reply {
+    fn method_not_allowed(shared: &Shared, allow: &'static str) -> Reply {
         Reply {
             allow: Some(allow),
-            ..Reply::fixed(StatusCode::METHOD_NOT_ALLOWED, METHOD_NOT_ALLOWED)
+            ..Reply::fixed(
+                shared,
+                StatusCode::METHOD_NOT_ALLOWED,
+                Fixed::MethodNotAllowed,
+            )
         }
     }
 }
@@ -65,7 +70,11 @@ pub(super) struct TooLarge;
 pub(super) fn handle(shared: &Shared, parts: &Parts, body: Result<&[u8], TooLarge>) -> Reply {
     if let Some(window) = &shared.rate_limit {
         if !window.try_admit() {
-            return Reply::fixed(StatusCode::TOO_MANY_REQUESTS, TOO_MANY_REQUESTS);
+            return Reply::fixed(
+                shared,
+                StatusCode::TOO_MANY_REQUESTS,
+                Fixed::TooManyRequests,
+            );
         }
     }
     let authorized = parts
@@ -73,29 +82,43 @@ pub(super) fn handle(shared: &Shared, parts: &Parts, body: Result<&[u8], TooLarg
         .get(AUTHORIZATION)
         .is_some_and(|v| v.as_bytes() == &*shared.expected_auth);
     if !authorized {
-        return Reply::fixed(StatusCode::UNAUTHORIZED, UNAUTHORIZED);
+        return Reply::fixed(shared, StatusCode::UNAUTHORIZED, Fixed::Unauthorized);
     }
     let Some(route) = Route::parse(parts.uri.path()) else {
-        return Reply::fixed(StatusCode::NOT_FOUND, ROUTE_NOT_FOUND);
+        return Reply::fixed(shared, StatusCode::NOT_FOUND, Fixed::RouteNotFound);
     };
     let method = &parts.method;
     let allowed = match route {
         Route::Customers => matches!(*method, Method::GET | Method::POST),
         Route::Search => *method == Method::POST,
-        Route::Customer(_) => *method == Method::GET,
+        Route::Batch => *method == Method::PUT,
+        Route::Customer(_) => matches!(
+            *method,
+            Method::GET | Method::PATCH | Method::PUT | Method::DELETE
+        ),
         Route::Tags(_) => matches!(*method, Method::PUT | Method::DELETE),
     };
     if !allowed {
-        return Reply::method_not_allowed(route.allow());
+        return Reply::method_not_allowed(shared, route.allow());
     }
     let Ok(body) = body else {
-        return Reply::fixed(StatusCode::PAYLOAD_TOO_LARGE, PAYLOAD_TOO_LARGE);
+        return Reply::fixed(
+            shared,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            Fixed::PayloadTooLarge,
+        );
     };
     match route {
         Route::Customers if *method == Method::GET => list(shared, parts.uri.query()),
-        Route::Customers => create(shared, body),
+        Route::Customers => writes::create(shared, body),
         Route::Search => search(shared, body),
-        Route::Customer(id) => get(shared, id),
+        Route::Batch => writes::batch(shared, body),
+        Route::Customer(id) => match *method {
+            Method::GET => get(shared, id),
+            Method::DELETE => writes::delete(shared, id),
+            Method::PATCH => writes::update(shared, id, body, Replace::Sent),
+            _ => writes::update(shared, id, body, Replace::Profile),
+        },
         Route::Tags(id) => tag(shared, id, *method == Method::PUT, body),
     }
 }
@@ -104,6 +127,8 @@ pub(super) fn handle(shared: &Shared, parts: &Parts, body: Result<&[u8], TooLarg
 enum Route<'a> {
     Customers,
     Search,
+    /// `PUT /customers/batch`.
+    Batch,
     /// The raw id segment: validated by the handler, so a bad one gets HelpCrunch's 400.
     Customer(&'a str),
     Tags(&'a str),
@@ -116,6 +141,7 @@ impl<'a> Route<'a> {
         let route = match (parts.next()?, parts.next(), parts.next()) {
             ("customers", None, None) => Route::Customers,
             ("customers", Some("search"), None) => Route::Search,
+            ("customers", Some("batch"), None) => Route::Batch,
             ("customers", Some(""), None) => return None,
             ("customers", Some(id), None) => Route::Customer(id),
             ("customers", Some(id), Some("tags")) => Route::Tags(id),
@@ -128,14 +154,15 @@ impl<'a> Route<'a> {
         match self {
             Route::Customers => "GET, POST",
             Route::Search => "POST",
-            Route::Customer(_) => "GET",
+            Route::Batch => "PUT",
+            Route::Customer(_) => "GET, PUT, PATCH, DELETE",
             Route::Tags(_) => "PUT, DELETE",
         }
     }
 }
 
 /// Ok(None): numeric but beyond any id, so no customer has it.
-fn parse_id(raw: &str) -> Result<Option<u64>, Invalid> {
+pub(super) fn parse_id(raw: &str) -> Result<Option<u64>, Invalid> {
     if raw.is_empty() || !raw.bytes().all(|b| b.is_ascii_digit()) {
         return Err(Invalid::new("customer", TYPE_NUMERIC));
     }
@@ -149,7 +176,7 @@ fn get(shared: &Shared, raw_id: &str) -> Reply {
     };
     match id.and_then(|id| shared.store.get(id)) {
         Some(entry) => Reply::new(StatusCode::OK, entry.json.clone()),
-        None => Reply::not_found(),
+        None => Reply::not_found(shared),
     }
 }
 
@@ -171,12 +198,12 @@ fn tag(shared: &Shared, raw_id: &str, add: bool, body: &[u8]) -> Reply {
         return Reply::invalid(&problems);
     }
     let Some(id) = id else {
-        return Reply::not_found();
+        return Reply::not_found(shared);
     };
-    let entry = if add {
+    let written = if add {
         // Checked first so that tagging an unknown customer creates no account tags.
         if shared.store.get(id).is_none() {
-            return Reply::not_found();
+            return Reply::not_found(shared);
         }
         let tags = shared.store.resolve_tags(&tags);
         shared.store.add_tags(id, &tags)
@@ -184,9 +211,14 @@ fn tag(shared: &Shared, raw_id: &str, add: bool, body: &[u8]) -> Reply {
         let names: Vec<String> = tags.into_iter().map(|t| t.name).collect();
         shared.store.remove_tags(id, &names)
     };
-    match entry {
-        Some(entry) => Reply::new(StatusCode::OK, entry.json.clone()),
-        None => Reply::not_found(),
+    match written {
+        Some((entry, changed)) => {
+            if changed {
+                shared.webhooks.send(Event::TagsChanged, &entry);
+            }
+            Reply::new(StatusCode::OK, entry.json.clone())
+        }
+        None => Reply::not_found(shared),
     }
 }
 
@@ -217,58 +249,8 @@ fn page(shared: &Shared, query: Result<Query, Vec<Invalid>>) -> Reply {
     }
 }
 
-/// Fields a new customer may only have as a string or null.
-const STRING_FIELDS: [&str; 6] = ["name", "email", "userId", "company", "phone", "notes"];
-
-fn create(shared: &Shared, body: &[u8]) -> Reply {
-    let given = match parse_object(body) {
-        Ok(given) => given,
-        Err(problem) => return Reply::invalid(&[problem]),
-    };
-    let mut problems = Vec::new();
-    for field in STRING_FIELDS {
-        if given
-            .get(field)
-            .is_some_and(|v| !v.is_string() && !v.is_null())
-        {
-            problems.push(Invalid::new(field, TYPE_STRING));
-        }
-    }
-    let tags = match given.get("tags") {
-        None | Some(Value::Null) => Vec::new(),
-        Some(v) => parse_tag_list(Some(v), "tags", true, &mut problems),
-    };
-    if !problems.is_empty() {
-        return Reply::invalid(&problems);
-    }
-    let mut customer: Customer = serde_json::from_str(NEW_CUSTOMER).expect("valid literal");
-    for (key, value) in given {
-        // Known keys keep their place in the template; unknown ones follow, in order.
-        if key != "id" && key != "tags" {
-            customer.insert(key, value);
-        }
-    }
-    let tags = shared.store.resolve_tags(&tags);
-    customer.insert(
-        "tags".into(),
-        Value::Array(
-            tags.into_iter()
-                .map(|(name, color)| serde_json::json!({"name": name, "color": color}))
-                .collect(),
-        ),
-    );
-    match shared.store.create(&customer) {
-        Some(entry) => Reply::new(StatusCode::CREATED, entry.json.clone()),
-        // Only a sandbox started with the largest possible id gets here.
-        None => Reply::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            status_body(StatusCode::INTERNAL_SERVER_ERROR),
-        ),
-    }
-}
-
 /// A JSON object body; an empty body counts as `{}`.
-fn parse_object(body: &[u8]) -> Result<Map<String, Value>, Invalid> {
+pub(super) fn parse_object(body: &[u8]) -> Result<Map<String, Value>, Invalid> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(Map::new());
     }
@@ -280,7 +262,7 @@ fn parse_object(body: &[u8]) -> Result<Map<String, Value>, Invalid> {
 }
 
 /// `[{"name":"Lead","color":"#c57de0"}, …]`; `color` is checked only where it is used.
-fn parse_tag_list(
+pub(super) fn parse_tag_list(
     value: Option<&Value>,
     code: &str,
     with_color: bool,
@@ -339,6 +321,7 @@ mod tests {
     fn routes_parse_strictly() {
         assert_eq!(Route::parse("/v1/customers"), Some(Route::Customers));
         assert_eq!(Route::parse("/v1/customers/search"), Some(Route::Search));
+        assert_eq!(Route::parse("/v1/customers/batch"), Some(Route::Batch));
         assert_eq!(
             Route::parse("/v1/customers/12"),
             Some(Route::Customer("12"))

@@ -132,7 +132,14 @@ async fn serve(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Response<B
             content_type,
             headers,
         }) => {
-            let response = status_fault(*status, retry_after, body, content_type, headers);
+            let response = status_fault(
+                *status,
+                retry_after,
+                body,
+                content_type,
+                headers,
+                shared.error_style,
+            );
             log(response.status().as_u16());
             return Ok(response);
         }
@@ -206,6 +213,7 @@ fn status_fault(
     body: &Option<Vec<u8>>,
     content_type: &Option<String>,
     headers: &[(String, String)],
+    style: errors::ErrorStyle,
 ) -> Response<Body> {
     // hyper cannot send a 1xx as a final answer.
     let status = StatusCode::from_u16(status)
@@ -214,7 +222,7 @@ fn status_fault(
         .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let (body, default_type) = match body {
         Some(raw) => (Bytes::copy_from_slice(raw), None),
-        None if status.as_u16() >= 400 => (errors::status_body(status), Some(JSON)),
+        None if status.as_u16() >= 400 => (errors::status_body(status, style), Some(JSON)),
         None => (Bytes::new(), None),
     };
     let mut response = Response::new(Body::full(body));

@@ -16,9 +16,9 @@ use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use bytes::{BufMut, Bytes, BytesMut};
 use serde_json::{Map, Value};
 
-use super::columns::Columns;
+use super::columns::{text_hash, Columns};
 use super::entry::{serialize, Customer, Entry, SortKey};
-use super::fields::SortField;
+use super::fields::{Slot, SortField};
 
 /// Colour HelpCrunch gives a new tag when the request names none.
 pub(super) const DEFAULT_TAG_COLOR: &str = "#c377e0";
@@ -163,6 +163,58 @@ impl Table {
             }
         }
     }
+
+    /// Takes the customer at `position` out; those after it move down one place.
+    fn remove(&mut self, position: usize) -> Arc<Entry> {
+        self.version += 1;
+        let old = self.entries.remove(position);
+        self.columns.remove(position);
+        let gone = position as u32;
+        for order in &mut self.orders {
+            order.retain(|&p| p != gone);
+            for p in order.iter_mut() {
+                if *p > gone {
+                    *p -= 1;
+                }
+            }
+        }
+        old
+    }
+
+    /// Whether a customer other than those `skip` names has `user_id` as its `userId`. The
+    /// column's hashes rule out almost everyone without reading their JSON.
+    fn user_id_taken(&self, user_id: &str, skip: impl Fn(u32) -> bool) -> bool {
+        let hash = text_hash(user_id);
+        (0..self.entries.len() as u32).any(|p| {
+            self.columns.hash(Slot::UserId, p) == hash
+                && !skip(p)
+                && self.entries[p as usize]
+                    .text(Slot::UserId)
+                    .is_some_and(|u| u == user_id)
+        })
+    }
+}
+
+/// A customer's `userId` as the uniqueness rule reads it: a non-empty string, else none.
+pub(super) fn user_id(e: &Entry) -> Option<std::borrow::Cow<'_, str>> {
+    e.text(Slot::UserId).filter(|u| !u.is_empty())
+}
+
+/// Why a write was refused; nothing was changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum WriteError {
+    /// The `i`th customer of the write does not exist.
+    NotFound(usize),
+    /// The `i`th customer would repeat another customer's `userId`.
+    UserIdTaken(usize),
+    /// Creating: every id is taken.
+    NoIdLeft,
+}
+
+/// One customer as a write found it and left it.
+pub(super) struct Written {
+    pub before: Arc<Entry>,
+    pub after: Arc<Entry>,
 }
 
 /// Collects the customers a store starts with, then assigns the missing ids and sorts.
@@ -265,17 +317,75 @@ impl Store {
         entries.iter().map(|e| e.to_map()).collect()
     }
 
-    /// Adds a customer under a fresh id. `fields` has been validated and has no `id`. None:
-    /// the largest id is taken, so there is no fresh one.
-    pub fn create(&self, fields: &Customer) -> Option<Arc<Entry>> {
+    /// Adds a customer under a fresh id. `fields` has been validated and has no `id`.
+    pub fn create(&self, fields: &Customer) -> Result<Arc<Entry>, WriteError> {
         let rest = serialize(fields);
         let mut table = write(&self.table);
-        let id = table.next_id?;
-        table.next_id = id.checked_add(1);
+        let id = table.next_id.ok_or(WriteError::NoIdLeft)?;
         let entry = Entry::from_json(with_id_first(id, &rest)).expect("a fresh id is valid");
+        if user_id(&entry).is_some_and(|u| table.user_id_taken(&u, |_| false)) {
+            return Err(WriteError::UserIdTaken(0));
+        }
+        table.next_id = id.checked_add(1);
         let entry = Arc::new(entry);
         table.push(entry.clone());
-        Some(entry)
+        Ok(entry)
+    }
+
+    /// Replaces customer `ids[i]` with `change(i, its current state)` for every `i` at once,
+    /// or, if one is missing or one would take a `userId` another customer keeps, changes
+    /// nobody. `ids` are distinct; `change` keeps each id. Runs under the write lock: one
+    /// customer's serialization per id.
+    pub fn rewrite(
+        &self,
+        ids: &[u64],
+        change: impl Fn(usize, &Entry) -> Customer,
+    ) -> Result<Vec<Written>, WriteError> {
+        let mut table = write(&self.table);
+        let mut positions = Vec::with_capacity(ids.len());
+        for (i, &id) in ids.iter().enumerate() {
+            positions.push(table.position(id).ok_or(WriteError::NotFound(i))?);
+        }
+        let written: Vec<Written> = positions
+            .iter()
+            .enumerate()
+            .map(|(i, &p)| {
+                let before = table.entries[p].clone();
+                let after = Entry::from_map(&change(i, &before)).expect("a change keeps the id");
+                Written {
+                    before,
+                    after: Arc::new(after),
+                }
+            })
+            .collect();
+        for (i, w) in written.iter().enumerate() {
+            let Some(new) = user_id(&w.after) else {
+                continue;
+            };
+            if user_id(&w.before).as_deref() == Some(&*new) {
+                continue; // kept, not taken: a loaded account may hold repeats already
+            }
+            let in_write = |p: u32| positions.contains(&(p as usize));
+            let repeated_here = written
+                .iter()
+                .enumerate()
+                .any(|(j, other)| j != i && user_id(&other.after).as_deref() == Some(&*new));
+            if repeated_here || table.user_id_taken(&new, in_write) {
+                return Err(WriteError::UserIdTaken(i));
+            }
+        }
+        for (w, &p) in written.iter().zip(&positions) {
+            table.replace(p, w.after.clone());
+        }
+        Ok(written)
+    }
+
+    /// Takes the customer out of the account. None: no such customer. Its id is never given
+    /// to another.
+    pub fn delete(&self, id: u64) -> Option<Arc<Entry>> {
+        let mut table = write(&self.table);
+        let position = table.position(id)?;
+        Some(table.remove(position))
     }
 
     /// The colour each tag gets: the account's if the name is known, else the request's
@@ -316,8 +426,9 @@ impl Store {
         resolved
     }
 
-    /// Appends the tags the customer lacks. None: no such customer.
-    pub fn add_tags(&self, id: u64, tags: &[(String, String)]) -> Option<Arc<Entry>> {
+    /// Appends the tags the customer lacks. None: no such customer; else the customer, and
+    /// whether its tags changed.
+    pub fn add_tags(&self, id: u64, tags: &[(String, String)]) -> Option<(Arc<Entry>, bool)> {
         let lacks = |e: &Entry| {
             tags.iter()
                 .any(|(name, _)| !e.tag_names().any(|n| n == name.as_str()))
@@ -336,8 +447,9 @@ impl Store {
         })
     }
 
-    /// Removes the named tags; names the customer lacks are ignored. None: no such customer.
-    pub fn remove_tags(&self, id: u64, names: &[String]) -> Option<Arc<Entry>> {
+    /// Removes the named tags; names the customer lacks are ignored. None: no such customer;
+    /// else the customer, and whether its tags changed.
+    pub fn remove_tags(&self, id: u64, names: &[String]) -> Option<(Arc<Entry>, bool)> {
         let has_any = |e: &Entry| e.tag_names().any(|n| names.iter().any(|x| *x == n));
         self.update(id, has_any, |c| {
             tags_mut(c).retain(|tag| {
@@ -355,11 +467,11 @@ impl Store {
         id: u64,
         needed: impl Fn(&Entry) -> bool,
         change: impl Fn(&mut Customer),
-    ) -> Option<Arc<Entry>> {
+    ) -> Option<(Arc<Entry>, bool)> {
         loop {
             let current = self.get(id)?;
             if !needed(&current) {
-                return Some(current);
+                return Some((current, false));
             }
             let mut customer = current.to_map();
             change(&mut customer);
@@ -368,7 +480,7 @@ impl Store {
             let position = table.position(id)?;
             if Arc::ptr_eq(&table.entries[position], &current) {
                 table.replace(position, next.clone());
-                return Some(next);
+                return Some((next, true));
             }
             // Someone changed this customer meanwhile: apply the change to their version.
         }
@@ -450,7 +562,11 @@ mod tests {
         assert_eq!(a.to_map().keys().collect::<Vec<_>>(), ["id", "name"]);
         assert_eq!(store.create(&Map::new()).unwrap().id, 9);
         let full = Store::new(vec![customer(json!({"id": u64::MAX}))]).unwrap();
-        assert!(full.create(&Map::new()).is_none(), "no id past the largest");
+        assert_eq!(
+            full.create(&Map::new()).err(),
+            Some(WriteError::NoIdLeft),
+            "no id past the largest"
+        );
         let no_room = Store::new(vec![customer(json!({"id": u64::MAX})), customer(json!({}))]);
         assert!(no_room.err().unwrap().contains("no customer ids are left"));
         let nulled = Store::new(vec![customer(json!({"name": "n", "id": null}))]).unwrap();
@@ -480,7 +596,9 @@ mod tests {
         };
         assert_eq!(ids(SortField::FirstSeen), [9, 2, 5, 7]);
         assert_eq!(ids(SortField::LastSeen), [9, 2, 5, 7]);
-        store.create(&customer(json!({"firstSeen": 20, "lastSeen": 0})));
+        store
+            .create(&customer(json!({"firstSeen": 20, "lastSeen": 0})))
+            .unwrap();
         assert_eq!(ids(SortField::FirstSeen), [9, 2, 5, 7, 10]);
         assert_eq!(ids(SortField::LastSeen), [9, 10, 2, 5, 7]);
         // A change that moves a sort value moves the customer; tagging moves nobody.
@@ -533,15 +651,93 @@ mod tests {
     fn unchanged_customers_are_not_rewritten() {
         let store = Store::new(vec![customer(json!({"id": 1, "tags": null}))]).unwrap();
         let before = store.get(1).unwrap();
-        let after = store.remove_tags(1, &["x".into()]).unwrap();
-        assert!(Arc::ptr_eq(&before, &after));
-        let tagged = store.add_tags(1, &[("x".into(), "#fff".into())]).unwrap();
+        let (after, changed) = store.remove_tags(1, &["x".into()]).unwrap();
+        assert!(Arc::ptr_eq(&before, &after) && !changed);
+        let (tagged, changed) = store.add_tags(1, &[("x".into(), "#fff".into())]).unwrap();
+        assert!(changed);
         assert_eq!(
             tagged.to_map()["tags"],
             json!([{"name": "x", "color": "#fff"}])
         );
-        let again = store.add_tags(1, &[("x".into(), "#000".into())]).unwrap();
-        assert!(Arc::ptr_eq(&tagged, &again));
+        let (again, changed) = store.add_tags(1, &[("x".into(), "#000".into())]).unwrap();
+        assert!(Arc::ptr_eq(&tagged, &again) && !changed);
         assert!(store.add_tags(2, &[]).is_none());
+    }
+
+    #[test]
+    fn deletes_keep_orders_columns_and_ids_consistent() {
+        let store = Store::new(vec![
+            customer(json!({"id": 1, "lastSeen": 30, "email": "a@x"})),
+            customer(json!({"id": 2, "lastSeen": 10, "email": "b@x"})),
+            customer(json!({"id": 3, "lastSeen": 20, "email": "c@x"})),
+        ])
+        .unwrap();
+        let version = store.read().version();
+        assert_eq!(store.delete(2).unwrap().id, 2);
+        assert!(store.delete(2).is_none() && store.get(2).is_none());
+        let table = store.read();
+        assert!(table.version() > version);
+        let order = table.order(Some(SortField::LastSeen));
+        let ids: Vec<u64> = (0..order.len())
+            .map(|i| table.entry(order.get(i)).id)
+            .collect();
+        assert_eq!(ids, [3, 1]);
+        assert_eq!(table.columns().hash(Slot::Email, 1), text_hash("c@x"));
+        drop(table);
+        assert_eq!(
+            store.create(&Map::new()).unwrap().id,
+            4,
+            "ids are not reused"
+        );
+    }
+
+    #[test]
+    fn rewrites_are_all_or_nothing_and_keep_user_ids_unique() {
+        let store = Store::new(vec![
+            customer(json!({"id": 1, "userId": "u1"})),
+            customer(json!({"id": 2, "userId": "u2"})),
+            customer(json!({"id": 3, "userId": null})),
+        ])
+        .unwrap();
+        let set = |u: &'static str| {
+            move |_: usize, e: &Entry| {
+                let mut c = e.to_map();
+                c.insert("userId".into(), json!(u));
+                c
+            }
+        };
+        assert_eq!(
+            store.rewrite(&[3], set("u1")).err(),
+            Some(WriteError::UserIdTaken(0))
+        );
+        assert_eq!(
+            store.rewrite(&[3, 9], set("new")).err(),
+            Some(WriteError::NotFound(1))
+        );
+        assert_eq!(
+            store.rewrite(&[1, 3], set("same")).err(),
+            Some(WriteError::UserIdTaken(0)),
+            "two customers of one write"
+        );
+        assert_eq!(store.get(3).unwrap().to_map()["userId"], json!(null));
+        // Keeping one's own userId, and swapping them within one write, are fine.
+        store.rewrite(&[1], set("u1")).unwrap();
+        let swap = |i: usize, e: &Entry| {
+            let mut c = e.to_map();
+            c.insert("userId".into(), json!(["u2", "u1"][i]));
+            c
+        };
+        let written = store.rewrite(&[1, 2], swap).unwrap();
+        assert_eq!(written[0].after.to_map()["userId"], "u2");
+        assert_eq!(written[0].before.to_map()["userId"], "u1");
+        assert_eq!(
+            store.create(&customer(json!({"userId": "u1"}))).err(),
+            Some(WriteError::UserIdTaken(0))
+        );
+        assert!(store.create(&customer(json!({"userId": ""}))).is_ok());
+        assert!(
+            store.create(&customer(json!({"userId": ""}))).is_ok(),
+            "empty is none"
+        );
     }
 }
