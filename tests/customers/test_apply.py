@@ -159,3 +159,20 @@ def test_undo_lists_created_customers_or_deletes_them(
     undone = call("undo", log2, delete_created=True)
     assert undone.succeeded == 1 and undone.created == []
     assert all(c["id"] != gone for c in sb.customers())
+
+
+def test_a_plan_applied_again_with_its_log_skips_what_it_did(
+    sb: Sandbox, call: Both, tmp_path: Path
+) -> None:
+    log = tmp_path / "c.jsonl"
+    rows = [
+        {"email": "c1@example.com", "company": "Initech"},
+        {"email": "new@example.com", "company": "Newco"},
+    ]
+    plan = call("plan_customers", rows, create_missing=True)
+    first = call("apply_plan", plan, log=log, allow_mass_change=True)
+    assert first.succeeded == 2
+    sb.clear_requests()
+    again = call("apply_plan", plan, log=log, allow_mass_change=True)
+    assert again.skipped == 2 and writes(sb) == []
+    assert sum(1 for c in sb.customers() if c.get("email") == "new@example.com") == 1
