@@ -11,12 +11,13 @@ settings yourself.
 
 from __future__ import annotations
 
-import atexit
-import os
-import threading
+# Imported under private names: ``dir(helpcrunch)`` lists the public API only (see __dir__).
+import atexit as _atexit
+import os as _os
+import threading as _threading
 from collections.abc import Iterable
 
-from . import _exceptions, _logs, _native
+from . import _exceptions, _logs, _native, webhooks
 from ._client import DEFAULT_BASE_URL, DEFAULT_PAGE_SIZE, ENV_SETTINGS, AsyncClient, Client
 from ._customers_apply import Conflict, UndoReport
 from ._customers_sync import CustomerItem, CustomerPlan
@@ -27,6 +28,7 @@ from ._search import AsyncCustomerSearch, CustomerSearch, flatten
 from ._segments import TagsPlan
 from ._sync import DEFAULT_LOOKUP_BATCH, PlanItem, TagPlan
 from ._types import Condition, Customer, CustomerId, Match, SearchStats, Tag, Tags, TagSpec
+from .webhooks import WebhookCustomer, WebhookEvent
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -53,6 +55,8 @@ __all__ = [
     "Tags",
     "TagsPlan",
     "UndoReport",
+    "WebhookCustomer",
+    "WebhookEvent",
     "__version__",
     "add_tags",
     "add_tags_async",
@@ -65,15 +69,23 @@ __all__ = [
     "remove_tags",
     "remove_tags_async",
     "search_customers",
+    "webhooks",
 ]
 __all__ += _exceptions.__all__
+
+
+def __dir__() -> list[str]:
+    # The public API, not the names this module's code imports (Iterable, ENV_SETTINGS) nor
+    # its private modules.
+    return sorted(__all__)
+
 
 _logs.setup_from_env()
 # Threads still in a blocking call when the interpreter exits must not re-enter it, and the
 # core's last log records must be emitted (src/python/bridge.rs).
-atexit.register(_native._prepare_exit)
+_atexit.register(_native._prepare_exit)
 
-_default_lock = threading.Lock()
+_default_lock = _threading.Lock()
 #: The shared clients (one native client behind both) and the environment they came from.
 _defaults: tuple[Client, AsyncClient] | None = None
 _default_env: tuple[str | None, ...] = ()
@@ -84,17 +96,17 @@ def _after_fork_in_child() -> None:
     # child, where that thread does not exist: the child's first module-level call would wait
     # for it forever.
     global _default_lock
-    _default_lock = threading.Lock()
+    _default_lock = _threading.Lock()
 
 
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
+if hasattr(_os, "register_at_fork"):
+    _os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _default_clients() -> tuple[Client, AsyncClient]:
     """The shared clients, rebuilt when the environment they came from changes."""
     global _defaults, _default_env
-    env = tuple(os.environ.get(name) for name in ENV_SETTINGS)
+    env = tuple(_os.environ.get(name) for name in ENV_SETTINGS)
     clients = _defaults
     if clients is not None and env == _default_env:
         return clients

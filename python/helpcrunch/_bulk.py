@@ -17,6 +17,7 @@ from typing import Any, Literal, NamedTuple
 
 from . import _aio, _logs
 from ._exceptions import BulkError, BulkInterrupted, RequestCancelledError
+from ._format import count, counted
 from ._input import rows, split_row, total
 from ._journal import Checkpoint, Journal
 from ._native import BulkItem, Change, FinishedItem, NativeBulkRun, NativeClient
@@ -431,11 +432,17 @@ def _finished(done: list[BulkResult], run: _Run, first_failure: BulkResult | Non
     return report
 
 
+def _tally(report: BulkReport) -> str:
+    return (
+        f"{count(report.succeeded)} succeeded, {count(report.failed)} failed and "
+        f"{count(report.not_started)} not started"
+    )
+
+
 def _stopped_at(first: BulkResult, report: BulkReport) -> BulkError:
     return BulkError(
         f"item {first.index} (customer {first.customer_id!r}) failed: {first.error}; "
-        f"stopped with {report.succeeded} succeeded and {report.failed} failed or cancelled "
-        "(see .report)",
+        f"stopped with {_tally(report)} (see .report)",
         report,
     )
 
@@ -443,8 +450,8 @@ def _stopped_at(first: BulkResult, report: BulkReport) -> BulkError:
 def _input_failed(failure: _InputFailed, report: BulkReport) -> BulkError:
     error = failure.error
     return BulkError(
-        f"reading the input failed after {len(report)} items: {type(error).__name__}: {error} "
-        f"({report.succeeded} succeeded, {report.failed} failed or cancelled; see .report)",
+        f"reading the input failed after {counted(len(report), 'item')}: "
+        f"{type(error).__name__}: {error} ({_tally(report)}; see .report)",
         report,
     )
 

@@ -35,6 +35,7 @@ from ._cli_common import (
     exit_code,
     flush_stdout,
     in_cli_terms,
+    interrupted,
     keep_secret,
     open_client,
     say,
@@ -42,7 +43,7 @@ from ._cli_common import (
 from ._cli_csv import DELIMITERS, delimiter_name, run_from_csv
 from ._cli_tags import TAG_SYNTAX, colour_problem, tag_spec
 from ._client import DEFAULT_CONCURRENCY
-from ._exceptions import HelpCrunchError
+from ._exceptions import BulkInterrupted, HelpCrunchError
 from ._native import __version__
 from ._progress import LINE_INTERVAL
 from ._types import TagCall
@@ -458,13 +459,24 @@ def _run(argv: Sequence[str] | None) -> int:
     except SystemExit as e:  # --help, --version, or a usage error already printed
         return e.code if isinstance(e.code, int) else EXIT_USAGE
     prefix = f"helpcrunch {args.command}"
+    # As typed, for the command that resumes an interrupted run.
+    args.argv = list(sys.argv[1:] if argv is None else argv)
+    resume: Callable[[argparse.Namespace], str] | None = getattr(args, "resume", None)
     try:
         return int(args.run(args))
     except UsageError as err:
         say(f"{prefix}: error: {_describe(err)}")
         return EXIT_USAGE
+    except BulkInterrupted as stopped:
+        # A run of changes (sync-tag, clear-tag, undo): what it did, and how to go on.
+        advice = resume(args) if resume is not None else "nothing recorded how to resume"
+        say(interrupted(stopped.report, "change", len(stopped.report), advice))
+        return EXIT_INTERRUPTED
     except KeyboardInterrupt:
-        say("helpcrunch: interrupted")
+        if resume is not None:
+            say(f"helpcrunch: interrupted before any change was sent; {resume(args)}")
+        else:
+            say("helpcrunch: interrupted")
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         flush_stdout()

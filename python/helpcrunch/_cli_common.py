@@ -12,6 +12,7 @@ import argparse
 import contextlib
 import json
 import os
+import shlex
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -25,7 +26,10 @@ from ._exceptions import (
     NotFoundError,
     PermissionDeniedError,
     RateLimitError,
+    RequestCancelledError,
 )
+from ._format import count, counted
+from ._report import BulkReport
 
 if TYPE_CHECKING:
     from _typeshed import SupportsWrite
@@ -175,6 +179,37 @@ def in_cli_terms(
         else:
             label = f"{label} (number {index + 1})"
     return f"{label}: {detail}{_CLI_ADVICE.get(parameter, '')}"
+
+
+# --- interrupted runs ---------------------------------------------------------------------------
+
+
+def command_line(argv: Sequence[str]) -> str:
+    """The command as typed (shell-quoted), to run it again."""
+    return shlex.join(["helpcrunch", *argv])
+
+
+def interrupted(report: BulkReport, noun: str, total: int | None, advice: str) -> str:
+    """What an interrupted run did, in words (done, failed, not started, stopped in flight,
+    of how many), then ``advice``: how to go on from there. Every command that runs many
+    changes says it this way."""
+    in_flight = sum(
+        1 for r in report if isinstance(r.error, RequestCancelledError) and not r.not_started
+    )
+    earlier = f" ({count(report.skipped)} of them by an earlier run)" if report.skipped else ""
+    parts = [
+        f"{count(report.succeeded)} done{earlier}",
+        f"{count(report.failed - in_flight)} failed",
+    ]
+    if total is not None:
+        parts.append(f"{count(report.not_started + total - len(report))} not started")
+        of = f"of {counted(total, noun)}"
+    else:
+        parts.append(f"{count(report.not_started)} not started and the rest of stdin unread")
+        of = f"of {counted(len(report), noun)} read"
+    if in_flight:
+        parts.append(f"{count(in_flight)} stopped in flight (they may have been applied)")
+    return f"helpcrunch: interrupted: {', '.join(parts)} ({of}); {advice}"
 
 
 # --- output ------------------------------------------------------------------------------------

@@ -27,15 +27,17 @@ from ._cli_common import (
     UsageError,
     check_connection,
     check_output_path,
+    command_line,
     emit,
     in_cli_terms,
+    interrupted,
     open_client,
     rate_limit,
     say,
 )
 from ._cli_tags import colour_problem, split_names, tag_spec
 from ._exceptions import BulkError, BulkInterrupted, RequestCancelledError
-from ._format import duration
+from ._format import count, duration
 from ._native import check_call
 from ._progress import VERBS, Pace, Progress
 from ._progress import display as progress_display
@@ -411,7 +413,7 @@ def _real_run(run: _CsvRun) -> int:
             raise
         display.close()
     _summarize(run, report, lines)
-    return EXIT_SOME_FAILED if report.failed else EXIT_OK
+    return EXIT_SOME_FAILED if report.failed or report.not_started else EXIT_OK
 
 
 def _list_failures(run: _CsvRun, report: BulkReport, lines: LineNumbers) -> None:
@@ -425,40 +427,28 @@ def _list_failures(run: _CsvRun, report: BulkReport, lines: LineNumbers) -> None
 def _summarize(run: _CsvRun, report: BulkReport, lines: LineNumbers) -> None:
     _list_failures(run, report, lines)
     stopped = sum(1 for r in report if isinstance(r.error, RequestCancelledError))
-    counts = [f"{report.failed - stopped:,} failed"]
+    counts = [f"{count(report.failed + report.not_started - stopped)} failed"]
     if stopped:
-        counts.append(f"{stopped:,} stopped unfinished")
+        counts.append(f"{count(stopped)} stopped unfinished")
     if report.skipped:
-        counts.append(f"{report.skipped:,} skipped as already done")
+        counts.append(f"{count(report.skipped)} skipped as already done")
     say(
-        f"{run.done_verb} {report.succeeded - report.skipped:,} of {len(report):,} customers; "
-        + ", ".join(counts)
+        f"{run.done_verb} {count(report.succeeded - report.skipped)} of {count(len(report))} "
+        "customers; " + ", ".join(counts)
     )
 
 
 def _interrupted(run: _CsvRun, report: BulkReport, total: int | None) -> str:
     """What an interrupted run did, in words, and how to go on from there."""
-    cancelled = [r for r in report if isinstance(r.error, RequestCancelledError)]
-    in_flight = sum(1 for r in cancelled if r.attempts > 0)
-    failed = report.failed - len(cancelled)
-    earlier = f" ({report.skipped:,} of them by an earlier run)" if report.skipped else ""
-    if total is not None:
-        not_started = f"{len(cancelled) - in_flight + total - len(report):,} not started"
-        rows = f"of {total:,} rows"
-    else:
-        not_started = f"{len(cancelled) - in_flight:,} not started and the rest of stdin unread"
-        rows = f"of {len(report):,} rows read"
-    parts = [f"{report.succeeded:,} done{earlier}", f"{failed:,} failed", not_started]
-    if in_flight:
-        parts.append(f"{in_flight:,} stopped in flight (they may have been applied)")
     checkpoint = run.args.checkpoint
     if checkpoint is not None:
         advice = (
-            f"to resume, run the same command again: --checkpoint {checkpoint} skips the rows done"
+            f"to resume, run the same command again: {command_line(run.args.argv)} "
+            f"(--checkpoint {checkpoint} skips the rows done)"
         )
     else:
         advice = (
             "nothing recorded which rows are done: a rerun sends every row again (harmless, "
             "but slower); give --checkpoint FILE to make a run resumable"
         )
-    return f"helpcrunch: interrupted: {', '.join(parts)} ({rows}); {advice}"
+    return interrupted(report, "row", total, advice)

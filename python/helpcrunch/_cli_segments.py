@@ -22,7 +22,7 @@ from ._cli_common import (
     open_client,
 )
 from ._cli_csv import CsvError, CsvFile
-from ._cli_sync import SHOWN_REJECTED, Command, _apply_options, _summarize
+from ._cli_sync import SHOWN_REJECTED, Command, _apply_options, _resume, _summarize
 from ._exceptions import MassRemovalError
 from ._format import counted, duration
 from ._native import MATCH_KINDS, MODES
@@ -63,13 +63,9 @@ def _show(plan: TagsPlan, lines: list[int]) -> None:
     rejected = [(tag, i) for tag, view in plan.by_tag.items() for i in view.rejected]
     rejected.sort(key=lambda pair: -1 if pair[1].row is None else pair[1].row)
     for tag, view in plan.by_tag.items():
-        c = {a: 0 for a in ("add", "remove", "none", "reject")}
-        for item in view.items:
-            c[item.action] += 1
         refused = " (refused: removes it from more than half of its holders)"
         emit(
-            f"  {tag}: {c['add']:,} to add, {c['remove']:,} to remove, {c['none']:,} unchanged, "
-            f"{c['reject']:,} rejected; {view.holders:,} holders now"
+            f"  {tag}: {view.counts()}; {view.holders_now()}"
             + (refused if tag in plan.mass_removal else "")
         )
     for tag, item in rejected[:SHOWN_REJECTED]:
@@ -122,6 +118,7 @@ def _cmd_sync_tags(args: argparse.Namespace) -> int:
             tags=tags,
             tag_column="tag",
             key_column="key",
+            progress=not args.no_progress,
         )
         _show(plan, lines)
         if args.dry_run:
@@ -195,7 +192,7 @@ def add_commands(command: Command) -> None:
         "the tags named",
     )
     _apply_options(sync)
-    sync.set_defaults(run=_defaults)
+    sync.set_defaults(run=_defaults, resume=_resume)
 
 
 def _defaults(args: argparse.Namespace) -> int:

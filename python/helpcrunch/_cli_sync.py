@@ -20,16 +20,18 @@ from ._cli_common import (
     UsageError,
     check_connection,
     check_output_path,
+    command_line,
     delimiter_option,
     emit,
     open_client,
     say,
 )
 from ._cli_csv import CsvError, CsvFile
+from ._cli_tags import colour_reason
 from ._client import DEFAULT_CONCURRENCY, Client
 from ._exceptions import MassRemovalError
-from ._format import counted, duration
-from ._native import MATCH_KINDS, MODES, check_call
+from ._format import count, counted, duration
+from ._native import MATCH_KINDS, MODES
 from ._report import BulkReport
 from ._sync import TagPlan
 
@@ -58,10 +60,17 @@ def _read_audience(args: argparse.Namespace) -> tuple[list[str], list[int]]:
     return [row.customer_id for row in rows], [row.line for row in rows]
 
 
-def _show_plan(plan: TagPlan, lines: list[int] | None) -> None:
-    """The counts, the rejected rows (the first ``SHOWN_REJECTED``, then a count), the time."""
-    emit(plan.summary())
-    emit(f"found by {plan.strategy}: {plan.strategy_reason}")
+def _show_plan(plan: TagPlan, lines: list[int] | None, allow: bool) -> None:
+    """The tag and the counts, its holders now, the rejected rows (the first
+    ``SHOWN_REJECTED``, then a count), then what applying sends and how long it takes, or why it
+    is refused. In the command line's terms: ``lines`` None is ``clear-tag``, which has no
+    audience, mode or match."""
+    if lines is None:
+        emit(plan.holders_now())
+    else:
+        emit(f"tag {plan.tag!r}, {plan.mode}, by {plan.match}: {plan.counts()}")
+        emit(plan.holders_now())
+        emit(f"found by {plan.strategy}: {plan.strategy_reason}")
     for item in plan.rejected[:SHOWN_REJECTED]:
         where = f"line {lines[item.row]}" if lines is not None and item.row is not None else ""
         reason = item.reason
@@ -73,20 +82,36 @@ def _show_plan(plan: TagPlan, lines: list[int] | None) -> None:
     if more > 0:
         emit(f"  … and {more:,} more rejected")
     seconds = plan.seconds
+    if plan._guard is not None and not allow:
+        emit(f"applying it is refused: {_guard_words(plan)}")
+        return
     emit(
         f"applying it sends {counted(plan.writes, 'write')}"
         + ("" if seconds is None else f", about {duration(seconds)} at the rate limit")
+        + f" (planning took {counted(plan.lookups, 'lookup')})"
+    )
+
+
+def _guard_words(plan: TagPlan) -> str:
+    """Why the guard refuses the plan, in the command line's terms."""
+    removing, holders = plan._guard or (0, 0)
+    why = "and no row of the file is usable" if plan._empty_audience else "more than half of them"
+    return (
+        f"it removes the tag from {count(removing)} of its {count(holders)} current holders, "
+        f"{why}; give --allow-mass-removal if that is what you mean"
     )
 
 
 def _summarize(report: BulkReport, verb: str) -> int:
     say(
-        f"{verb} {report.succeeded:,} of {len(report):,} changes; {report.failed:,} failed"
-        + (f", {report.skipped:,} skipped as done" if report.skipped else "")
+        f"{verb} {count(report.succeeded)} of {counted(len(report), 'change')}; "
+        f"{count(report.failed)} failed"
+        + (f", {count(report.not_started)} not started" if report.not_started else "")
+        + (f", {count(report.skipped)} skipped as done" if report.skipped else "")
     )
     for failure in report.failures[:SHOWN_REJECTED]:
         say(f"  customer {failure.customer_id}: {failure.error}")
-    return EXIT_SOME_FAILED if report.failed else EXIT_OK
+    return EXIT_SOME_FAILED if report.failed or report.not_started else EXIT_OK
 
 
 def _apply(client: Client, plan: TagPlan, args: argparse.Namespace, allow: bool) -> int:
@@ -98,13 +123,9 @@ def _apply(client: Client, plan: TagPlan, args: argparse.Namespace, allow: bool)
             concurrency=args.concurrency,
             progress=not args.no_progress,
         )
-    except MassRemovalError as e:
+    except MassRemovalError:
         # In the command line's words: the message's advice is a Python argument.
-        raise UsageError(
-            f"this plan removes the tag from {e.removing:,} of its {e.holders:,} current "
-            "holders; give --allow-mass-removal if that is what you mean (--dry-run shows the "
-            "plan)"
-        ) from None
+        raise UsageError(f"not applied: {_guard_words(plan)}") from None
     return _summarize(report, "applied")
 
 
@@ -122,13 +143,9 @@ def _check_apply_options(args: argparse.Namespace) -> None:
         if log is not None:
             log.close()
     color = getattr(args, "color", None)
-    if color is not None:
-        try:
-            check_call("add_tags", 1, [{"name": "x", "color": color}])
-        except ValueError:
-            raise UsageError(
-                f"--color: {color!r} is not a colour (#rgb or #rrggbb, e.g. '#c57de0')"
-            ) from None
+    why = None if color is None else colour_reason(color)
+    if why is not None:
+        raise UsageError(f"--color: {color!r} is not a CSS colour: {why}")
 
 
 def _cmd_sync_tag(args: argparse.Namespace) -> int:
@@ -136,8 +153,15 @@ def _cmd_sync_tag(args: argparse.Namespace) -> int:
     _check_apply_options(args)
     keys, lines = _read_audience(args)
     with open_client(args) as client:
-        plan = client.plan_tag(args.tag, keys, match=args.match, mode=args.mode, color=args.color)
-        _show_plan(plan, lines)
+        plan = client.plan_tag(
+            args.tag,
+            keys,
+            match=args.match,
+            mode=args.mode,
+            color=args.color,
+            progress=not args.no_progress,
+        )
+        _show_plan(plan, lines, args.allow_mass_removal)
         if args.dry_run:
             return EXIT_OK
         return _apply(client, plan, args, args.allow_mass_removal)
@@ -148,8 +172,8 @@ def _cmd_clear_tag(args: argparse.Namespace) -> int:
     with open_client(args) as client:
         # Mirroring an empty audience: every holder loses the tag. Asking for that is the
         # permission the guard wants.
-        plan = client.plan_tag(args.tag, [], mode="mirror")
-        _show_plan(plan, None)
+        plan = client.plan_tag(args.tag, [], mode="mirror", progress=not args.no_progress)
+        _show_plan(plan, None, True)
         if args.dry_run:
             return EXIT_OK
         return _apply(client, plan, args, True)
@@ -175,6 +199,23 @@ def _cmd_undo(args: argparse.Namespace) -> int:
     if created:
         say(f"  left {counted(len(created), 'created customer')} (--delete-created deletes them)")
     return _summarize(report, "undid")
+
+
+def _resume(args: argparse.Namespace) -> str:
+    """How to go on after Ctrl-C: the same command again, which plans afresh (what is done
+    shows as unchanged) or, for undo, reads the log it wrote."""
+    again = f"to resume, run the same command again: {command_line(args.argv)}"
+    if getattr(args, "from_csv", None) == "-":
+        again += " with the same input on stdin"
+    if args.command == "undo":
+        return again + " (the log shows what is undone already)"
+    log = getattr(args, "log", None)
+    recorded = (
+        f"; --log {log} keeps recording, so `helpcrunch undo {log}` reverses both runs"
+        if log is not None
+        else ""
+    )
+    return again + f" (it plans afresh: what is done shows as unchanged{recorded})"
 
 
 def _apply_options(parser: argparse.ArgumentParser, *, log: bool = True) -> None:
@@ -235,14 +276,18 @@ def add_commands(command: Command) -> None:
         default="mirror",
         help="mirror: add to members, remove from every other holder; add; remove (default mirror)",
     )
-    sync.add_argument("--color", metavar="'#hex'", help="the colour of a tag not yet made")
+    sync.add_argument(
+        "--color",
+        metavar="COLOR",
+        help="the colour of a tag not yet made: any CSS colour (red, '#c57de0', 'rgb(0 0 0)')",
+    )
     sync.add_argument(
         "--allow-mass-removal",
         action="store_true",
         help="apply a plan removing the tag from more than half of its holders",
     )
     _apply_options(sync)
-    sync.set_defaults(run=_sync_defaults)
+    sync.set_defaults(run=_sync_defaults, resume=_resume)
 
     clear = command(
         "clear-tag",
@@ -251,7 +296,7 @@ def add_commands(command: Command) -> None:
     )
     clear.add_argument("tag", metavar="TAG", help="the tag's name")
     _apply_options(clear)
-    clear.set_defaults(run=_cmd_clear_tag)
+    clear.set_defaults(run=_cmd_clear_tag, resume=_resume)
 
     undo = command(
         "undo",
@@ -266,7 +311,7 @@ def add_commands(command: Command) -> None:
         help="a sync-customers log: delete the customers it created (left by default)",
     )
     _apply_options(undo, log=False)
-    undo.set_defaults(run=_cmd_undo)
+    undo.set_defaults(run=_cmd_undo, resume=_resume)
 
 
 def _sync_defaults(args: argparse.Namespace) -> Any:

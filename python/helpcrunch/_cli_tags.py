@@ -15,13 +15,16 @@ from ._types import TagSpec
 _COLOUR_SEPARATOR = re.compile(r"(?<!\\):")
 
 #: The rule, for help texts and messages.
-TAG_SYNTAX = "NAME or NAME:COLOR, COLOR being #rgb or #rrggbb; write \\: for a ':' in a NAME"
+TAG_SYNTAX = (
+    "NAME or NAME:COLOR, COLOR being any CSS colour (red, #c57de0, 'rgb(197 125 224)'); "
+    "write \\: for a ':' in a NAME"
+)
 
 
 def tag_spec(text: str) -> TagSpec:
-    """``Lead``, ``Lead:#c57de0``, or ``Ratio 1\\:2`` for a name with a colon. The colour is
-    judged by the call (one check, the core's), so ``Trial:red`` is refused, never taken for a
-    tag named "Trial:red"."""
+    """``Lead``, ``Lead:#c57de0``, ``Trial:red``, or ``Ratio 1\\:2`` for a name with a colon.
+    The colour is judged by the call (one check, the core's), so ``Ratio:2`` is refused (2 is
+    no colour), never taken for a tag named "Ratio:2"."""
     name, *colour = _COLOUR_SEPARATOR.split(text, maxsplit=1)
     name = name.replace("\\:", ":")
     if not colour:
@@ -78,19 +81,29 @@ def split_names(cell: str, sep: str = ",", *, keep: str = "") -> list[str]:
     return names
 
 
+def colour_reason(colour: str) -> str | None:
+    """Why ``colour`` is not a CSS colour, in the core's words (the one check); None if it is."""
+    try:
+        check_call("add_tags", 1, [{"name": "x", "color": colour}])
+    except (TypeError, ValueError) as e:
+        # The detail reads "has color '…': <why>; <what a colour may be>".
+        detail = getattr(e, "detail", None) or str(e)
+        return detail.partition(": ")[2] or detail
+    return None
+
+
 def colour_problem(tags: Any) -> str | None:
     """For a tag list that was refused: the message when a colour is to blame, in TAG terms
     (with how to write the tag if the ':' was meant to be part of its name); None otherwise."""
     for spec in tags if isinstance(tags, list) else ():
         if not isinstance(spec, dict) or "color" not in spec:
             continue
-        try:
-            check_call("add_tags", 1, [{"name": "x", "color": spec["color"]}])
-        except (TypeError, ValueError):
+        why = colour_reason(spec["color"])
+        if why is not None:
             named = f"{spec['name']}:{spec['color']}"
             escaped = named.replace(":", "\\:")
             return (
-                f"TAG '{named}': {spec['color']!r} is not a colour (#rgb or #rrggbb); for a tag "
+                f"TAG '{named}': {spec['color']!r} is not a CSS colour: {why}; for a tag "
                 f"named '{named}', write '{escaped}'"
             )
     return None

@@ -48,7 +48,7 @@ from ._native import (
     NativeQuery,
     NativeSearch,
 )
-from ._progress import ProgressArg
+from ._progress import PlanProgressArg, ProgressArg, arun_plan, run_plan
 from ._report import BulkReport, BulkResult
 from ._search import AsyncCustomerSearch, CustomerSearch
 from ._segments import Allow, TagsPlan, _AsyncSegments, _BlockingSegments
@@ -366,6 +366,7 @@ class _Calls(
         color: str | None = None,
         key_column: str | None = None,
         lookup_batch: int | None = None,
+        progress: PlanProgressArg = False,
     ) -> _PlanT:
         """Plan making ``tag`` match ``audience``: who gets it, who loses it, which rows are
         rejected and why. Sends searches only (as few as the API allows); writes nothing.
@@ -377,6 +378,9 @@ class _Calls(
         - ``color``: for a tag that does not exist yet.
         - ``lookup_batch``: keys per search (default ``DEFAULT_LOOKUP_BATCH``; halved when
           HelpCrunch refuses a batch).
+        - ``progress=True`` shows the searches done of about how many, with the ETA at the
+          rate limit, on stderr (a bar on a terminal or in Jupyter) for a plan taking over a
+          second; a callable gets ``(done, expected)`` as they move.
         """
         request = plan_request(
             self._native,
@@ -388,7 +392,7 @@ class _Calls(
             key_column=key_column,
             lookup_batch=lookup_batch,
         )
-        return self._run_plan(request)
+        return self._run_plan(request, progress)
 
     def apply_plan(
         self,
@@ -446,7 +450,8 @@ class _Calls(
         on_error: OnError = "collect",
     ) -> _ReportT:
         """:meth:`plan_tag`, then :meth:`apply_plan`: the same arguments, the report. The log
-        is checked before the plan's first request."""
+        is checked before the plan's first request. ``progress=True`` shows the planning's
+        progress, then the writes'; a callable gets the writes' only."""
         request = plan_request(
             self._native,
             tag,
@@ -622,7 +627,7 @@ class _Calls(
     def _run_count(self, query: NativeQuery) -> _CountT:
         raise NotImplementedError
 
-    def _run_plan(self, request: NativePlanRequest) -> _PlanT:
+    def _run_plan(self, request: NativePlanRequest, progress: PlanProgressArg = False) -> _PlanT:
         raise NotImplementedError
 
     def _run_steps(self, steps: list[Step], log: ChangeLog | None, options: RunOptions) -> _ReportT:
@@ -673,9 +678,14 @@ class Client(
         finally:
             _logs.flush()
 
-    def _run_plan(self, request: NativePlanRequest) -> TagPlan:
+    def _run_plan(self, request: NativePlanRequest, progress: PlanProgressArg = False) -> TagPlan:
         try:
-            return TagPlan(self._native.plan(request), self.rate_limit)
+            native = run_plan(
+                lambda state, tick: self._native.plan(request, state, tick),
+                progress,
+                self.rate_limit,
+            )
+            return TagPlan(native, self.rate_limit)
         finally:
             _logs.flush()
 
@@ -692,7 +702,7 @@ class Client(
         options: RunOptions,
     ) -> BulkReport:
         try:
-            plan = self._run_plan(request)
+            plan = self._run_plan(request, options.progress is True)
         except BaseException:
             if log is not None:
                 log.close()
@@ -790,9 +800,15 @@ class AsyncClient(
     async def _run_count(self, query: NativeQuery) -> int:
         return await _aio.call(self._native.count_async, query)
 
-    async def _run_plan(self, request: NativePlanRequest) -> TagPlan:
-        plan = await _aio.call(self._native.plan_async, request)
-        return TagPlan(plan, self.rate_limit)
+    async def _run_plan(
+        self, request: NativePlanRequest, progress: PlanProgressArg = False
+    ) -> TagPlan:
+        native = await arun_plan(
+            lambda state: _aio.call(self._native.plan_async, request, state),
+            progress,
+            self.rate_limit,
+        )
+        return TagPlan(native, self.rate_limit)
 
     async def _run_steps(
         self, steps: list[Step], log: ChangeLog | None, options: RunOptions
@@ -807,7 +823,7 @@ class AsyncClient(
         options: RunOptions,
     ) -> BulkReport:
         try:
-            plan = await self._run_plan(request)
+            plan = await self._run_plan(request, options.progress is True)
         except BaseException:
             if log is not None:
                 log.close()

@@ -7,6 +7,9 @@
     ├── ClientClosedError             the client was closed
     ├── RequestCancelledError         a bulk item stopped before it finished
     ├── BulkError                     a bulk run with on_error="raise" met a failure (.report)
+    ├── MissingExtraError             a DataFrame asked for without pandas/polars (also an ImportError)
+    ├── WebhookSignatureError         a webhook request's signature is missing, malformed or wrong
+    ├── WebhookPayloadError           a signed webhook body is not JSON or not an event
     └── APIError
         ├── APIStatusError            any non-2xx answer
         │   ├── BadRequestError            400
@@ -50,11 +53,14 @@ __all__ = [
     "InternalServerError",
     "MassChangeError",
     "MassRemovalError",
+    "MissingExtraError",
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitError",
     "RequestCancelledError",
     "UnprocessableEntityError",
+    "WebhookPayloadError",
+    "WebhookSignatureError",
 ]
 
 
@@ -205,6 +211,32 @@ class MassChangeError(HelpCrunchError):
         self.updating = updating
         self.read = read
         self.clearing = clearing
+
+
+class MissingExtraError(HelpCrunchError, ImportError):
+    """A DataFrame was asked for (``to_pandas()``, ``to_polars()``) but its library is not
+    installed. The message names the extra that installs it (``extra``: ``"pandas"`` or
+    ``"polars"``); an ``ImportError`` too, so ``except ImportError`` catches it."""
+
+    def __init__(self, extra: str, method: str) -> None:
+        super().__init__(
+            f"{method}() needs {extra}, which is not installed: pip install 'helpcrunch[{extra}]'"
+        )
+        self.extra = extra
+        self.name = extra
+
+
+class WebhookSignatureError(HelpCrunchError):
+    """A webhook request's ``X-HelpCrunch-Signature`` is missing, malformed (not 40 hex
+    digits) or not the HMAC-SHA1 of its body under the secret: it is not from HelpCrunch, or
+    its body was changed (or decoded and encoded again) on the way. The message says which;
+    it never holds the secret. Answer such a request with 400 or 401 and do nothing else."""
+
+
+class WebhookPayloadError(HelpCrunchError, ValueError):
+    """A correctly signed webhook body is not JSON, or not an event (no ``event`` name, or a
+    customer event without its customer). The message names what is wrong, never the body's
+    values."""
 
 
 class BulkInterrupted(KeyboardInterrupt):

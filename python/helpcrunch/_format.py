@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-__all__ = ["counted", "duration"]
+__all__ = ["count", "counted", "duration"]
+
+
+def count(n: int) -> str:
+    """``1,801``: every number a person reads, grouped by thousands the same way."""
+    return f"{n:,}"
 
 
 def counted(n: int, noun: str) -> str:
     """``1 write``, ``2,000 writes``: a count and its noun, in the right number."""
-    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
+    return f"{count(n)} {noun}" if n == 1 else f"{count(n)} {noun}s"
 
 
 def duration(seconds: float) -> str:

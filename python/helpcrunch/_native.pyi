@@ -1,6 +1,7 @@
 # Stubs for the compiled core (src/python/). Not public: use helpcrunch.Client instead.
 import asyncio
 import collections
+from collections.abc import Callable
 from typing import Any, Literal, final
 
 from ._types import (
@@ -203,10 +204,16 @@ class NativeClient:
         keys: list[Any],
         lookup_batch: object,
     ) -> NativePlanRequest: ...
-    def plan(self, request: NativePlanRequest) -> NativePlan: ...
+    def plan(
+        self,
+        request: NativePlanRequest,
+        progress: NativePlanProgress,
+        tick: Callable[[], object] | None = None,
+    ) -> NativePlan: ...
     def plan_async(
         self,
         request: NativePlanRequest,
+        progress: NativePlanProgress,
         bridge: LoopBridge,
         future: asyncio.Future[NativePlan],
     ) -> TaskHandle: ...
@@ -217,10 +224,16 @@ class NativeClient:
         match: str,
         lookup_batch: object,
     ) -> NativeTagsRequest: ...
-    def plan_tags(self, request: NativeTagsRequest) -> NativeTagsPlan: ...
+    def plan_tags(
+        self,
+        request: NativeTagsRequest,
+        progress: NativePlanProgress,
+        tick: Callable[[], object] | None = None,
+    ) -> NativeTagsPlan: ...
     def plan_tags_async(
         self,
         request: NativeTagsRequest,
+        progress: NativePlanProgress,
         bridge: LoopBridge,
         future: asyncio.Future[NativeTagsPlan],
     ) -> TaskHandle: ...
@@ -377,6 +390,14 @@ def _panic_in_async_call(bridge: LoopBridge, future: asyncio.Future[None]) -> Ta
 class NativePlanRequest:
     @property
     def usable_rows(self) -> int: ...
+
+@final
+class NativePlanProgress:
+    def __init__(self) -> None: ...
+    @property
+    def done(self) -> int: ...
+    @property
+    def expected(self) -> int: ...
 
 @final
 class NativePlanRequests:

@@ -1,4 +1,4 @@
-"""Progress for bulk runs: a tqdm bar where one can be drawn (a terminal, Jupyter), a plain line
+"""Progress for bulk runs (and for making a plan, :class:`PlanWatch`): a tqdm bar where one can be drawn (a terminal, Jupyter), a plain line
 every few seconds anywhere else (a log file, CI, Airflow), a callable of yours, or nothing.
 
 With a known total and a rate limit the ETA holds from the first item: N items at R requests a
@@ -7,14 +7,15 @@ sending) went."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sys
 import time
-from collections.abc import Callable
-from typing import IO, Any, Union
+from collections.abc import Awaitable, Callable
+from typing import IO, Any, TypeVar, Union
 
-from ._format import duration
-from ._native import RATE_LIMIT_MARGIN
+from ._format import counted, duration
+from ._native import RATE_LIMIT_MARGIN, NativePlanProgress
 from ._report import BulkResult
 from ._types import TagCall
 
@@ -22,6 +23,10 @@ from ._types import TagCall
 #: ``callback(done, total, result)`` called after each item (``total`` is None for an input of
 #: unknown length).
 ProgressArg = Union[bool, None, Callable[[int, int | None, BulkResult], Any]]  # noqa: UP007
+
+#: For making a plan: ``True`` for a bar or lines on stderr, ``False``/``None`` for none, or
+#: ``callback(done, expected)`` (requests answered, about how many in all) as it moves.
+PlanProgressArg = Union[bool, None, Callable[[int, int], Any]]  # noqa: UP007
 
 VERBS: dict[TagCall, str] = {"remove_tags": "untagging", "add_tags": "tagging"}
 
@@ -60,6 +65,10 @@ class Progress:
         self.done = 0
         self.failed = 0
 
+    def advance_to(self, done: int, total: int | None) -> None:
+        """Counts from elsewhere (a plan's requests): ``done`` of about ``total``."""
+        self.done, self.total = done, total
+
     @staticmethod
     def make(
         progress: ProgressArg, total: int | None, verb: str, rate_limit: float | None = None
@@ -90,13 +99,14 @@ def display(
     pace: Pace,
     interval: float = LINE_INTERVAL,
     stream: IO[str] | None = None,
+    unit: str = "customer",
 ) -> Progress:
     """Progress shown on ``stream`` (stderr by default): a bar where one can be drawn, plain
-    lines every ``interval`` seconds elsewhere."""
+    lines every ``interval`` seconds elsewhere; ``unit`` names what is counted."""
     out = sys.stderr if stream is None else stream
     if _in_notebook() or is_terminal(out):
-        return _TqdmProgress(total, verb, pace, out)
-    return _LineProgress(total, verb, pace, interval, out)
+        return _TqdmProgress(total, verb, pace, out, unit)
+    return _LineProgress(total, verb, pace, interval, out, unit)
 
 
 def _in_notebook() -> bool:
@@ -117,7 +127,9 @@ def is_terminal(stream: IO[str]) -> bool:
 
 
 class _TqdmProgress(Progress):
-    def __init__(self, total: int | None, desc: str, pace: Pace, stream: IO[str]) -> None:
+    def __init__(
+        self, total: int | None, desc: str, pace: Pace, stream: IO[str], unit: str
+    ) -> None:
         super().__init__(total)
         from tqdm.auto import tqdm
 
@@ -131,7 +143,7 @@ class _TqdmProgress(Progress):
                 return d
 
         self._bar = PacedBar(
-            total=total, desc=desc, unit=" customers", dynamic_ncols=True, file=stream
+            total=total, desc=desc, unit=f" {unit}s", dynamic_ncols=True, file=stream
         )
 
     def update(self, result: BulkResult) -> None:
@@ -140,6 +152,13 @@ class _TqdmProgress(Progress):
         self._bar.update(1)
         if self.failed != failed_before:
             self._bar.set_postfix(failed=self.failed, refresh=False)
+
+    def advance_to(self, done: int, total: int | None) -> None:
+        if total != self._bar.total:
+            self._bar.total = total
+            self._bar.refresh()
+        self._bar.update(done - self.done)
+        super().advance_to(done, total)
 
     def close(self) -> None:
         self._bar.close()
@@ -150,9 +169,16 @@ class _LineProgress(Progress):
     done/total, percentage, rate and ETA, with no ``\\r`` to garble a log."""
 
     def __init__(
-        self, total: int | None, verb: str, pace: Pace, interval: float, stream: IO[str]
+        self,
+        total: int | None,
+        verb: str,
+        pace: Pace,
+        interval: float,
+        stream: IO[str],
+        unit: str = "customer",
     ) -> None:
         super().__init__(total)
+        self._unit = unit
         self._verb = verb
         self._pace = pace
         self._interval = interval
@@ -164,6 +190,13 @@ class _LineProgress(Progress):
 
     def update(self, result: BulkResult) -> None:
         super().update(result)
+        self._moved()
+
+    def advance_to(self, done: int, total: int | None) -> None:
+        super().advance_to(done, total)
+        self._moved()
+
+    def _moved(self) -> None:
         now = time.monotonic()
         if now - self._last_time >= self._interval:
             # The rate since the previous line: it follows a server that slows down.
@@ -182,9 +215,9 @@ class _LineProgress(Progress):
 
     def _count(self) -> str:
         if self.total is None:
-            return f"{self.done:,} customers"
+            return counted(self.done, self._unit)
         percent = self.done * 100 // self.total if self.total else 100
-        return f"{self.done:,}/{self.total:,} customers ({percent} %)"
+        return f"{self.done:,}/{counted(self.total, self._unit)} ({percent} %)"
 
     def _line(self, observed: float | None) -> str:
         parts = [f"{self._verb}: {self._count()}"]
@@ -212,3 +245,114 @@ class _CallbackProgress(Progress):
     def update(self, result: BulkResult) -> None:
         super().update(result)
         self._callback(self.done, self.total, result)
+
+
+#: A plan quicker than this shows no display (a callback is called all the same).
+PLAN_DISPLAY_AFTER = 1.0
+
+
+class PlanWatch:
+    """A plan's progress as it is made: :meth:`tick` (called while the plan waits, on the main
+    thread, or by a task beside an awaited plan) reads the core's counters and moves the
+    display: a bar or lines on stderr as a bulk run's (requests done of about how many, the
+    rate, the ETA at the rate limit), once the plan has taken ``PLAN_DISPLAY_AFTER``; or the
+    caller's ``callback(done, expected)``. An exception the callback raises stops the plan."""
+
+    def __init__(
+        self,
+        progress: PlanProgressArg,
+        state: NativePlanProgress,
+        rate_limit: float | None,
+        stream: IO[str] | None = None,
+    ) -> None:
+        if not (progress in (True, False, None) or callable(progress)):
+            raise TypeError(
+                f"progress must be True, False or a callable, not {type(progress).__name__}"
+            )
+        self.state = state
+        self._callback = progress if callable(progress) else None
+        self._show = progress is True
+        self._pace = Pace(rate_limit)
+        self._stream = stream
+        self._display: Progress | None = None
+        self._start = time.monotonic()
+        self._last = (-1, -1)
+
+    @property
+    def wanted(self) -> bool:
+        return self._show or self._callback is not None
+
+    def tick(self) -> None:
+        done, expected = self.state.done, self.state.expected
+        if (done, expected) == self._last:
+            return
+        self._last = (done, expected)
+        if self._callback is not None:
+            self._callback(done, expected)
+        if not self._show:
+            return
+        if self._display is None:
+            if time.monotonic() - self._start < PLAN_DISPLAY_AFTER:
+                return
+            self._display = display(
+                expected, "planning", self._pace, stream=self._stream, unit="lookup"
+            )
+        self._display.advance_to(done, expected)
+
+    def finish(self) -> None:
+        """The plan is made: its last counts, then the display closed."""
+        try:
+            self.tick()
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        if self._display is not None:
+            self._display.close()
+            self._display = None
+
+
+_T = TypeVar("_T")
+
+#: Seconds between two looks at an awaited plan's progress.
+_PLAN_TICK = 0.1
+
+
+def run_plan(
+    plan: Callable[[NativePlanProgress, Callable[[], None] | None], _T],
+    progress: PlanProgressArg,
+    rate_limit: float | None,
+) -> _T:
+    """``plan(state, tick)`` (a blocking native plan: ``tick`` is called while it waits),
+    with its progress shown as ``progress`` asks; every kind of plan is made through here."""
+    watch = PlanWatch(progress, NativePlanProgress(), rate_limit)
+    try:
+        made = plan(watch.state, watch.tick if watch.wanted else None)
+        watch.finish()
+        return made
+    finally:
+        watch.close()
+
+
+async def arun_plan(
+    plan: Callable[[NativePlanProgress], Awaitable[_T]],
+    progress: PlanProgressArg,
+    rate_limit: float | None,
+) -> _T:
+    """:func:`run_plan` for an awaited plan: the display is moved by this task, beside the
+    plan, so nothing calls Python from the core's threads."""
+    watch = PlanWatch(progress, NativePlanProgress(), rate_limit)
+    planning = asyncio.ensure_future(plan(watch.state))
+    try:
+        while watch.wanted:
+            done, _ = await asyncio.wait({planning}, timeout=_PLAN_TICK)
+            if done:
+                break
+            watch.tick()
+        made = await planning
+        watch.finish()
+        return made
+    finally:
+        # A callback that raised (or a cancelled task) stops the plan.
+        planning.cancel()
+        watch.close()

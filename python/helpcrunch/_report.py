@@ -9,8 +9,9 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, overload
 
-from ._exceptions import APIStatusError
-from ._format import counted
+from . import _extras
+from ._exceptions import APIStatusError, RequestCancelledError
+from ._format import count, counted
 from ._types import Customer
 
 __all__ = ["BulkReport", "BulkResult"]
@@ -65,6 +66,12 @@ class BulkResult:
         )
 
     @property
+    def not_started(self) -> bool:
+        """Never sent: the run stopped (Ctrl-C, ``on_error="raise"``) before this item's first
+        attempt. Not a failure: running it again is all it needs."""
+        return self.attempts == 0 and isinstance(self.error, RequestCancelledError)
+
+    @property
     def status_code(self) -> int | None:
         """The HTTP status of a failed item's last answer, when there was one."""
         return self.error.status_code if isinstance(self.error, APIStatusError) else None
@@ -76,12 +83,20 @@ class BulkResult:
             "customer_id": self.customer_id,
             "ok": self.ok,
             "skipped": self.skipped,
+            "not_started": self.not_started,
             "attempts": self.attempts,
             "status_code": self.status_code,
             "error_type": None if self.error is None else type(self.error).__name__,
             "error": None if self.error is None else str(self.error),
-            "tags": None if self.customer is None else self.customer.get("tags"),
+            # Names, as in search frames (flatten): the customer's tags after the call.
+            "tags": None if self.customer is None else _tag_names(self.customer.get("tags")),
         }
+
+
+def _tag_names(tags: Any) -> Any:
+    if not isinstance(tags, list):
+        return tags
+    return [t.get("name") if isinstance(t, dict) else t for t in tags]
 
 
 _ROW_COLUMNS = (
@@ -89,6 +104,7 @@ _ROW_COLUMNS = (
     "customer_id",
     "ok",
     "skipped",
+    "not_started",
     "attempts",
     "status_code",
     "error_type",
@@ -127,7 +143,13 @@ class BulkReport(Sequence[BulkResult]):
 
     @property
     def failed(self) -> int:
-        return sum(1 for r in self._results if not r.ok)
+        """Items that were tried, or refused, and did not succeed (never the ones not started)."""
+        return sum(1 for r in self._results if not r.ok and not r.not_started)
+
+    @property
+    def not_started(self) -> int:
+        """Items a stop kept from being sent (see :attr:`BulkResult.not_started`)."""
+        return sum(1 for r in self._results if r.not_started)
 
     @property
     def skipped(self) -> int:
@@ -135,7 +157,8 @@ class BulkReport(Sequence[BulkResult]):
 
     @property
     def failures(self) -> list[BulkResult]:
-        return [r for r in self._results if not r.ok]
+        """The failed items (:attr:`failed`), in input order."""
+        return [r for r in self._results if not r.ok and not r.not_started]
 
     def by_tag(self) -> dict[str, dict[str, int]]:
         """Per tag name, how many of the items carrying it ``succeeded``, ``failed`` and were
@@ -155,13 +178,13 @@ class BulkReport(Sequence[BulkResult]):
 
     def to_pandas(self) -> Any:
         """A pandas DataFrame, one row per item (see :meth:`BulkResult.as_row`)."""
-        import pandas as pd
+        pd = _extras.pandas()
 
         return pd.DataFrame([r.as_row() for r in self._results], columns=list(_ROW_COLUMNS))
 
     def to_polars(self) -> Any:
         """A polars DataFrame, one row per item (see :meth:`BulkResult.as_row`)."""
-        import polars as pl
+        pl = _extras.polars()
 
         rows = [r.as_row() for r in self._results]
         for row in rows:
@@ -172,20 +195,23 @@ class BulkReport(Sequence[BulkResult]):
         return pl.DataFrame(rows, infer_schema_length=None)
 
     def __repr__(self) -> str:
-        text = f"BulkReport({counted(len(self), 'item')}: {self.succeeded} succeeded, "
-        text += f"{self.failed} failed"
+        text = f"BulkReport({counted(len(self), 'item')}: {count(self.succeeded)} succeeded, "
+        text += f"{count(self.failed)} failed"
+        if self.not_started:
+            text += f", {count(self.not_started)} not started"
         if self.skipped:
-            text += f", {self.skipped} skipped as done"
+            text += f", {count(self.skipped)} skipped as done"
         return text + ")"
 
     def _repr_html_(self) -> str:
         """In Jupyter: the counts, and the first failures with their errors."""
         rows = "".join(
-            f"<tr><td>{label}</td><td>{n:,}</td></tr>"
+            f"<tr><td>{label}</td><td>{count(n)}</td></tr>"
             for label, n in (
                 ("items", len(self)),
                 ("succeeded", self.succeeded),
                 ("failed", self.failed),
+                ("not started", self.not_started),
                 ("skipped as done", self.skipped),
             )
         )
@@ -198,6 +224,7 @@ class BulkReport(Sequence[BulkResult]):
             more = len(self.failures) - _FAILURES_SHOWN
             failures = (
                 "<table><tr><th>index</th><th>customer_id</th><th>error</th></tr>"
-                f"{failures}</table>" + (f"<p>… and {more:,} more failures</p>" if more > 0 else "")
+                f"{failures}</table>"
+                + (f"<p>… and {count(more)} more failures</p>" if more > 0 else "")
             )
         return f"<p>BulkReport</p><table>{rows}</table>{failures}"

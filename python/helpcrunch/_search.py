@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator, Iterator, Mapping
 from types import TracebackType
 from typing import Any
 
-from . import _aio, _logs
+from . import _aio, _extras, _logs
 from ._native import NativeSearch
 from ._types import Customer, SearchStats
 
@@ -55,7 +55,7 @@ def _flatten_into(row: dict[str, Any], value: Mapping[str, Any], prefix: str) ->
 
 
 def _pandas(rows: list[dict[str, Any]]) -> Any:
-    import pandas as pd
+    pd = _extras.pandas()
 
     if not rows:
         return pd.DataFrame({"id": pd.Series([], dtype="int64")})
@@ -63,7 +63,7 @@ def _pandas(rows: list[dict[str, Any]]) -> Any:
 
 
 def _polars(rows: list[dict[str, Any]]) -> Any:
-    import polars as pl
+    pl = _extras.polars()
 
     if not rows:
         return pl.DataFrame({"id": pl.Series([], dtype=pl.Int64)})

@@ -28,7 +28,7 @@ from ._native import (
     NativeTagsPlan,
     NativeTagsRequest,
 )
-from ._progress import Pace, ProgressArg
+from ._progress import Pace, PlanProgressArg, ProgressArg, arun_plan, run_plan
 from ._report import BulkReport
 from ._sync import MatchKind, Mode, TagPlan, _plain, audience_keys
 
@@ -136,11 +136,9 @@ class TagsPlan:
         return counts
 
     def _tag_line(self, tag: str) -> str:
-        c = self._counts(tag)
-        text = (
-            f"{tag}: {c['add']:,} to add, {c['remove']:,} to remove, {c['none']:,} unchanged, "
-            f"{c['reject']:,} rejected"
-        )
+        view = self.by_tag[tag]
+        # Each tag's view says who carries it now (plainly when nobody does: a typo?).
+        text = f"{tag}: {view.counts()}; {view.holders_now()}"
         if tag in self.mass_removal:
             text += " (REFUSED without allow_mass_removal)"
         return text
@@ -341,6 +339,7 @@ class _SegmentCalls(Generic[_TagsPlanT, _ReportT]):
         tag_column: str | None = None,
         key_column: str | None = None,
         lookup_batch: int | None = None,
+        progress: PlanProgressArg = False,
     ) -> _TagsPlanT:
         """Plan several tags together: for each, who gets it, who loses it, which rows are
         rejected and why. Sends searches only (each key looked up once for every tag, each
@@ -353,7 +352,7 @@ class _SegmentCalls(Generic[_TagsPlanT, _ReportT]):
         - ``tags``: the managed tags (default: every tag the segments name). A managed tag with
           no rows means nobody should carry it; a tag not managed is never touched.
         - ``color``: a colour for every new tag, or a mapping of tag to colour.
-        - ``match``, ``mode``, ``lookup_batch`` as for :meth:`plan_tag`.
+        - ``match``, ``mode``, ``lookup_batch``, ``progress`` as for :meth:`plan_tag`.
         """
         request = tags_request(
             self._native,
@@ -366,7 +365,7 @@ class _SegmentCalls(Generic[_TagsPlanT, _ReportT]):
             key_column=key_column,
             lookup_batch=lookup_batch,
         )
-        return self._run_plan_tags(request)
+        return self._run_plan_tags(request, progress)
 
     def sync_tags(
         self,
@@ -404,7 +403,7 @@ class _SegmentCalls(Generic[_TagsPlanT, _ReportT]):
         options = RunOptions(concurrency, progress, on_error)
         return self._run_sync_tags(request, allow_mass_removal, opened, options)
 
-    def _run_plan_tags(self, request: _Request) -> _TagsPlanT:
+    def _run_plan_tags(self, request: _Request, progress: PlanProgressArg = False) -> _TagsPlanT:
         raise NotImplementedError
 
     def _run_sync_tags(
@@ -422,10 +421,15 @@ class _SegmentCalls(Generic[_TagsPlanT, _ReportT]):
 
 
 class _BlockingSegments(_SegmentCalls[TagsPlan, BulkReport]):
-    def _run_plan_tags(self, request: _Request) -> TagsPlan:
+    def _run_plan_tags(self, request: _Request, progress: PlanProgressArg = False) -> TagsPlan:
         native, positions, ignored = request
         try:
-            return TagsPlan(self._native.plan_tags(native), self._rate(), positions, ignored)
+            plan = run_plan(
+                lambda state, tick: self._native.plan_tags(native, state, tick),
+                progress,
+                self._rate(),
+            )
+            return TagsPlan(plan, self._rate(), positions, ignored)
         finally:
             _logs.flush()
 
@@ -439,7 +443,7 @@ class _BlockingSegments(_SegmentCalls[TagsPlan, BulkReport]):
         from ._apply import run_steps, sync_steps
 
         try:
-            plan = self._run_plan_tags(request)
+            plan = self._run_plan_tags(request, options.progress is True)
         except BaseException:
             if log is not None:
                 log.close()
@@ -449,9 +453,15 @@ class _BlockingSegments(_SegmentCalls[TagsPlan, BulkReport]):
 
 
 class _AsyncSegments(_SegmentCalls[Awaitable[TagsPlan], Awaitable[BulkReport]]):
-    async def _run_plan_tags(self, request: _Request) -> TagsPlan:
+    async def _run_plan_tags(
+        self, request: _Request, progress: PlanProgressArg = False
+    ) -> TagsPlan:
         native, positions, ignored = request
-        plan = await _aio.call(self._native.plan_tags_async, native)
+        plan = await arun_plan(
+            lambda state: _aio.call(self._native.plan_tags_async, native, state),
+            progress,
+            self._rate(),
+        )
         return TagsPlan(plan, self._rate(), positions, ignored)
 
     async def _run_sync_tags(
@@ -464,7 +474,7 @@ class _AsyncSegments(_SegmentCalls[Awaitable[TagsPlan], Awaitable[BulkReport]]):
         from ._apply import arun_steps, sync_steps
 
         try:
-            plan = await self._run_plan_tags(request)
+            plan = await self._run_plan_tags(request, options.progress is True)
         except BaseException:
             if log is not None:
                 log.close()

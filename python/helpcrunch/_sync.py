@@ -15,8 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from . import _native
-from ._format import counted, duration
+from . import _extras, _native
+from ._format import count, counted, duration
 from ._native import Change, NativeClient, NativePlan, NativePlanItem, NativePlanRequest
 from ._progress import Pace
 from ._types import Customer
@@ -119,6 +119,8 @@ class TagPlan:
         self._guard: tuple[int, int] | None = (
             None if guard is None else (guard.removing, guard.holders)
         )
+        #: Whether the guard refuses because no audience row is usable.
+        self._empty_audience = guard is not None and guard.empty_audience
         self.items: list[PlanItem] = [PlanItem._of(item) for item in native.items]
 
     def _with(self, action: str) -> list[PlanItem]:
@@ -162,13 +164,29 @@ class TagPlan:
             counts[item.action] += 1
         return counts
 
-    def summary(self) -> str:
-        """The counts, the requests and the time, in one line."""
+    def counts(self) -> str:
+        """``3,000 to add, 0 to remove, 12 unchanged, 2 rejected``."""
         c = self._counts()
+        return (
+            f"{count(c['add'])} to add, {count(c['remove'])} to remove, "
+            f"{count(c['none'])} unchanged, {count(c['reject'])} rejected"
+        )
+
+    def holders_now(self) -> str:
+        """How many customers carry the tag now, in words; plainly when none does (a new tag,
+        or a typo in its name)."""
+        if self.holders == 0:
+            if self._counts()["add"]:
+                return f"no customer carries {self.tag!r} yet: it will be created"
+            return f"no customer carries {self.tag!r}"
+        verb = "carries" if self.holders == 1 else "carry"
+        return f"{counted(self.holders, 'customer')} {verb} {self.tag!r} now"
+
+    def summary(self) -> str:
+        """The counts, the tag's holders now, the requests and the time, in one line."""
         text = (
-            f"{self.mode}, by {self.match}: {c['add']:,} to add, {c['remove']:,} to remove, "
-            f"{c['none']:,} unchanged, {c['reject']:,} rejected; {counted(self.writes, 'write')} after "
-            f"{counted(self.lookups, 'lookup')}"
+            f"{self.mode}, by {self.match}: {self.counts()}; {self.holders_now()}; "
+            f"{counted(self.writes, 'write')} after {counted(self.lookups, 'lookup')}"
         )
         seconds = self.seconds
         if seconds is not None:
@@ -180,23 +198,48 @@ class TagPlan:
     def __repr__(self) -> str:
         return f"TagPlan({self.tag!r}, {self.summary()})"
 
-    def to_pandas(self) -> Any:
-        """A pandas DataFrame, one row per item: customer_id, key, action, reason."""
-        import pandas as pd
+    def _columns(self) -> dict[str, list[Any]]:
+        items = self.items
+        return {
+            "row": [i.row for i in items],
+            "customer_id": [i.customer_id for i in items],
+            # As the audience gave them; mixed types (a bad row) are shown as text.
+            "key": [i.key for i in items],
+            "action": [i.action for i in items],
+            "reason_code": [i.reason_code for i in items],
+            "reason": [i.reason for i in items],
+        }
 
-        return pd.DataFrame(
+    def to_pandas(self) -> Any:
+        """A pandas DataFrame, one row per item: ``row`` (the audience position; empty for a
+        holder outside it), ``customer_id``, ``key``, ``action``, ``reason_code``, ``reason``."""
+        pd = _extras.pandas()
+        columns = self._columns()
+        for name in ("row", "customer_id"):
+            columns[name] = pd.array(columns[name], dtype="Int64")
+        return pd.DataFrame(columns)
+
+    def to_polars(self) -> Any:
+        """A polars DataFrame, with the columns of :meth:`to_pandas`."""
+        pl = _extras.polars()
+        columns = self._columns()
+        keys = columns["key"]
+        if len({type(k) for k in keys if k is not None}) > 1:
+            # One type per column: keys of several types (a rejected row) as text.
+            columns["key"] = [None if k is None else str(k) for k in keys]
+        schema = {"row": pl.Int64, "customer_id": pl.Int64}
+        return pl.DataFrame(
             {
-                "customer_id": pd.array([i.customer_id for i in self.items], dtype="Int64"),
-                "key": [i.key for i in self.items],
-                "action": [i.action for i in self.items],
-                "reason": [i.reason for i in self.items],
-            }
+                name: pl.Series(name, values, dtype=schema.get(name))
+                for name, values in columns.items()
+            },
+            strict=False,
         )
 
     def _repr_html_(self) -> str:
         c = self._counts()
         rows = "".join(
-            f"<tr><td>{label}</td><td>{n:,}</td></tr>"
+            f"<tr><td>{label}</td><td>{count(n)}</td></tr>"
             for label, n in (
                 ("to add", c["add"]),
                 ("to remove", c["remove"]),
@@ -215,9 +258,12 @@ class TagPlan:
             else f"<p><strong>Refused without allow_mass_removal=True:</strong> "
             f"{html.escape(self.mass_removal)}</p>"
         )
+        holders = html.escape(self.holders_now())
+        if self.holders == 0:
+            holders = f"<strong>{holders}</strong>"
         return (
             f"<p>TagPlan <code>{html.escape(self.tag)}</code>: {self.mode}, by "
-            f"{self.match} ({html.escape(self.strategy_reason)})</p>{warning}"
+            f"{self.match} ({html.escape(self.strategy_reason)})</p><p>{holders}</p>{warning}"
             f"<table>{rows}</table>"
         )
 

@@ -36,7 +36,7 @@ class _TagSpecRequired(TypedDict):
 
 
 class TagSpec(_TagSpecRequired, total=False):
-    """A tag as you pass it: a name, and for ``add_tags`` an optional ``#rrggbb`` colour."""
+    """A tag as you pass it: a name, and for ``add_tags`` an optional colour (any CSS colour)."""
 
     color: str
 

@@ -7,7 +7,8 @@
 //! - `body`: reading and checking response bodies; `failure`: what a failed attempt becomes;
 //! - `error`: the error type, with the argument an input error is about; `names`: the one
 //!   mechanism by which an enum lists its names for other layers;
-//! - `validate`: customer ids and tags; `retry`: the retry policy; `rate_limit`: the pacer;
+//! - `validate`: customer ids and tags; `color`: what a tag colour may be (any CSS colour);
+//!   `retry`: the retry policy; `rate_limit`: the pacer;
 //! - `query`: search filters, checked; `paging`: which page to ask for next and whether a page
 //!   can be used (pure logic); `search`: the pager that fetches them;
 //! - `sync`: planning a tag sync (which customers to tag and untag, found with the fewest
@@ -16,12 +17,13 @@
 //! - `change`: one change to one customer (what a plan holds, applying sends, a log records
 //!   and undo reverses);
 //! - `bulk`: many calls at once; `runtime`: the fork-aware tokio runtimes; `wait`: how a
-//!   blocking call waits.
+//!   blocking call waits; `words`: numbers in messages (`1,801`).
 
 pub mod body;
 pub mod bulk;
 pub mod change;
 pub mod client;
+pub mod color;
 pub mod config;
 pub mod error;
 pub mod failure;
@@ -38,6 +40,7 @@ pub mod search;
 pub mod sync;
 pub mod validate;
 pub mod wait;
+pub mod words;
 
 #[cfg(test)]
 mod tests;

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 
+use super::color::{css_color_problem, ACCEPTED};
 use super::error::{quote, Argument, Error, Result};
 
 /// HelpCrunch's numeric customer id. Kept as a number so it can only ever be digits in a path.
@@ -83,24 +84,33 @@ fn refuse_tag(position: Option<usize>, detail: String) -> Error {
     }
 }
 
+/// A colour is sent as given; refused only when it is not a CSS colour (`color.rs` says which).
 fn check_color(color: &str, position: Option<usize>) -> Result<()> {
-    let hex = color.strip_prefix('#').unwrap_or("");
-    let ok = matches!(hex.len(), 3 | 6) && hex.bytes().all(|b| b.is_ascii_hexdigit());
-    if ok {
-        Ok(())
-    } else {
-        Err(refuse_tag(
+    match css_color_problem(color) {
+        None => Ok(()),
+        Some(why) => Err(refuse_tag(
             position,
-            format!(
-                "has color {}; a color is '#' and 6 (or 3) hex digits, e.g. '#c57de0'",
-                quote(color)
-            ),
-        ))
+            format!("has color {}: {why}; {ACCEPTED}", quote(color)),
+        )),
+    }
+}
+
+/// Which end of a tag name has whitespace (Unicode's, as `str.strip` and `char::is_whitespace`
+/// see it: a no-break space too), if any: "churn-risk " is a typo that would make a second tag.
+fn stray_whitespace(name: &str) -> Option<&'static str> {
+    let leading = name.starts_with(char::is_whitespace);
+    let trailing = name.ends_with(char::is_whitespace);
+    match (leading, trailing) {
+        (true, true) => Some("leading and trailing"),
+        (true, false) => Some("leading"),
+        (false, true) => Some("trailing"),
+        (false, false) => None,
     }
 }
 
 /// Check the tag list and drop repeats (a name given twice is sent once; tag names are case
-/// sensitive, so "Lead" and "lead" are two tags). For removal a colour is accepted and ignored, so
+/// sensitive, so "Lead" and "lead" are two tags). The one home of the rules on a tag name: every
+/// call, bulk row, search and plan that takes one comes through here. For removal a colour is accepted and ignored, so
 /// a customer's own `tags` list can be passed straight back.
 pub fn normalize_tags(tags: Vec<TagInput>, tag_use: TagUse) -> Result<Vec<Tag>> {
     if tags.is_empty() {
@@ -115,6 +125,17 @@ pub fn normalize_tags(tags: Vec<TagInput>, tag_use: TagUse) -> Result<Vec<Tag>> 
             return Err(refuse_tag(
                 tag.position,
                 format!("has an empty or whitespace-only name: {}", quote(&tag.name)),
+            ));
+        }
+        if let Some(ends) = stray_whitespace(&tag.name) {
+            return Err(refuse_tag(
+                tag.position,
+                format!(
+                    "name {} has {ends} whitespace: tag names are matched exactly, so it \
+                     would be another tag than {}; remove the whitespace",
+                    quote(&tag.name),
+                    quote(tag.name.trim())
+                ),
             ));
         }
         if tag.name.chars().any(|c| c.is_control()) {
@@ -251,13 +272,38 @@ mod tests {
     }
 
     #[test]
+    fn names_with_whitespace_at_either_end_are_refused_saying_which() {
+        for (bad, ends) in [
+            (" churn", "leading"),
+            ("churn\t", "trailing"),
+            ("churn\n", "trailing"),
+            ("churn\u{a0}", "trailing"),
+            ("\u{3000}churn ", "leading and trailing"),
+        ] {
+            for tag_use in [TagUse::Add, TagUse::Remove] {
+                let msg =
+                    value_message(normalize_tags(vec![input(bad, None, 0)], tag_use).unwrap_err());
+                assert!(
+                    msg.contains(&format!("has {ends} whitespace")),
+                    "{bad:?}: {msg}"
+                );
+                assert!(msg.contains("tags[0]"), "{bad:?}: {msg}");
+            }
+        }
+        // Inside a name, whitespace is part of it.
+        assert!(normalize_tags(vec![input("churn risk", None, 0)], TagUse::Add).is_ok());
+    }
+
+    #[test]
     fn colors_are_checked_for_tagging_and_ignored_for_untagging() {
         let added = normalize_tags(vec![input("Lead", Some("#c57de0"), 0)], TagUse::Add).unwrap();
         assert_eq!(added[0].color.as_deref(), Some("#c57de0"));
         let removed =
             normalize_tags(vec![input("Lead", Some("#c57de0"), 0)], TagUse::Remove).unwrap();
         assert_eq!(removed[0].color, None);
-        for bad in ["c57de0", "#c57de", "#zzzzzz", "red", ""] {
+        let named = normalize_tags(vec![input("Trial", Some("red"), 0)], TagUse::Add).unwrap();
+        assert_eq!(named[0].color.as_deref(), Some("red"), "sent as given");
+        for bad in ["c57de0", "#c57de", "#zzzzzz", "redd", "", " red"] {
             let msg = value_message(
                 normalize_tags(vec![input("Lead", Some(bad), 0)], TagUse::Add).unwrap_err(),
             );

@@ -57,6 +57,21 @@ pub fn block_on<T>(
 where
     T: Send + 'static,
 {
+    block_on_ticking(py, wait, fut, None)
+}
+
+/// [`block_on`], calling `tick()` (a Python callable: a progress display reading what the
+/// future reports) each time it wakes for signals, on the main thread. An exception it raises
+/// stops the wait as a `KeyboardInterrupt` does: nothing is swallowed.
+pub fn block_on_ticking<T>(
+    py: Python<'_>,
+    wait: Wait,
+    fut: impl Future<Output = Result<T, Error>> + Send + 'static,
+    tick: Option<&Py<PyAny>>,
+) -> PyResult<Result<T, Error>>
+where
+    T: Send + 'static,
+{
     if tokio::runtime::Handle::try_current().is_ok() {
         return Err(PyRuntimeError::new_err(
             "a blocking helpcrunch call was made from inside helpcrunch's own async runtime; \
@@ -86,6 +101,9 @@ where
                             // signal handlers; check_signals covers the rest.
                             py.run(c"pass", None, None)?;
                             py.check_signals()?;
+                            if let Some(tick) = tick {
+                                tick.call0(py)?;
+                            }
                             // A retry's record appears while the call waits, not after it
                             // (safe here: the main thread is never ended by the exit).
                             emit_queued(py)

@@ -9,7 +9,9 @@ use std::sync::Arc;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyTuple};
 
-use super::bridge::{block_on, spawn_for_loop, LoopBridge, LoopWaker, TaskHandle, Wait};
+use super::bridge::{
+    block_on, block_on_ticking, spawn_for_loop, LoopBridge, LoopWaker, TaskHandle, Wait,
+};
 use super::bulk::NativeBulkRun;
 use super::convert;
 use super::errors::to_py_err;
@@ -17,7 +19,7 @@ use super::logging::{LimiterLog, LogObserver};
 use super::outcome::{Outcome, ToPython};
 use super::search::{NativeQuery, NativeSearch};
 use super::segments::{tags_request, KeyedTagsPlan, NativeTagsRequest};
-use super::sync::{plan_request, KeyedPlan, NativePlanRequest};
+use super::sync::{plan_request, KeyedPlan, NativePlanProgress, NativePlanRequest};
 use crate::core::bulk::BulkRun;
 use crate::core::config::{mask_key, Setting};
 use crate::core::query::Query;
@@ -260,14 +262,25 @@ impl NativeClient {
         plan_request(py, tag, color, mode, r#match, keys, lookup_batch)
     }
 
-    /// Plan the sync (searches only, nothing written).
-    fn plan(&self, py: Python<'_>, request: Py<NativePlanRequest>) -> PyResult<Py<PyAny>> {
+    /// Plan the sync (searches only, nothing written), saying how far it has got in
+    /// `progress`; `tick()` is called while it waits (on the main thread), to show it.
+    #[pyo3(signature = (request, progress, tick=None))]
+    fn plan(
+        &self,
+        py: Python<'_>,
+        request: Py<NativePlanRequest>,
+        progress: &NativePlanProgress,
+        tick: Option<Py<PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
         let observer = LogObserver::for_current_level(py, None)?;
         let core = self.core.clone();
         let keys = request.get().keys.clone();
-        let outcome = block_on(py, Wait::Sleep, async move {
-            core.plan_tag(&request.get().request, observer).await
-        })?;
+        let progress = progress.progress.clone();
+        let fut = async move {
+            core.plan_tag_showing(&request.get().request, observer, progress)
+                .await
+        };
+        let outcome = block_on_ticking(py, Wait::Sleep, fut, tick.as_ref())?;
         let plan = outcome.map(|plan| KeyedPlan { plan, keys });
         Ok(Outcome(plan).into_pyobject(py)?.unbind())
     }
@@ -277,14 +290,18 @@ impl NativeClient {
         &self,
         py: Python<'_>,
         request: Py<NativePlanRequest>,
+        progress: &NativePlanProgress,
         bridge: &Bound<'_, LoopBridge>,
         future: Py<PyAny>,
     ) -> PyResult<TaskHandle> {
         let observer = LogObserver::for_current_level(py, Some(bridge.get().waker()))?;
         let core = self.core.clone();
         let keys = request.get().keys.clone();
+        let progress = progress.progress.clone();
         Ok(spawn_for_loop(bridge.get(), future, async move {
-            let plan = core.plan_tag(&request.get().request, observer).await;
+            let plan = core
+                .plan_tag_showing(&request.get().request, observer, progress)
+                .await;
             Outcome(plan.map(|plan| KeyedPlan { plan, keys }))
         }))
     }
@@ -303,14 +320,25 @@ impl NativeClient {
         tags_request(py, segments, mode, r#match, lookup_batch)
     }
 
-    /// Plan several tags together (searches only, nothing written).
-    fn plan_tags(&self, py: Python<'_>, request: Py<NativeTagsRequest>) -> PyResult<Py<PyAny>> {
+    /// Plan several tags together (searches only, nothing written), showing progress as
+    /// `plan` does.
+    #[pyo3(signature = (request, progress, tick=None))]
+    fn plan_tags(
+        &self,
+        py: Python<'_>,
+        request: Py<NativeTagsRequest>,
+        progress: &NativePlanProgress,
+        tick: Option<Py<PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
         let observer = LogObserver::for_current_level(py, None)?;
         let core = self.core.clone();
         let keys = request.get().keys.clone();
-        let outcome = block_on(py, Wait::Sleep, async move {
-            core.plan_tags(&request.get().request, observer).await
-        })?;
+        let progress = progress.progress.clone();
+        let fut = async move {
+            core.plan_tags_showing(&request.get().request, observer, progress)
+                .await
+        };
+        let outcome = block_on_ticking(py, Wait::Sleep, fut, tick.as_ref())?;
         let plan = outcome.map(|plan| KeyedTagsPlan { plan, keys });
         Ok(Outcome(plan).into_pyobject(py)?.unbind())
     }
@@ -320,14 +348,18 @@ impl NativeClient {
         &self,
         py: Python<'_>,
         request: Py<NativeTagsRequest>,
+        progress: &NativePlanProgress,
         bridge: &Bound<'_, LoopBridge>,
         future: Py<PyAny>,
     ) -> PyResult<TaskHandle> {
         let observer = LogObserver::for_current_level(py, Some(bridge.get().waker()))?;
         let core = self.core.clone();
         let keys = request.get().keys.clone();
+        let progress = progress.progress.clone();
         Ok(spawn_for_loop(bridge.get(), future, async move {
-            let plan = core.plan_tags(&request.get().request, observer).await;
+            let plan = core
+                .plan_tags_showing(&request.get().request, observer, progress)
+                .await;
             Outcome(plan.map(|plan| KeyedTagsPlan { plan, keys }))
         }))
     }

@@ -114,6 +114,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<search::NativeQuery>()?;
     m.add_class::<search::NativeSearch>()?;
     m.add_class::<sync::NativePlanRequest>()?;
+    m.add_class::<sync::NativePlanProgress>()?;
     m.add_class::<sync::NativePlan>()?;
     m.add_class::<sync::NativePlanItem>()?;
     m.add_class::<sync::NativePlanRequests>()?;

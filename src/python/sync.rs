@@ -11,7 +11,9 @@ use super::change::Change;
 use super::convert;
 use super::errors::to_py_err;
 use super::outcome::ToPython;
-use crate::core::sync::{KeyInput, Plan, PlanItem, PlanRequest, PlanRequests, Reason};
+use crate::core::sync::{
+    KeyInput, Plan, PlanItem, PlanProgress, PlanRequest, PlanRequests, Reason,
+};
 use crate::core::Error;
 
 /// A plan request whose arguments were checked: nothing is sent by making one. It keeps the
@@ -28,6 +30,36 @@ impl NativePlanRequest {
     #[getter]
     fn usable_rows(&self) -> usize {
         self.request.audience.usable()
+    }
+}
+
+/// How far a plan has got (see `core::sync::PlanProgress`): the planner stores numbers in it,
+/// Python reads them (a display's tick while a blocking plan waits; a task polling beside an
+/// awaited one). Nothing here calls Python.
+#[pyclass(frozen, module = "helpcrunch._native")]
+pub struct NativePlanProgress {
+    pub progress: Arc<PlanProgress>,
+}
+
+#[pymethods]
+impl NativePlanProgress {
+    #[new]
+    fn new() -> Self {
+        NativePlanProgress {
+            progress: Arc::new(PlanProgress::new()),
+        }
+    }
+
+    /// Requests answered so far.
+    #[getter]
+    fn done(&self) -> u64 {
+        self.progress.done()
+    }
+
+    /// About how many requests the plan takes in all (revised as it goes).
+    #[getter]
+    fn expected(&self) -> u64 {
+        self.progress.expected()
     }
 }
 

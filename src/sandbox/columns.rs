@@ -130,21 +130,6 @@ impl Columns {
         Some(all)
     }
 
-    /// The bits of every tag name containing one of `needles` (in lower case), ignoring case.
-    pub fn containing(&self, needles: &[String], contains: impl Fn(&str, &str) -> bool) -> TagBits {
-        let mut any = TagBits {
-            bits: 0,
-            shared: false,
-        };
-        for (number, name) in self.tag_names.iter().enumerate() {
-            if needles.iter().any(|n| contains(name, n)) {
-                any.bits |= bit(number);
-                any.shared |= number >= 63;
-            }
-        }
-        any
-    }
-
     /// The customer's tags as bits.
     pub fn tags(&self, position: u32) -> u64 {
         self.tags[position as usize]
@@ -229,8 +214,6 @@ mod tests {
         );
         assert_eq!((columns.tags(0), columns.tags(1)), (0b11, 0));
         assert_eq!(columns.all_of(&names(&["vip", "never"])), None);
-        let lea = columns.containing(&names(&["lea"]), |t, n| t.to_lowercase().contains(n));
-        assert_eq!(lea.bits, 0b10);
         columns.set(0, &b);
         assert_eq!(columns.tags(0), 0);
         assert_eq!(columns.number(Slot::LastSeen, 0), None);

@@ -10,6 +10,9 @@ use super::errors::{
     TYPE_ARRAY, TYPE_INTEGER, TYPE_NUMERIC, TYPE_OBJECT, TYPE_STRING,
 };
 use super::fields::{Field, Kind, Slot, SortField};
+// The operators and which types take which: the client's table (the docs'), so the two
+// cannot disagree.
+use crate::core::query::{Operand, Operator as Op};
 
 /// Page size when a request names none (HelpCrunch documents none; its examples use 100),
 /// or the largest page size if that is smaller.
@@ -24,39 +27,12 @@ pub(super) struct Caps {
     pub max_filters: Option<usize>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Op {
-    Eq,
-    Ne,
-    Contains,
-    NotContains,
-    Gt,
-    Ge,
-    Lt,
-    Le,
-}
-
-impl Op {
-    fn parse(s: &str) -> Option<Op> {
-        Some(match s {
-            "=" => Op::Eq,
-            "!=" => Op::Ne,
-            "~" => Op::Contains,
-            "!~" => Op::NotContains,
-            ">" => Op::Gt,
-            ">=" => Op::Ge,
-            "<" => Op::Lt,
-            "<=" => Op::Le,
-            _ => return None,
-        })
-    }
-}
-
 #[derive(Debug, Clone, PartialEq)]
 pub(super) enum Filter {
-    /// `=`: carries every named tag; `~`: some tag name contains one of the names, ignoring
-    /// case; `!=` and `!~` negate those.
-    Tags { op: Op, names: Vec<String> },
+    /// Carries every named tag (`=`, the one operator the docs' table gives arrays).
+    Tags {
+        names: Vec<String>,
+    },
     /// `folded`: `value` in lower case, for `~` and `!~`; `hash`: its `text_hash`.
     Text {
         slot: Slot,
@@ -65,12 +41,10 @@ pub(super) enum Filter {
         folded: String,
         hash: u32,
     },
-    /// `text`: the value as the request wrote it, in lower case, for `~` and `!~`.
     Number {
         slot: Slot,
         op: Op,
         value: f64,
-        text: String,
     },
 }
 
@@ -134,11 +108,11 @@ pub(super) fn parse_search(body: &Map<String, Value>, caps: Caps) -> Result<Quer
         Some(Value::String(s)) if s.eq_ignore_ascii_case("or") => q.any = true,
         Some(_) => problems.push(Invalid::new("comparison", INVALID_CHOICE)),
     }
+    // No filter at all is answered like a list, as public integrations rely on (the docs are
+    // silent). An empty list counts as none: it is how PHP, which many of them are written
+    // in, encodes "no filters" (`json_encode([])`).
     match body.get("filter") {
-        None | Some(Value::Null) => problems.push(Invalid::new("filter", NOT_BLANK)),
-        Some(Value::Array(items)) if items.is_empty() => {
-            problems.push(Invalid::new("filter", NOT_BLANK))
-        }
+        None | Some(Value::Null) => {}
         Some(Value::Array(items)) => {
             if let Some(max) = caps.max_filters.filter(|&max| items.len() > max) {
                 problems.push(Invalid::new("filter", at_most_elements(max)));
@@ -183,11 +157,6 @@ fn parse_filter(i: usize, item: &Value, problems: &mut Vec<Invalid>) -> Option<F
     };
     let op = match item.get("operator") {
         Some(Value::String(s)) if !is_blank(s) => match Op::parse(s.trim()) {
-            // Tags are a set: only (not) having and (not) containing make sense.
-            Some(Op::Gt | Op::Ge | Op::Lt | Op::Le) if field == Some(Field::Tags) => {
-                problems.push(Invalid::new(at(".operator"), INVALID_CHOICE));
-                None
-            }
             Some(op) => Some(op),
             None => {
                 problems.push(Invalid::new(at(".operator"), INVALID_CHOICE));
@@ -203,6 +172,15 @@ fn parse_filter(i: usize, item: &Value, problems: &mut Vec<Invalid>) -> Option<F
             None
         }
     };
+    // The docs' table: an operator the field's type does not take is refused as HelpCrunch
+    // refuses a choice it does not offer, naming `filter[i].operator`.
+    let op = match (field, op) {
+        (Some(field), Some(op)) if !op.takes(operand(field)) => {
+            problems.push(Invalid::new(at(".operator"), INVALID_CHOICE));
+            None
+        }
+        (_, op) => op,
+    };
     let value = match item.get("value") {
         None | Some(Value::Null) => {
             problems.push(Invalid::new(at(".value"), NOT_BLANK));
@@ -213,7 +191,7 @@ fn parse_filter(i: usize, item: &Value, problems: &mut Vec<Invalid>) -> Option<F
     let (field, op, value) = (field?, op?, value?);
     let filter = match field {
         Field::Tags => tag_names(value)
-            .map(|names| Filter::Tags { op, names })
+            .map(|names| Filter::Tags { names })
             .ok_or(TYPE_ARRAY),
         Field::Scalar(slot) => match slot.kind() {
             Kind::Text => match value {
@@ -227,12 +205,7 @@ fn parse_filter(i: usize, item: &Value, problems: &mut Vec<Invalid>) -> Option<F
                 _ => Err(TYPE_STRING),
             },
             Kind::Number => number(value)
-                .map(|(value, text)| Filter::Number {
-                    slot,
-                    op,
-                    value,
-                    text: text.to_lowercase(),
-                })
+                .map(|value| Filter::Number { slot, op, value })
                 .ok_or(TYPE_NUMERIC),
         },
     };
@@ -241,15 +214,25 @@ fn parse_filter(i: usize, item: &Value, problems: &mut Vec<Invalid>) -> Option<F
         .ok()
 }
 
-/// A number, or a string holding one (`"1700000000"`), with its text.
-fn number(value: &Value) -> Option<(f64, String)> {
+/// A number, or a string holding one (`"1700000000"`).
+fn number(value: &Value) -> Option<f64> {
     let text = match value {
         Value::Number(n) => n.to_string(),
         Value::String(s) => s.trim().to_owned(),
         _ => return None,
     };
-    let x = text.parse::<f64>().ok().filter(|x| x.is_finite())?;
-    Some((x, text))
+    text.parse::<f64>().ok().filter(|x| x.is_finite())
+}
+
+/// A field's type in the docs' operator table.
+fn operand(field: Field) -> Operand {
+    match field {
+        Field::Tags => Operand::Array,
+        Field::Scalar(slot) => match slot.kind() {
+            Kind::Text => Operand::Text,
+            Kind::Number => Operand::Number,
+        },
+    }
 }
 
 /// `"vip"`, `["vip","Lead"]` or `[{"name":"vip"}]`, as the docs show them.
@@ -345,8 +328,6 @@ mod tests {
 
     #[test]
     fn search_validation_names_each_bad_field() {
-        assert_eq!(codes(search(json!({}))), ["filter"]);
-        assert_eq!(codes(search(json!({"filter": []}))), ["filter"]);
         let bad = json!({"filter": [
             {"field": "", "operator": "=", "value": 1},
             {"field": "customer.email", "operator": "=", "value": "x"},
@@ -373,6 +354,57 @@ mod tests {
                 "filter[6]",
             ]
         );
+    }
+
+    #[test]
+    fn no_filter_at_all_is_a_list_with_its_paging_and_order() {
+        for body in [
+            json!({"limit": 5, "offset": 10, "sort": "customers.lastSeen", "order": "desc"}),
+            json!({"filter": null, "limit": 5, "offset": 10, "sort": "customers.lastSeen", "order": "desc"}),
+            json!({"filter": [], "limit": 5, "offset": 10, "sort": "customers.lastSeen", "order": "desc"}),
+        ] {
+            let q = search(body.clone()).unwrap();
+            assert!(q.filters.is_empty(), "{body}");
+            assert_eq!(
+                (q.limit, q.offset, q.sort, q.descending),
+                (5, 10, Some(SortField::LastSeen), true)
+            );
+        }
+        assert_eq!(codes(search(json!({"filter": {}}))), ["filter"]);
+    }
+
+    #[test]
+    fn operators_follow_the_docs_table_and_the_rest_name_filter_i_operator() {
+        // The table written out on its own, by field: what each type takes.
+        let takes = |field: &str| -> &[&str] {
+            match field {
+                "customers.tagsData" => &["="],
+                "customers.id" | "customers.lastSeen" => &["=", "!=", ">", ">=", "<", "<="],
+                _ => &["=", "!=", "~", "!~"],
+            }
+        };
+        for (field, value) in [
+            ("customers.tagsData", json!([{"name": "vip"}])),
+            ("customers.id", json!(5)),
+            ("customers.lastSeen", json!(1700000000)),
+            ("customers.email", json!("a@example.com")),
+            ("customers.whatsappId", json!("x")),
+        ] {
+            for op in ["=", "!=", "~", "!~", ">", ">=", "<", "<="] {
+                let ok = json!({"field": "customers.id", "operator": "=", "value": 1});
+                let f = json!({"field": field, "operator": op, "value": value});
+                let result = search(json!({"filter": [ok, f]}));
+                if takes(field).contains(&op) {
+                    assert!(result.is_ok(), "{field} {op}");
+                } else {
+                    assert_eq!(
+                        result.unwrap_err(),
+                        [Invalid::new("filter[1].operator", INVALID_CHOICE)],
+                        "{field} {op}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

@@ -80,8 +80,10 @@ def test_a_colon_in_a_tag_name_is_written_with_a_backslash(sb: Sandbox) -> None:
     assert tags["odd:name"] == "#123456"
 
 
-@pytest.mark.parametrize("tag", ["Trial:red", "Trial:#12345", "Trial:", "Trial:#abc:#abc"])
-def test_a_colour_that_is_not_rgb_or_rrggbb_is_a_usage_error(sb: Sandbox, tag: str) -> None:
+@pytest.mark.parametrize(
+    "tag", ["Trial:redd", "Trial:#12345", "Trial:", "Trial:#abc:#abc", "Ratio:2"]
+)
+def test_a_colour_that_is_not_a_css_colour_is_a_usage_error(sb: Sandbox, tag: str) -> None:
     result = run("tag", str(DEMO_CUSTOMER_ID), tag, env=env_for(sb))
     assert result.returncode == 2
     [line] = result.stderr.splitlines()

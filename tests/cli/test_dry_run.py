@@ -65,7 +65,7 @@ def test_invalid_rows_first_twenty_then_a_count(sandbox: Sandbox, tmp_path: Path
     rows = [f"{542335 + i % 10},Lead" for i in range(30)]
     for i in range(3, 30, 3):  # 9 bad ids
         rows[i] = f"id{i},Lead"
-    rows += [f"5423{i:02},Trial:red" for i in range(20)]  # 20 bad colours
+    rows += [f"5423{i:02},Trial:redd" for i in range(20)]  # 20 bad colours
     csv = write(tmp_path, "customer_id,tags\n" + "\n".join(rows) + "\n")
     result = helpcrunch("tag", "--from-csv", csv, "--dry-run", sandbox=sandbox)
     assert result.returncode == 8
@@ -74,10 +74,11 @@ def test_invalid_rows_first_twenty_then_a_count(sandbox: Sandbox, tmp_path: Path
     assert lines[0].startswith(
         "line 5 (customer id3): column 'customer_id': must contain only the digits"
     )
-    assert lines[9] == (
-        "line 32 (customer 542300): TAG 'Trial:red': 'red' is not a colour (#rgb or #rrggbb); "
-        "for a tag named 'Trial:red', write 'Trial\\:red'"
+    assert lines[9].startswith(
+        "line 32 (customer 542300): TAG 'Trial:redd': 'redd' is not a CSS colour: it is not a "
+        "CSS color name; a color is any CSS color: "
     )
+    assert lines[9].endswith("; for a tag named 'Trial:redd', write 'Trial\\:redd'")
     assert len(lines) == 22
     assert lines[20] == "… and 9 more invalid rows"
     assert "50 rows in" in lines[21] and "21 to tag, 29 invalid" in lines[21]

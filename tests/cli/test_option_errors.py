@@ -53,7 +53,7 @@ for _command in (
 for _command in ("untag", "tag"):
     BAD.update({(_command, o): v for o, v in _CSV_RUN.items()})
 BAD[("untag", "TAG")] = " "
-BAD[("tag", "TAG[:COLOR]")] = "Trial:red"
+BAD[("tag", "TAG[:COLOR]")] = "Trial:redd"
 BAD[("get", "CUSTOMER_ID")] = "12a"
 BAD.update(
     {
@@ -70,7 +70,7 @@ BAD.update(
         ("sync-tag", "--delimiter"): ";;",
         ("sync-tag", "--match"): "phone",
         ("sync-tag", "--mode"): "toggle",
-        ("sync-tag", "--color"): "red",
+        ("sync-tag", "--color"): "redd",
         ("sync-tag", "--concurrency"): "0",
         ("sync-tag", "--log"): "/",
         ("clear-tag", "TAG"): " ",

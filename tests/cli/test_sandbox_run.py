@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 import signal
 import sys
 import urllib.request
@@ -101,7 +102,8 @@ def test_dry_run_interrupted_run_and_resume_of_2000_rows(
         r"helpcrunch: interrupted: ([\d,]+) done, 0 failed, ([\d,]+) not started(?:, ([\d,]+) "
         r"stopped in "
         r"flight \(they may have been applied\))? \(of 2,000 rows\); to resume, run the same "
-        rf"command again: --checkpoint {re.escape(str(checkpoint))} skips the rows done",
+        rf"command again: {re.escape(shlex.join(['helpcrunch', *run]))} .*"
+        rf"\(--checkpoint {re.escape(str(checkpoint))} skips the rows done\)",
         lines[-1],
     )
     assert stopped, lines[-1]

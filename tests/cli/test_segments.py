@@ -50,7 +50,10 @@ def test_a_dry_run_prints_each_tag_and_changes_nothing(tmp_path: Path) -> None:
     out = result.stdout
     assert "mirror, by email, 3 tags: 3 to add, 1 to remove, 0 unchanged, 1 rejected" in out
     assert "  trial: 2 to add, 0 to remove" in out
-    assert "  gold: 0 to add, 1 to remove, 0 unchanged, 0 rejected; 1 holders now (refused" in out
+    assert (
+        "  gold: 0 to add, 1 to remove, 0 unchanged, 0 rejected; 1 customer carries 'gold' now "
+        "(refused" in out
+    )
     assert "rejected line 6 (paying): 'not an email'" in out
     assert "ignored: 1 row of no managed tag (lines 5" in out
     assert "applying it sends 3 writes" in out

@@ -198,8 +198,14 @@ REFUSED: list[tuple[dict[str, Any], type[Exception], str]] = [
     ({"where": [("lastSeen", ">=", True)]}, TypeError, "not bool"),
     ({"where": [("lastSeen", ">=", float("nan"))]}, ValueError, "finite number"),
     ({"where": [("id", "=", 1.5)]}, TypeError, "id takes an int, not float"),
-    ({"where": [("tagsData", "!=", "Lead")]}, ValueError, "tagsData takes = (carries every tag)"),
+    (
+        {"where": [("tagsData", "!=", "Lead")]},
+        ValueError,
+        "where[0]: tagsData is a list field: it takes = (the customers carrying every tag",
+    ),
     ({"where": [("tagsData", ">", "Lead")]}, ValueError, "not >"),
+    ({"where": [("email", ">", "a")]}, ValueError, "email is a text field: it takes = != ~ !~"),
+    ({"where": ["lastSeen ~ 17"]}, ValueError, "lastSeen is a number or date field"),
     (
         {"where": ["city = Kyiv", "lastSeen >= yesterday"]},
         ValueError,

@@ -66,10 +66,8 @@ CASES: list[tuple[dict[str, Any], list[dict[str, Any]]]] = [
     ({"where": [("id", "!=", 7)]}, [f("id", "!=", 7)]),
     ({"where": [("name", "~", "ann")]}, [f("name", "~", "ann")]),
     ({"where": [("name", "!~", "bot")]}, [f("name", "!~", "bot")]),
-    ({"where": [("company", ">", "M")]}, [f("company", ">", "M")]),
-    ({"where": [("phone", "<=", "")]}, [f("phone", "<=", "")]),
-    ({"where": [("tagsData", "~", ["lea"])]}, [f("tagsData", "~", [{"name": "lea"}])]),
-    ({"where": [("tagsData", "!~", "spam")]}, [f("tagsData", "!~", [{"name": "spam"}])]),
+    ({"where": [("company", "!=", "M")]}, [f("company", "!=", "M")]),
+    ({"where": [("phone", "!~", "")]}, [f("phone", "!~", "")]),
     # Not documented, but a field name: sent as given, for the server to judge.
     ({"where": [("customData", "=", "x")]}, [f("customData", "=", "x")]),
     # As typed on a command line: the value takes its field's type.

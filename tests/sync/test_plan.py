@@ -38,7 +38,8 @@ def test_the_standard_case_costs_the_holders_pages_one_lookup_and_one_count() ->
     assert plan.strategy == "lookups"
     assert repr(plan) == (
         "TagPlan('churn-risk', mirror, by email: 38 to add, 60 to remove, 950 unchanged, "
-        "12 rejected; 98 writes after 13 lookups, about 5 s at 1200/min)"
+        "12 rejected; 1,010 customers carry 'churn-risk' now; 98 writes after 13 lookups, "
+        "about 5 s at 1200/min)"
     )
     assert plan.mass_removal is None
 
@@ -106,7 +107,7 @@ def test_every_row_lands_in_exactly_one_list_with_its_reason() -> None:
     assert plan.to_add[0].customer == customers[1]
     assert plan.to_remove[0].row is None and plan.to_remove[0].key is None
     frame = plan.to_pandas()
-    assert list(frame.columns) == ["customer_id", "key", "action", "reason"]
+    assert list(frame.columns) == ["row", "customer_id", "key", "action", "reason_code", "reason"]
     assert len(frame) == len(audience) + 1
 
 

@@ -83,7 +83,10 @@ def test_each_tag_has_its_view_and_the_keys_are_looked_up_once(use_async: bool) 
     assert plan.mass_removal.keys() == {"gold"}
     text = repr(plan)
     assert text.startswith("TagsPlan(mirror, by email, 3 tags: 7 to add, 10 to remove")
-    assert "  gold: 0 to add, 3 to remove, 0 unchanged, 0 rejected (REFUSED" in text
+    assert (
+        "  gold: 0 to add, 3 to remove, 0 unchanged, 0 rejected; 3 customers carry 'gold' now "
+        "(REFUSED" in text
+    )
     assert "17 writes after 4 lookups" in text
 
 

@@ -27,7 +27,9 @@ def test_lookups_are_or_of_equals_and_a_refused_key_is_rejected_in_words(
         ]
     }
     ann = customer(7, email="ann@example.com", tags=[])
-    server.enqueue(Reply(400, refusal), Reply(200, {"data": [ann], "total": 1}))
+    # The holders counted (a plan says how many carry the tag), then the lookups.
+    holders = Reply(200, {"data": [], "total": 0})
+    server.enqueue(holders, Reply(400, refusal), Reply(200, {"data": [ann], "total": 1}))
     keys = ["Ann@Example.com ", "bo@example.com", "cy@example.com"]
     if way == "sync":
         with helpcrunch.Client(api_key=API_KEY, base_url=server.base_url, max_retries=0) as c:
@@ -41,8 +43,9 @@ def test_lookups_are_or_of_equals_and_a_refused_key_is_rejected_in_words(
                 return await c.plan_tag("churn-risk", keys, mode="add")
 
         plan = asyncio.run(main())
-    bodies = [r.json for r in server.requests]
-    assert [(r.method, r.path) for r in server.requests] == [("POST", "/customers/search")] * 2
+    bodies = [r.json for r in server.requests][1:]
+    assert [(r.method, r.path) for r in server.requests] == [("POST", "/customers/search")] * 3
+    assert plan.holders == 0 and plan.requests["probes"] == 1
     assert bodies[0]["comparison"] == "OR"
     assert bodies[0]["filter"] == [
         f("email", "Ann@Example.com"),

@@ -3,7 +3,7 @@
 use serde_json::{Map, Value};
 
 use super::check::{check_value, field_name, typed_number, unquote};
-use super::terms::{kind_of, operator_list, At, Given, Operator, ValueKind};
+use super::terms::{kind_of, operator_list, At, Given, Operand, Operator, ValueKind};
 use super::FIELD_PREFIX;
 use crate::core::error::{excerpt, InputErrorKind, Result};
 
@@ -72,13 +72,19 @@ impl Filter {
                 operator_list()
             ))
         })?;
-        if !op.allowed_for(kind) {
-            return Err(at.value_error(format!(
-                "{name} takes = (carries every tag), ~ or !~, not {}",
-                op.symbol()
-            )));
+        if let Some(operand) = kind.operand() {
+            check_operator(name, op, operand, at)?;
         }
         let value = check_value(name, kind, value, at)?;
+        // A field the docs do not list has the type of the value given.
+        let operand = match (kind.operand(), &value) {
+            (Some(_), _) => None,
+            (None, Value::String(_)) => Some(Operand::Text),
+            (None, _) => Some(Operand::Number),
+        };
+        if let Some(operand) = operand {
+            check_operator(name, op, operand, at)?;
+        }
         Ok(Filter {
             field: format!("{FIELD_PREFIX}{name}"),
             operator: op,
@@ -109,4 +115,22 @@ impl Filter {
         map.insert("value".into(), self.value.clone());
         Value::Object(map)
     }
+}
+
+/// The docs' operator table ([`Operator::takes`]), said in a message that names the field, the
+/// operator and what the field takes.
+fn check_operator(name: &str, op: Operator, operand: Operand, at: At) -> Result<()> {
+    if op.takes(operand) {
+        return Ok(());
+    }
+    let hint = match operand {
+        Operand::Array => " (the customers carrying every tag named)",
+        _ => "",
+    };
+    Err(at.value_error(format!(
+        "{name} is {}: it takes {}{hint}, not {}",
+        operand.describe(),
+        Operator::taken_by(operand),
+        op.symbol()
+    )))
 }

@@ -3,7 +3,8 @@
 //! (`GET /customers`), so "every customer" and "these customers" page the same way.
 //!
 //! Where HelpCrunch documents a rule, it is enforced here: the documented fields and the type
-//! of value each takes, the operators (`!=` is "every type but arrays", so not for tags), a
+//! of value each takes, the operators each type takes (the docs' table, `Operator::takes`,
+//! which the sandbox reads too), a
 //! tag filter's value as `[{"name": …}]`. A field the docs do not list is sent as given (the
 //! API grows; the server says no with a 400 naming `filter[i].field` if it does not know it),
 //! but its name must be an identifier, so nothing but a field name can reach the body.
@@ -19,7 +20,7 @@ mod terms;
 
 pub use body::{Condition, Match, Query, QueryInput};
 pub use filter::Filter;
-pub use terms::{Given, Operator, ValueKind, FIELDS};
+pub use terms::{Given, Operand, Operator, ValueKind, FIELDS};
 
 /// The prefix HelpCrunch puts before every field name on the wire.
 pub const FIELD_PREFIX: &str = "customers.";

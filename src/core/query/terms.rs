@@ -20,6 +20,17 @@ pub enum ValueKind {
 }
 
 impl ValueKind {
+    /// Its type in the docs' operator table; None for a field the docs do not list, whose
+    /// type is the value's (see `Filter::check`).
+    pub fn operand(self) -> Option<Operand> {
+        match self {
+            ValueKind::Text => Some(Operand::Text),
+            ValueKind::Integer | ValueKind::Number => Some(Operand::Number),
+            ValueKind::Tags => Some(Operand::Array),
+            ValueKind::Unknown => None,
+        }
+    }
+
     pub(super) fn wanted(self) -> &'static str {
         match self {
             ValueKind::Text => "a str",
@@ -87,14 +98,50 @@ impl Operator {
         Operator::ALL.into_iter().find(|op| op.symbol() == text)
     }
 
-    /// Which operators a field's values allow: tags are a set, so only (not) containing and
-    /// having every name; `!=` is documented for "every type but arrays".
-    pub(super) fn allowed_for(self, kind: ValueKind) -> bool {
-        kind != ValueKind::Tags
-            || matches!(
-                self,
-                Operator::Eq | Operator::Contains | Operator::NotContains
-            )
+    /// The docs' table of operators by type: `=` for every type, `!=` for every type but
+    /// arrays (so not tags), `~` and `!~` for strings, `>`, `>=`, `<`, `<=` for numbers and
+    /// dates. The one home of that table: the client's checks and the sandbox both read it.
+    pub fn takes(self, operand: Operand) -> bool {
+        match self {
+            Operator::Eq => true,
+            Operator::Ne => operand != Operand::Array,
+            Operator::Contains | Operator::NotContains => operand == Operand::Text,
+            Operator::Gt | Operator::Ge | Operator::Lt | Operator::Le => operand == Operand::Number,
+        }
+    }
+
+    /// The operators `operand` takes, as messages list them: `= != ~ !~`.
+    pub fn taken_by(operand: Operand) -> String {
+        Operator::NAMES
+            .iter()
+            .filter(|symbol| Operator::parse(symbol).is_some_and(|op| op.takes(operand)))
+            .copied()
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+/// The types of the docs' operator table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operand {
+    /// A string.
+    Text,
+    /// A number or a date (a UNIX time).
+    Number,
+    /// An array: a customer's tags.
+    Array,
+}
+
+impl Operand {
+    pub const ALL: [Operand; 3] = [Operand::Text, Operand::Number, Operand::Array];
+
+    /// How messages call a field of this type.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Operand::Text => "a text field",
+            Operand::Number => "a number or date field",
+            Operand::Array => "a list field",
+        }
     }
 }
 

@@ -36,24 +36,83 @@ fn fields_take_their_prefix_once_and_must_be_identifiers() {
 }
 
 #[test]
-fn operators_are_the_documented_ones_and_tags_take_only_set_operators() {
-    for op in ["=", "!=", "~", "!~", ">", ">=", "<", "<="] {
-        assert_eq!(
-            Filter::new("name", op, "x").unwrap().operator().symbol(),
-            op
-        );
-    }
+fn operators_are_the_documented_ones() {
     for bad in ["==", "like", "in", "", " =", "=>"] {
         let (kind, message) = refused(Filter::new("name", bad, "x"));
         assert_eq!(kind, InputErrorKind::Value);
         assert!(message.contains("not an operator"), "{bad:?}: {message}");
     }
-    for op in ["=", "~", "!~"] {
-        assert!(Filter::new("tagsData", op, "Lead").is_ok());
+}
+
+/// The docs' table, written out on its own: which symbols each type takes.
+fn documented(operand: Operand) -> &'static [&'static str] {
+    match operand {
+        Operand::Text => &["=", "!=", "~", "!~"],
+        Operand::Number => &["=", "!=", ">", ">=", "<", "<="],
+        Operand::Array => &["="],
     }
-    for op in ["!=", ">", "<="] {
-        let (_, message) = refused(Filter::new("tagsData", op, "Lead"));
-        assert!(message.contains("tagsData takes ="), "{message}");
+}
+
+#[test]
+fn every_documented_field_takes_the_operators_of_its_type_and_no_other() {
+    for (field, kind) in FIELDS {
+        let operand = kind.operand().expect("a documented field has a type");
+        let value: Given = match operand {
+            Operand::Text | Operand::Array => "x".into(),
+            Operand::Number => 5u64.into(),
+        };
+        for op in Operator::NAMES {
+            let result = Filter::new(field, op, value.clone());
+            if documented(operand).contains(&op) {
+                assert_eq!(result.unwrap().operator().symbol(), op, "{field} {op}");
+                continue;
+            }
+            let (kind, message) = refused(result);
+            assert_eq!(kind, InputErrorKind::Value, "{field} {op}");
+            let taken = documented(operand).join(" ");
+            let expected = format!("{field} is {}: it takes {taken}", operand.describe());
+            assert!(
+                message.starts_with(&format!("the filter: {expected}")),
+                "{message}"
+            );
+            assert!(message.ends_with(&format!(", not {op}")), "{message}");
+        }
+    }
+}
+
+#[test]
+fn a_field_the_docs_do_not_list_takes_the_operators_of_its_values_type() {
+    for op in Operator::NAMES {
+        let text = Filter::new("customData", op, "x");
+        assert_eq!(
+            text.is_ok(),
+            documented(Operand::Text).contains(&op),
+            "{op}"
+        );
+        let number = Filter::new("customData", op, 5u64);
+        assert_eq!(
+            number.is_ok(),
+            documented(Operand::Number).contains(&op),
+            "{op}"
+        );
+    }
+    let (_, message) = refused(Filter::new("score", "~", 1.5));
+    assert!(
+        message.contains("score is a number or date field"),
+        "{message}"
+    );
+}
+
+#[test]
+fn the_table_is_read_the_same_from_every_side() {
+    for operand in Operand::ALL {
+        assert_eq!(Operator::taken_by(operand), documented(operand).join(" "));
+        for op in Operator::ALL {
+            assert_eq!(
+                op.takes(operand),
+                documented(operand).contains(&op.symbol())
+            );
+        }
     }
 }
 

@@ -10,6 +10,7 @@
 //!   and the guard against removing the tag from too many holders;
 //! - `planner`: the requests, through the search pager and the client's call loop, for one
 //!   managed tag or several at once;
+//! - `progress`: how far a plan has got (requests sent, about how many in all);
 //! - `segments`: several tags in one plan (a team's segments), the writes merged per customer.
 //!
 //! Applying a plan is a bulk run of `AddTags`/`RemoveTags` calls (the Python layer drives it
@@ -32,6 +33,7 @@ pub mod lookup;
 pub mod mode;
 pub mod plan;
 pub mod planner;
+pub mod progress;
 pub mod segments;
 pub mod strategy;
 
@@ -42,5 +44,6 @@ pub use audience::{Audience, Key, KeyInput, MatchKind, Reason, Row};
 pub use mode::Mode;
 pub use plan::{Action, MassRemoval, Plan, PlanItem, PlanRequests};
 pub use planner::PlanRequest;
+pub use progress::PlanProgress;
 pub use segments::{Segment, SegmentInput, TagsPlan, TagsRequest};
 pub use strategy::Strategy;

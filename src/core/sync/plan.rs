@@ -12,6 +12,7 @@ use serde_json::Value;
 use super::super::change::Change;
 use super::super::names::names;
 use super::super::validate::{CustomerId, Tag};
+use super::super::words::grouped;
 use super::audience::{customer_key, Audience, Key, MatchKind, Reason, Row};
 // `plan::Mode` stays a path to it, as before it had a module of its own.
 pub use super::mode::Mode;
@@ -254,7 +255,8 @@ impl fmt::Display for MassRemoval {
             f,
             "this plan removes the tag from {} of its {} current holders, and {why}; pass \
              allow_mass_removal=True if that is what you mean",
-            self.removing, self.holders
+            grouped(self.removing),
+            grouped(self.holders)
         )
     }
 }

@@ -11,11 +11,13 @@ use super::super::error::Result;
 use super::super::query::{Filter, Match, Query};
 use super::super::search::{Pager, SearchOptions};
 use super::super::validate::{normalize_tags, Tag, TagInput, TagUse};
+use super::super::words;
 use super::audience::{Audience, Key, KeyInput, MatchKind, Row};
 use super::lookup::{Lookups, Refusal};
 use super::mode::Mode;
 use super::plan::{build, Findings, FoundCustomer, Plan, PlanContext, PlanRequests};
-use super::strategy::{choose, worth_counting, Choice, Holders, Known, Strategy};
+use super::progress::PlanProgress;
+use super::strategy::{choose, requests_for, worth_counting, Choice, Holders, Known, Strategy};
 
 /// What to plan, checked.
 #[derive(Debug, Clone)]
@@ -78,6 +80,8 @@ pub(super) struct Managed<'a> {
 struct Planner<'a> {
     client: &'a Client,
     observer: Option<Arc<dyn Observer>>,
+    /// Where the planner says how far it has got (see [`PlanProgress`]).
+    progress: Arc<PlanProgress>,
     mode: Mode,
     kind: MatchKind,
     managed: Vec<Managed<'a>>,
@@ -95,22 +99,37 @@ impl Client {
         request: &PlanRequest,
         observer: Option<Arc<dyn Observer>>,
     ) -> Result<Plan> {
+        self.plan_tag_showing(request, observer, Arc::new(PlanProgress::new()))
+            .await
+    }
+
+    /// [`Client::plan_tag`], saying in `progress` how far it has got as it goes.
+    pub async fn plan_tag_showing(
+        &self,
+        request: &PlanRequest,
+        observer: Option<Arc<dyn Observer>>,
+        progress: Arc<PlanProgress>,
+    ) -> Result<Plan> {
         let managed = vec![Managed {
             tag: &request.tag,
             audience: &request.audience,
         }];
         let settings = (request.mode, request.lookup_batch, request.page_size);
-        let mut plans = self.plan_managed(managed, settings, observer).await?;
+        let mut plans = self
+            .plan_managed(managed, settings, observer, progress)
+            .await?;
         Ok(plans.remove(0))
     }
 
     /// One plan per managed tag, made together (see [`Planner`]); `settings`: the mode, the
-    /// filters per lookup and the customers per page to start from.
+    /// filters per lookup and the customers per page to start from; `progress`: where it says
+    /// how far it has got.
     pub(super) async fn plan_managed(
         &self,
         managed: Vec<Managed<'_>>,
         (mode, lookup_batch, page_size): (Mode, u64, u64),
         observer: Option<Arc<dyn Observer>>,
+        progress: Arc<PlanProgress>,
     ) -> Result<Vec<Plan>> {
         let kind = managed
             .first()
@@ -118,6 +137,7 @@ impl Client {
         Planner {
             client: self,
             observer,
+            progress,
             mode,
             kind,
             managed,
@@ -132,7 +152,7 @@ impl Client {
 }
 
 /// What a request was for: the plan's counter it goes under.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Purpose {
     Probe,
     HolderPages,
@@ -144,6 +164,10 @@ enum Purpose {
 struct Searching {
     pager: Pager,
     purpose: Purpose,
+    /// Customers read so far (for the progress of a scan).
+    seen: u64,
+    /// Its requests already counted in the plan's progress.
+    reported: u64,
 }
 
 /// Which customers of a page the findings keep.
@@ -174,6 +198,11 @@ struct Decision {
 
 impl Planner<'_> {
     async fn run(mut self) -> Result<Vec<Plan>> {
+        // A first guess, revised at each choice: a count, the holders, the lookups.
+        let probe = u64::from(worth_counting(self.filters_left(), self.lookup_batch));
+        let tags = self.managed.len() as u64;
+        self.progress
+            .expect(probe + tags + requests_for(self.filters_left(), self.lookup_batch));
         // Probe: the account's size, when a scan could repay counting it.
         let total = self.count_account().await?;
         // Holders: searched first when they can settle keys for fewer requests than the
@@ -184,6 +213,10 @@ impl Planner<'_> {
             self.choose_without_holders(total).await?
         };
         // The keys the holders did not settle: looked up, or the whole account scanned.
+        self.progress.expect(match decision.choice.strategy {
+            Strategy::Scan => decision.choice.scan_cost.unwrap_or(1),
+            Strategy::Lookups { .. } => requests_for(self.filters_left(), self.lookup_batch),
+        });
         match decision.choice.strategy {
             Strategy::Scan => self.scan().await?,
             Strategy::Lookups { .. } => self.look_up().await?,
@@ -252,12 +285,25 @@ impl Planner<'_> {
         }
     }
 
-    /// The choice on the counts alone, and (remove mode, without a scan) each tag's holders
-    /// counted: the guard weighs removals against every holder.
+    /// The choice on the counts alone, and (without a scan) each tag's holders counted: the
+    /// guard weighs removals against every holder, and a plan says how many carry its tag
+    /// (none: a new tag, or a typo).
     async fn choose_without_holders(&mut self, total: Option<u64>) -> Result<Decision> {
         let choice = choose(&self.known(total));
         let mut holders_counted = vec![None; self.managed.len()];
-        if self.mode == Mode::Remove && choice.strategy != Strategy::Scan {
+        // Not mirror (whose holders are searched); not before a scan (which finds them all).
+        let counting = choice.strategy != Strategy::Scan;
+        self.progress.expect(
+            if counting {
+                self.managed.len() as u64
+            } else {
+                0
+            } + match choice.strategy {
+                Strategy::Scan => choice.scan_cost.unwrap_or(1),
+                Strategy::Lookups { .. } => choice.lookup_cost,
+            },
+        );
+        if counting {
             for (t, counted) in holders_counted.iter_mut().enumerate() {
                 *counted = Some(self.count(self.holders_query(t)).await?);
             }
@@ -298,6 +344,10 @@ impl Planner<'_> {
             holders: Some(outlook),
             ..self.known(total)
         });
+        self.progress.expect(match choice.strategy {
+            Strategy::Scan => choice.scan_cost.unwrap_or(1),
+            Strategy::Lookups { .. } => choice.lookup_cost,
+        });
         let mut decision = Decision {
             choice,
             holders_counted: counted.iter().copied().map(Some).collect(),
@@ -329,11 +379,12 @@ impl Planner<'_> {
         if again.strategy == Strategy::Scan {
             decision.choice = again;
             let holders: u64 = counted.iter().sum();
+            let holders = words::counted(holders, "holder");
             decision.reason_before = Some(if self.managed.len() == 1 {
-                format!("searched the tag's {holders} holders, expecting them to settle more keys")
+                format!("searched the tag's {holders}, expecting them to settle more keys")
             } else {
                 format!(
-                    "searched the {} tags' {holders} holders, expecting them to settle more keys",
+                    "searched the {} tags' {holders}, expecting them to settle more keys",
                     self.managed.len()
                 )
             });
@@ -362,7 +413,13 @@ impl Planner<'_> {
                 }
             }
         }
-        while let Some(batch) = lookups.next_batch() {
+        loop {
+            // Revised each time: a halved batch means more requests.
+            self.progress
+                .expect(requests_for(lookups.len() as u64, lookups.batch()));
+            let Some(batch) = lookups.next_batch() else {
+                break;
+            };
             let mut search = self.search(Arc::new(lookups.query(&batch)), Purpose::Lookups);
             let read = self.read_all(&mut search, Keep::All).await;
             self.finish(search);
@@ -426,9 +483,12 @@ impl Planner<'_> {
     /// One count of the customers `query` matches: a probe.
     async fn count(&mut self, query: Arc<Query>) -> Result<u64> {
         self.tally(Purpose::Probe, 1, 0);
-        self.client
+        let counted = self
+            .client
             .count_customers(&query, self.observer.clone())
-            .await
+            .await;
+        self.progress.add(1);
+        counted
     }
 
     /// A search of `query` at the page size in force; nothing is sent until a page is taken.
@@ -441,17 +501,32 @@ impl Planner<'_> {
             },
             self.observer.clone(),
         );
-        Searching { pager, purpose }
+        Searching {
+            pager,
+            purpose,
+            seen: 0,
+            reported: 0,
+        }
     }
 
     /// Read one page into the findings (those `keep` says); no customers at the end.
     async fn take_page(&mut self, search: &mut Searching, keep: Keep) -> Result<PageRead> {
-        let Some(page) = search.pager.next_page().await? else {
+        let next = search.pager.next_page().await;
+        self.report_sent(search);
+        let Some(page) = next? else {
             return Ok(PageRead {
                 customers: 0,
                 in_audience: 0,
             });
         };
+        if search.purpose == Purpose::ScanPages {
+            // The scan is the last phase: its pages left are what is left.
+            search.seen += page.len() as u64;
+            if let Some(total) = search.pager.total() {
+                let left = total.saturating_sub(search.seen);
+                self.progress.expect(requests_for(left, self.page_size));
+            }
+        }
         let tags: Vec<&str> = self.managed.iter().map(|m| m.tag.name.as_str()).collect();
         let mut in_audience = 0;
         for found in page.customers() {
@@ -478,7 +553,8 @@ impl Planner<'_> {
 
     /// Count a search's requests (finished, failed or stopped), and keep the page size it
     /// settled on.
-    fn finish(&mut self, search: Searching) {
+    fn finish(&mut self, mut search: Searching) {
+        self.report_sent(&mut search);
         let stats = search.pager.stats();
         // Requests neither used nor dropped for paging's sake: refused (a page or a batch too
         // large), or a page fetched ahead that was not needed.
@@ -494,6 +570,13 @@ impl Planner<'_> {
         for search in searches {
             self.finish(search);
         }
+    }
+
+    /// A search's requests sent since last said, added to the plan's progress.
+    fn report_sent(&self, search: &mut Searching) {
+        let sent = search.pager.stats().requests;
+        self.progress.add(sent.saturating_sub(search.reported));
+        search.reported = sent;
     }
 
     /// The one place the plan's request counters move.

@@ -19,6 +19,7 @@ use super::audience::{Audience, KeyInput, MatchKind};
 use super::mode::Mode;
 use super::plan::{Action, MassRemoval, Plan, PlanRequests};
 use super::planner::Managed;
+use super::progress::PlanProgress;
 use super::strategy::Strategy;
 
 /// One managed tag and the keys that should carry it.
@@ -146,6 +147,17 @@ impl Client {
         request: &TagsRequest,
         observer: Option<Arc<dyn Observer>>,
     ) -> Result<TagsPlan> {
+        self.plan_tags_showing(request, observer, Arc::new(PlanProgress::new()))
+            .await
+    }
+
+    /// [`Client::plan_tags`], saying in `progress` how far it has got as it goes.
+    pub async fn plan_tags_showing(
+        &self,
+        request: &TagsRequest,
+        observer: Option<Arc<dyn Observer>>,
+        progress: Arc<PlanProgress>,
+    ) -> Result<TagsPlan> {
         let managed = request
             .segments
             .iter()
@@ -155,7 +167,9 @@ impl Client {
             })
             .collect();
         let settings = (request.mode, request.lookup_batch, request.page_size);
-        let plans = self.plan_managed(managed, settings, observer).await?;
+        let plans = self
+            .plan_managed(managed, settings, observer, progress)
+            .await?;
         let first = &plans[0];
         Ok(TagsPlan {
             mode: request.mode,

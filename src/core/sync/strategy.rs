@@ -18,6 +18,7 @@
 use std::fmt;
 
 use super::super::names::names;
+use super::super::words::counted;
 use super::mode::Mode;
 
 /// How the customers were found.
@@ -130,15 +131,6 @@ impl Choice {
                 format!("looked up the keys: about {lookups}; {scan}")
             }
         }
-    }
-}
-
-/// `1 page`, `3 pages`.
-fn counted(n: u64, noun: &str) -> String {
-    if n == 1 {
-        format!("1 {noun}")
-    } else {
-        format!("{n} {noun}s")
     }
 }
 

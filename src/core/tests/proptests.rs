@@ -120,6 +120,7 @@ fn tag_name() -> impl Strategy<Value = String> {
         "[A-Za-z0-9 _-]{0,12}",
         "\\PC{0,12}",
         "[\\s]{0,4}",
+        "[\\s\u{a0}\u{3000}]{0,2}[a-z]{1,4}[\\s\u{a0}\u{2028}]{0,2}",
         "[a-z]{0,3}[\\x00-\\x1f\\x7f-\\x9f][a-z]{0,3}",
         any::<String>(),
     ]
@@ -129,6 +130,8 @@ fn color() -> impl Strategy<Value = Option<String>> {
     prop::option::of(prop_oneof![
         "#[0-9a-fA-F]{6}",
         "#[0-9a-fA-F]{3}",
+        "#[0-9a-fA-F]{4}|#[0-9a-fA-F]{8}",
+        "(?i)red|tan|transparent|currentcolor|reed",
         "#?[0-9a-zA-Z]{0,8}",
         any::<String>(),
     ])
@@ -162,19 +165,24 @@ fn id_oracle(text: &str) -> Option<u64> {
     u64::try_from(value).ok()
 }
 
-/// A name is valid when it has something besides white space and no control character (C0,
-/// DEL, C1).
+/// A name is valid when it neither starts nor ends with white space (so is not blank) and has no
+/// control character (C0, DEL, C1).
 fn name_oracle(name: &str) -> bool {
     let control = |c: char| matches!(c as u32, 0x00..=0x1f | 0x7f..=0x9f);
-    name.chars().any(|c| !c.is_whitespace()) && !name.chars().any(control)
-}
-
-/// '#' and 3 or 6 hex digits.
-fn color_oracle(color: &str) -> bool {
-    let Some(hex) = color.strip_prefix('#') else {
+    let (Some(first), Some(last)) = (name.chars().next(), name.chars().last()) else {
         return false;
     };
-    (hex.len() == 3 || hex.len() == 6) && hex.chars().all(|c| c.is_ascii_hexdigit())
+    !first.is_whitespace() && !last.is_whitespace() && !name.chars().any(control)
+}
+
+/// '#' and 3, 4, 6 or 8 hex digits, or a CSS colour name (the functional forms, which
+/// random text never spells, are tested by table in `color.rs`).
+fn color_oracle(color: &str) -> bool {
+    if let Some(hex) = color.strip_prefix('#') {
+        return matches!(hex.len(), 3 | 4 | 6 | 8) && hex.chars().all(|c| c.is_ascii_hexdigit());
+    }
+    let lower = color.to_ascii_lowercase();
+    lower == "transparent" || crate::core::color::NAMED.contains(&lower.as_str())
 }
 
 /// What `normalize_tags` should make of the input: the names in first-seen order with their

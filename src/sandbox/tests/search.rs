@@ -90,13 +90,86 @@ async fn search_filters_by_tag_email_and_name() {
         blank.json(),
         error_body("filter[0].field", "This value should not be blank.")
     );
-    let missing = api
-        .call(Method::POST, "/customers/search", Some(json!({"limit": 1})))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_search_with_no_filter_is_answered_like_a_list() {
+    let api = Api::demo();
+    for paging in [
+        "limit=3&offset=2",
+        "limit=4&offset=0&sort=customers.lastSeen&order=desc",
+        "limit=100&sort=customers.firstSeen&order=asc",
+        "offset=8",
+    ] {
+        let list = api.get(&format!("/customers?{paging}")).await;
+        assert_eq!(list.status, 200, "{paging}");
+        let mut body = serde_json::Map::new();
+        for (key, value) in url::form_urlencoded::parse(paging.as_bytes()) {
+            let value = value.parse::<u64>().map_or(json!(value), |n| json!(n));
+            body.insert(key.into_owned(), value);
+        }
+        // No `filter`, a null one, or an empty list (PHP's encoding of "no filters").
+        for filter in [None, Some(Value::Null), Some(json!([]))] {
+            let mut body = body.clone();
+            if let Some(filter) = filter.clone() {
+                body.insert("filter".into(), filter);
+            }
+            let search = api.search(Value::Object(body)).await;
+            assert_eq!(search.status, 200, "{paging} {filter:?}");
+            assert_eq!(search.json(), list.json(), "{paging} {filter:?}");
+        }
+    }
+    let bad = api
+        .search(json!({"filter": {"field": "customers.id"}}))
         .await;
     assert_eq!(
-        missing.json(),
-        error_body("filter", "This value should not be blank.")
+        bad.json(),
+        error_body("filter", "This value should be of type array.")
     );
+}
+
+/// The docs' table, written out on its own.
+fn takes(field: &str) -> &'static [&'static str] {
+    match field {
+        "customers.tagsData" => &["="],
+        "customers.id" | "customers.lastSeen" => &["=", "!=", ">", ">=", "<", "<="],
+        _ => &["=", "!=", "~", "!~"],
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_a_fields_type_does_not_take_is_a_400_naming_filter_i_operator() {
+    let api = Api::demo();
+    let choice = "The value you selected is not a valid choice.";
+    let mut fields: Vec<String> = TEXT_FIELDS
+        .iter()
+        .map(|k| format!("customers.{k}"))
+        .collect();
+    fields.extend(["customers.id", "customers.lastSeen", "customers.tagsData"].map(String::from));
+    for field in &fields {
+        let value = match takes(field).len() {
+            1 => json!([{"name": "vip"}]),
+            6 => json!(1603885746),
+            _ => json!("x"),
+        };
+        for op in ["=", "!=", "~", "!~", ">", ">=", "<", "<="] {
+            let body = json!({"filter": [
+                filter("customers.name", "=", json!("John Doe")),
+                filter(field, op, value.clone()),
+            ]});
+            let a = api.search(body).await;
+            if takes(field).contains(&op) {
+                assert_eq!(a.status, 200, "{field} {op}");
+            } else {
+                assert_eq!(a.status, 400, "{field} {op}");
+                assert_eq!(
+                    a.json(),
+                    error_body("filter[1].operator", choice),
+                    "{field} {op}"
+                );
+            }
+        }
+    }
 }
 
 /// The text fields, each at its place in a customer (`location` holds three of them).
@@ -135,7 +208,7 @@ fn five_with(field: &str) -> Value {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_text_field_takes_every_operator() {
+async fn every_text_field_takes_the_text_operators() {
     for key in TEXT_FIELDS {
         let api = Api::with(five_with(key));
         let field = format!("customers.{key}");
@@ -146,11 +219,6 @@ async fn every_text_field_takes_every_operator() {
             ("~", "ET", vec![2]),
             ("~", "a", vec![1, 2, 3]),
             ("!~", "ET", vec![1, 3, 4, 5]),
-            // Text orders by code point: "Beta" < "alpha" < "gamma".
-            (">", "Beta", vec![1, 3]),
-            (">=", "Beta", vec![1, 2, 3]),
-            ("<", "alpha", vec![2]),
-            ("<=", "alpha", vec![1, 2]),
         ] {
             let a = api
                 .search(json!({"filter": [filter(&field, op, json!(value))]}))
@@ -181,8 +249,6 @@ async fn numeric_fields_compare_as_numbers_whether_sent_as_numbers_or_strings() 
         ("lastSeen", ">=", json!("200"), vec![2, 3]),
         ("lastSeen", "<", json!(200), vec![1]),
         ("lastSeen", "<=", json!(200), vec![1, 2]),
-        ("lastSeen", "~", json!("0"), vec![1, 2, 3]),
-        ("lastSeen", "!~", json!(1), vec![2, 3, 4, 5, 10]),
         ("id", "=", json!(3), vec![3]),
         ("id", "=", json!("3"), vec![3]),
         ("id", "!=", json!(3), vec![1, 2, 4, 5, 10]),
@@ -190,8 +256,6 @@ async fn numeric_fields_compare_as_numbers_whether_sent_as_numbers_or_strings() 
         ("id", ">=", json!(4), vec![4, 5, 10]),
         ("id", "<", json!(2), vec![1]),
         ("id", "<=", json!(2), vec![1, 2]),
-        ("id", "~", json!(1), vec![1, 10]),
-        ("id", "!~", json!("1"), vec![2, 3, 4, 5]),
     ] {
         let body = json!({"filter": [filter(&format!("customers.{field}"), op, value.clone())]});
         let a = api.search(body).await;
@@ -201,7 +265,7 @@ async fn numeric_fields_compare_as_numbers_whether_sent_as_numbers_or_strings() 
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn tag_filters_need_every_named_tag_and_contain_ignoring_case() {
+async fn tag_filters_need_every_named_tag() {
     let api = Api::demo();
     let tags = |op: &str, value: Value| {
         api.search(json!({"filter": [filter("customers.tagsData", op, value)]}))
@@ -212,19 +276,8 @@ async fn tag_filters_need_every_named_tag_and_contain_ignoring_case() {
             .ids(),
         [542335, 542340]
     );
-    assert_eq!(
-        tags("!=", json!([{"name": "vip"}])).await.ids(),
-        [542336, 542338, 542339, 542341, 542342, 542343]
-    );
-    // "lead" and "Lead" are two tags; `~` finds both.
-    assert_eq!(
-        tags("~", json!("LEAD")).await.ids(),
-        [542335, 542336, 542339, 542340, 542342]
-    );
-    assert_eq!(
-        tags("!~", json!(["lea", "vip"])).await.ids(),
-        [542338, 542341, 542343]
-    );
+    // "lead" and "Lead" are two tags.
+    assert_eq!(tags("=", json!("lead")).await.ids(), [542340, 542342]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -343,12 +396,6 @@ async fn any_number_of_tags_and_long_or_lists_answer_exactly() {
         ("=", &["t1", "t65"], vec![1]),
         ("=", &["t0", "t63"], vec![1, 2]),
         ("=", &["t70"], vec![]),
-        ("!=", &["t65"], vec![2, 4]),
-        ("~", &["T6"], vec![1, 2, 3]),
-        ("~", &["t67"], vec![1]),
-        ("~", &["t65", "t64"], vec![1, 3]),
-        ("!~", &["t65"], vec![2, 4]),
-        ("!~", &["zzz"], vec![1, 2, 3, 4]),
     ] {
         assert_eq!(
             tag_search(op, names).await.ids(),
