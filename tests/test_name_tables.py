@@ -10,8 +10,9 @@ import typing
 import pytest
 
 from helpcrunch import _cli, _cli_common, _exceptions, _native, _progress, _sync, _types
+from helpcrunch._customers_sync import CustomerAction, Nulls
 from helpcrunch._sync import Action, MatchKind, Mode
-from helpcrunch._types import CallName, ChangeKind, Match, TagCall
+from helpcrunch._types import CallName, ChangeKind, CustomerChangeKind, Match, TagCall
 
 
 @pytest.mark.parametrize(
@@ -24,6 +25,9 @@ from helpcrunch._types import CallName, ChangeKind, Match, TagCall
         (TagCall, "TAG_CALLS"),
         (Match, "MATCHES"),
         (ChangeKind, "CHANGE_KINDS"),
+        (CustomerChangeKind, "CUSTOMER_CHANGE_KINDS"),
+        (CustomerAction, "CUSTOMER_ACTIONS"),
+        (Nulls, "NULLS"),
     ],
 )
 def test_each_literal_is_its_native_table(literal: object, table: str) -> None:

@@ -19,6 +19,8 @@ from collections.abc import Iterable
 
 from . import _exceptions, _logs, _native, webhooks
 from ._client import DEFAULT_BASE_URL, DEFAULT_PAGE_SIZE, ENV_SETTINGS, AsyncClient, Client
+from ._customers_apply import Conflict, UndoReport
+from ._customers_sync import CustomerItem, CustomerPlan
 from ._exceptions import *  # noqa: F403 (the exception classes, listed in their __all__)
 from ._native import Change, __version__
 from ._report import BulkReport, BulkResult
@@ -38,8 +40,11 @@ __all__ = [
     "Change",
     "Client",
     "Condition",
+    "Conflict",
     "Customer",
     "CustomerId",
+    "CustomerItem",
+    "CustomerPlan",
     "CustomerSearch",
     "Match",
     "PlanItem",
@@ -49,6 +54,7 @@ __all__ = [
     "TagSpec",
     "Tags",
     "TagsPlan",
+    "UndoReport",
     "WebhookCustomer",
     "WebhookEvent",
     "__version__",

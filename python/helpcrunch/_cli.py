@@ -19,7 +19,7 @@ import urllib.parse
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from . import _cli_customers, _cli_segments, _cli_sync
+from . import _cli_customers, _cli_segments, _cli_sync, _cli_sync_customers
 from ._cli_common import (
     EXIT_CODES,
     EXIT_ERROR,
@@ -341,6 +341,7 @@ def build_parser() -> argparse.ArgumentParser:
     _cli_customers.add_command(command)
     _cli_sync.add_commands(command)
     _cli_segments.add_commands(command)
+    _cli_sync_customers.add_commands(command)
 
     sandbox = sub.add_parser(
         "sandbox",

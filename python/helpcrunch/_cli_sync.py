@@ -183,10 +183,21 @@ def _cmd_undo(args: argparse.Namespace) -> int:
     with open_client(args) as client:
         try:
             report = client.undo(
-                args.log_file, concurrency=args.concurrency, progress=not args.no_progress
+                args.log_file,
+                delete_created=args.delete_created,
+                concurrency=args.concurrency,
+                progress=not args.no_progress,
             )
         except FileNotFoundError:
             raise UsageError(f"no such log: {args.log_file}") from None
+    for conflict in getattr(report, "conflicts", [])[:SHOWN_REJECTED]:
+        say(
+            f"  left customer {conflict.customer_id} {conflict.field}: it holds "
+            f"{conflict.now!r}, not {conflict.wrote!r} as the run wrote"
+        )
+    created = getattr(report, "created", [])
+    if created:
+        say(f"  left {counted(len(created), 'created customer')} (--delete-created deletes them)")
     return _summarize(report, "undid")
 
 
@@ -289,10 +300,16 @@ def add_commands(command: Command) -> None:
 
     undo = command(
         "undo",
-        "Put back exactly what a sync-tag or clear-tag run logged with --log changed.",
+        "Put back exactly what a sync-tag, clear-tag or sync-customers run logged with --log "
+        "changed.",
         "helpcrunch undo churn.jsonl",
     )
     undo.add_argument("log_file", metavar="FILE", help="the run's --log file")
+    undo.add_argument(
+        "--delete-created",
+        action="store_true",
+        help="a sync-customers log: delete the customers it created (left by default)",
+    )
     _apply_options(undo, log=False)
     undo.set_defaults(run=_cmd_undo, resume=_resume)
 

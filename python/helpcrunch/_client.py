@@ -8,8 +8,9 @@ iterator). Each client only says how a call runs, in its ``_run_*`` methods."""
 
 from __future__ import annotations
 
+import json
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
 from types import TracebackType
 from typing import Any, Generic, TypeVar
 
@@ -25,8 +26,28 @@ from ._apply import (
     undo_steps,
 )
 from ._bulk import AsyncRun, BulkOptions, OnError, SyncRun, acollect, collect
+from ._customers_apply import (
+    Apply,
+    CustomerLog,
+    Undo,
+    arun_apply,
+    arun_undo,
+    is_customer_log,
+    prepare,
+    prepare_undo,
+    run_apply,
+    run_undo,
+)
+from ._customers_apply import open_log as open_customer_log
+from ._customers_sync import CustomerPlan, Nulls, customers_request
 from ._journal import ChangeLog
-from ._native import NativeClient, NativePlanRequest, NativeQuery, NativeSearch
+from ._native import (
+    NativeClient,
+    NativeCustomersRequest,
+    NativePlanRequest,
+    NativeQuery,
+    NativeSearch,
+)
 from ._progress import PlanProgressArg, ProgressArg, arun_plan, run_plan
 from ._report import BulkReport, BulkResult
 from ._search import AsyncCustomerSearch, CustomerSearch
@@ -63,6 +84,20 @@ _SearchT = TypeVar("_SearchT", CustomerSearch, AsyncCustomerSearch)
 _CountT = TypeVar("_CountT", int, Awaitable[int])
 #: What planning a tag sync gives: the plan, or an awaitable of it.
 _PlanT = TypeVar("_PlanT", TagPlan, Awaitable[TagPlan])
+#: What planning a customer sync gives: the plan, or an awaitable of it.
+_CustomerPlanT = TypeVar("_CustomerPlanT", CustomerPlan, Awaitable[CustomerPlan])
+#: What a customer call gives: HelpCrunch's answer (the customer, or None), or an awaitable.
+_AnswerT = TypeVar("_AnswerT", Any, Awaitable[Any])
+
+
+def _body(fields: Any) -> str:
+    """A customer call's fields as JSON (the core checks each field and value)."""
+    if not isinstance(fields, (Mapping, list)):
+        raise TypeError(f"fields must be a mapping of field to value, not {type(fields).__name__}")
+    try:
+        return json.dumps(fields, allow_nan=False, ensure_ascii=False)
+    except (TypeError, ValueError) as e:
+        raise TypeError(f"fields must be plain values (str, number, bool, None): {e}") from None
 
 
 class _BaseClient:
@@ -173,7 +208,10 @@ class _BaseClient:
         )
 
 
-class _Calls(_BaseClient, Generic[_CustomerT, _ReportT, _ResultsT, _SearchT, _CountT, _PlanT]):
+class _Calls(
+    _BaseClient,
+    Generic[_CustomerT, _ReportT, _ResultsT, _SearchT, _CountT, _PlanT, _CustomerPlanT, _AnswerT],
+):
     """The calls both clients offer (see the module's docstring)."""
 
     def remove_tags(self, customer_id: CustomerId, tags: Tags) -> _CustomerT:
@@ -358,9 +396,11 @@ class _Calls(_BaseClient, Generic[_CustomerT, _ReportT, _ResultsT, _SearchT, _Co
 
     def apply_plan(
         self,
-        plan: TagPlan | TagsPlan,
+        plan: TagPlan | TagsPlan | CustomerPlan,
         *,
         allow_mass_removal: Allow = False,
+        allow_mass_change: bool = False,
+        batch: bool = False,
         log: str | os.PathLike[str] | None = None,
         concurrency: int = DEFAULT_CONCURRENCY,
         progress: ProgressArg = False,
@@ -381,7 +421,15 @@ class _Calls(_BaseClient, Generic[_CustomerT, _ReportT, _ResultsT, _SearchT, _Co
         A :class:`TagsPlan` (from :meth:`plan_tags`) sends at most one add and one removal per
         customer, each with every tag it gains or loses; its guard is per tag
         (``allow_mass_removal`` may name the tags allowed: ``{"trial"}``).
+
+        A :class:`CustomerPlan` (from :meth:`plan_customers`) is applied the same way: its
+        guard is ``allow_mass_change``, and ``batch=True`` sends its updates ten customers a
+        request (``PUT /customers/batch``, each customer whole).
         """
+        if isinstance(plan, CustomerPlan):
+            options = RunOptions(concurrency, progress, on_error)
+            opened_log = open_customer_log(log, plan.match)
+            return self._run_apply(prepare(plan, allow_mass_change, opened_log, batch, options))
         steps, opened = apply_steps(plan, allow_mass_removal, log)
         return self._run_steps(steps, opened, RunOptions(concurrency, progress, on_error))
 
@@ -422,6 +470,7 @@ class _Calls(_BaseClient, Generic[_CustomerT, _ReportT, _ResultsT, _SearchT, _Co
         self,
         log: str | os.PathLike[str],
         *,
+        delete_created: bool = False,
         concurrency: int = DEFAULT_CONCURRENCY,
         progress: ProgressArg = False,
         on_error: OnError = "collect",
@@ -430,11 +479,136 @@ class _Calls(_BaseClient, Generic[_CustomerT, _ReportT, _ResultsT, _SearchT, _Co
         cut off in flight, so maybe applied), never one that was not sent, reversed in exactly
         the reverse order per customer, so each customer ends as it was before the first run
         the log holds. Logs itself in the same file: resumable, and a second undo changes
-        nothing. Returns a :class:`BulkReport`."""
+        nothing. Returns a :class:`BulkReport`.
+
+        A customer sync's log is undone field by field: a field is put back only where it still
+        holds what the run wrote, the others are left and listed in the report's ``conflicts``
+        (an :class:`UndoReport`); the customers it created are listed in ``created``, or
+        deleted with ``delete_created=True``."""
+        if is_customer_log(log):
+            options = RunOptions(concurrency, progress, on_error)
+            return self._run_undo(prepare_undo(log, delete_created, options))
         steps, opened = undo_steps(log)
         return self._run_steps(steps, opened, RunOptions(concurrency, progress, on_error))
 
+    # Customer sync: see docs/guide/customers.md.
+
+    def plan_customers(
+        self,
+        table: Any,
+        *,
+        match: MatchKind = "email",
+        key_column: str | None = None,
+        fields: Mapping[str, str] | None = None,
+        create_missing: bool = False,
+        nulls: Nulls = "leave",
+        ignore_columns: bool = False,
+        lookup_batch: int | None = None,
+    ) -> _CustomerPlanT:
+        """Plan making the customers' fields match ``table`` (a pandas/polars DataFrame or a
+        list of dicts): who is updated (with each field's current and new value), who is
+        created, which rows are rejected and why. Sends searches only; writes nothing.
+
+        - Columns named after fields (``name``, ``email``, ``userId``, ``company``, ``phone``,
+          ``notes``, ``unsubscribed``, ``blocked``, ``customData.<key>``) are synced;
+          ``fields={"company": "org_name"}`` maps others. Any other column is a ValueError
+          before any request, unless ``ignore_columns=True``.
+        - The key column is named by ``match`` (``email``, ``user_id``, ``id``) or
+          ``key_column``; rows are matched and rejected as for :meth:`plan_tag`.
+        - Numbers compare by value, strings exactly; a timestamp becomes UNIX seconds;
+          None/NaN leaves the field as it is, unless ``nulls="clear"``.
+        - ``create_missing=True``: a row whose key matches no customer is created.
+        """
+        request = customers_request(
+            self._native,
+            table,
+            match=match,
+            key_column=key_column,
+            fields=fields,
+            nulls=nulls,
+            create_missing=create_missing,
+            ignore_columns=ignore_columns,
+            lookup_batch=lookup_batch,
+        )
+        return self._run_customers_plan(request)
+
+    def sync_customers(
+        self,
+        table: Any,
+        *,
+        match: MatchKind = "email",
+        key_column: str | None = None,
+        fields: Mapping[str, str] | None = None,
+        create_missing: bool = False,
+        nulls: Nulls = "leave",
+        ignore_columns: bool = False,
+        lookup_batch: int | None = None,
+        allow_mass_change: bool = False,
+        batch: bool = False,
+        log: str | os.PathLike[str] | None = None,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        progress: ProgressArg = False,
+        on_error: OnError = "collect",
+    ) -> _ReportT:
+        """:meth:`plan_customers`, then :meth:`apply_plan`: the same arguments, the report.
+        The log is checked before the plan's first request."""
+        request = customers_request(
+            self._native,
+            table,
+            match=match,
+            key_column=key_column,
+            fields=fields,
+            nulls=nulls,
+            create_missing=create_missing,
+            ignore_columns=ignore_columns,
+            lookup_batch=lookup_batch,
+        )
+        opened = open_customer_log(log, match)
+        options = RunOptions(concurrency, progress, on_error)
+        return self._run_customers_sync(request, allow_mass_change, opened, batch, options)
+
+    def update_customer(self, customer_id: CustomerId, fields: Mapping[str, Any]) -> _AnswerT:
+        """Change only the fields given (``PATCH /customers/{id}``); returns the customer.
+        ``customData`` sent is what HelpCrunch keeps: send it whole."""
+        return self._run_customer_call("update_customer", customer_id, _body(fields))
+
+    def create_customer(self, fields: Mapping[str, Any]) -> _AnswerT:
+        """Create a customer (``POST /customers``); returns it, with its id."""
+        return self._run_customer_call("create_customer", None, _body(fields))
+
+    def delete_customer(self, customer_id: CustomerId) -> _AnswerT:
+        """Delete a customer (``DELETE /customers/{id}``); returns HelpCrunch's answer."""
+        return self._run_customer_call("delete_customer", customer_id, None)
+
+    def update_customers(self, customers: Iterable[Mapping[str, Any]]) -> _AnswerT:
+        """Update 1 to 10 customers in one request (``PUT /customers/batch``), each a mapping
+        with ``"customer": <id>`` and its fields. Fields left out may be emptied: send each
+        customer whole."""
+        return self._run_customer_call("update_customers", None, _body(list(customers)))
+
     # How each kind of call runs: blocking or awaitable.
+
+    def _run_customer_call(self, call: str, customer_id: Any, body: str | None) -> _AnswerT:
+        raise NotImplementedError
+
+    def _run_customers_plan(self, request: NativeCustomersRequest) -> _CustomerPlanT:
+        raise NotImplementedError
+
+    def _run_apply(self, apply: Apply) -> _ReportT:
+        raise NotImplementedError
+
+    def _run_undo(self, undo: Undo) -> _ReportT:
+        raise NotImplementedError
+
+    def _run_customers_sync(
+        self,
+        request: NativeCustomersRequest,
+        allow_mass_change: bool,
+        log: CustomerLog | None,
+        batch: bool,
+        options: RunOptions,
+    ) -> _ReportT:
+        raise NotImplementedError
 
     def _run_call(self, call: CallName, customer_id: CustomerId, tags: Tags | None) -> _CustomerT:
         raise NotImplementedError
@@ -470,7 +644,9 @@ class _Calls(_BaseClient, Generic[_CustomerT, _ReportT, _ResultsT, _SearchT, _Co
 
 
 class Client(
-    _Calls[Customer, BulkReport, Iterator[BulkResult], CustomerSearch, int, TagPlan],
+    _Calls[
+        Customer, BulkReport, Iterator[BulkResult], CustomerSearch, int, TagPlan, CustomerPlan, Any
+    ],
     _BlockingSegments,
 ):
     """A HelpCrunch client for blocking code. Safe to share between threads.
@@ -533,6 +709,40 @@ class Client(
             raise
         return run_steps(self._native, sync_steps(plan, allow_mass_removal, log), log, options)
 
+    def _run_customer_call(self, call: str, customer_id: Any, body: str | None) -> Any:
+        try:
+            return _native.customer_call(self._native, call, customer_id, body)
+        finally:
+            _logs.flush()
+
+    def _run_customers_plan(self, request: NativeCustomersRequest) -> CustomerPlan:
+        try:
+            return CustomerPlan(_native.plan_customers(self._native, request), self.rate_limit)
+        finally:
+            _logs.flush()
+
+    def _run_apply(self, apply: Apply) -> BulkReport:
+        return run_apply(self._native, apply)
+
+    def _run_undo(self, undo: Undo) -> BulkReport:
+        return run_undo(self._native, undo)
+
+    def _run_customers_sync(
+        self,
+        request: NativeCustomersRequest,
+        allow_mass_change: bool,
+        log: CustomerLog | None,
+        batch: bool,
+        options: RunOptions,
+    ) -> BulkReport:
+        try:
+            plan = self._run_customers_plan(request)
+        except BaseException:
+            if log is not None:
+                log.close()
+            raise
+        return run_apply(self._native, prepare(plan, allow_mass_change, log, batch, options))
+
     def close(self) -> None:
         """Stop taking calls and release the connection pool. Calls in flight finish."""
         self._native.close()
@@ -557,6 +767,8 @@ class AsyncClient(
         AsyncCustomerSearch,
         Awaitable[int],
         Awaitable[TagPlan],
+        Awaitable[CustomerPlan],
+        Awaitable[Any],
     ],
     _AsyncSegments,
 ):
@@ -618,6 +830,35 @@ class AsyncClient(
             raise
         steps = sync_steps(plan, allow_mass_removal, log)
         return await arun_steps(self._native, steps, log, options)
+
+    async def _run_customer_call(self, call: str, customer_id: Any, body: str | None) -> Any:
+        return await _aio.call(_native.customer_call_async, self._native, call, customer_id, body)
+
+    async def _run_customers_plan(self, request: NativeCustomersRequest) -> CustomerPlan:
+        plan = await _aio.call(_native.plan_customers_async, self._native, request)
+        return CustomerPlan(plan, self.rate_limit)
+
+    async def _run_apply(self, apply: Apply) -> BulkReport:
+        return await arun_apply(self._native, apply)
+
+    async def _run_undo(self, undo: Undo) -> BulkReport:
+        return await arun_undo(self._native, undo)
+
+    async def _run_customers_sync(
+        self,
+        request: NativeCustomersRequest,
+        allow_mass_change: bool,
+        log: CustomerLog | None,
+        batch: bool,
+        options: RunOptions,
+    ) -> BulkReport:
+        try:
+            plan = await self._run_customers_plan(request)
+        except BaseException:
+            if log is not None:
+                log.close()
+            raise
+        return await arun_apply(self._native, prepare(plan, allow_mass_change, log, batch, options))
 
     def close(self) -> None:
         self._native.close()

@@ -51,6 +51,7 @@ __all__ = [
     "ErrorDetail",
     "HelpCrunchError",
     "InternalServerError",
+    "MassChangeError",
     "MassRemovalError",
     "MissingExtraError",
     "NotFoundError",
@@ -195,6 +196,21 @@ class MassRemovalError(HelpCrunchError):
         #: For a plan of several tags (``plan_tags``): the tags refused (``removing`` and
         #: ``holders`` are the first's); empty for a plan of one tag.
         self.tags: list[str] = list(tags or [])
+
+
+class MassChangeError(HelpCrunchError):
+    """``apply_plan``/``sync_customers`` refused, before any write, a customer plan that changes
+    more than half of the customers it read, or empties a field on more than 100 customers.
+    The message says how many (also ``updating``, ``read``, ``clearing``); pass
+    ``allow_mass_change=True`` if that is what you mean."""
+
+    def __init__(
+        self, message: str, *, updating: int = 0, read: int = 0, clearing: int = 0
+    ) -> None:
+        super().__init__(message)
+        self.updating = updating
+        self.read = read
+        self.clearing = clearing
 
 
 class MissingExtraError(HelpCrunchError, ImportError):

@@ -240,12 +240,13 @@ class Applied:
         self.line = line
 
 
+#: A log line's own fields, around the change's record.
+_LINE_FIELDS = ("run", "seq", "pending", "change", "ok", "sent", "error")
+
+
 def _change_of(record: Record, kind_field: str) -> Change:
-    fields = {
-        "change": record.get(kind_field),
-        "customer_id": record.get("customer_id"),
-        "tags": record.get("tags"),
-    }
+    fields = {k: v for k, v in record.items() if k not in _LINE_FIELDS}
+    fields["change"] = record.get(kind_field)
     return Change.from_record(json.dumps(fields))
 
 
@@ -260,14 +261,18 @@ class ChangeLog:
       stays pending, and undo reverses it (it may have taken effect).
     """
 
+    #: The header's ``log``: which kind of sync's log a file is (a subclass, another kind).
+    FORMAT = _LOG_FORMAT
+    WHAT = "tag sync log"
+
     def __init__(self, path: str | os.PathLike[str], sync: Record | None) -> None:
         """Open and check ``path``; nothing is written until :meth:`start`. ``sync``: the tag,
         mode and match of the sync about to apply (a log of another is refused); None to undo
         what the file holds."""
         self._file = JsonLines(
             path,
-            what="tag sync log",
-            is_ours=lambda r: r.get("log") == _LOG_FORMAT,
+            what=self.WHAT,
+            is_ours=lambda r: r.get("log") == self.FORMAT,
             must_exist=sync is None,
         )
         self.path = self._file.path
@@ -275,7 +280,7 @@ class ChangeLog:
         self.header: Record | None = records[0][1] if records else None
         if sync is None and self.header is None:
             self._file.close()
-            raise ValueError(f"{self.path} is not a tag sync log (it has no header line)")
+            raise ValueError(f"{self.path} is not a {self.WHAT} (it has no header line)")
         if sync is not None and self.header is not None:
             for field in _SYNC_FIELDS:
                 if self.header.get(field) != sync.get(field):
@@ -315,7 +320,7 @@ class ChangeLog:
         """An apply of the plan ``run`` begins (the log's header first, for a new log)."""
         if self.header is None:
             assert self._sync is not None, "undo starts no run"
-            self.header = {"log": _LOG_FORMAT, **self._sync, "color": color, "started": started}
+            self.header = {"log": self.FORMAT, **self._sync, "color": color, "started": started}
             self._file.append(self.header)
         self.run = run
         self._file.append({"run": run, "started": started})

@@ -4,7 +4,15 @@ import collections
 from collections.abc import Callable
 from typing import Any, Literal, final
 
-from ._types import CallName, ChangeKind, ClientSettings, Customer, SearchStats, TagCall
+from ._types import (
+    CallName,
+    ChangeKind,
+    ClientSettings,
+    Customer,
+    CustomerChangeKind,
+    SearchStats,
+    TagCall,
+)
 
 __version__: str
 DEFAULT_BASE_URL: str
@@ -32,6 +40,124 @@ REASON_CODES: tuple[str, ...]
 MATCHES: tuple[str, ...]
 OPERATORS: tuple[str, ...]
 FIELDS: tuple[str, ...]
+CUSTOMER_ACTIONS: tuple[str, ...]
+NULLS: tuple[str, ...]
+CUSTOMER_CHANGE_KINDS: tuple[str, ...]
+CUSTOMER_FIELDS: tuple[str, ...]
+BATCH_SIZE: int
+
+def customer_columns(
+    columns: list[str],
+    key_column: str,
+    match: str,
+    mapping: list[tuple[str, str]],
+    ignore_columns: bool,
+) -> list[tuple[int, str]]: ...
+def customers_request(
+    match: str,
+    keys: list[Any],
+    fields: list[str],
+    cells_json: str,
+    nulls: str,
+    create_missing: bool,
+    lookup_batch: int | None,
+) -> NativeCustomersRequest: ...
+def plan_customers(
+    client: NativeClient, request: NativeCustomersRequest
+) -> NativeCustomersPlan: ...
+def plan_customers_async(
+    client: NativeClient,
+    request: NativeCustomersRequest,
+    bridge: LoopBridge,
+    future: asyncio.Future[NativeCustomersPlan],
+) -> TaskHandle: ...
+def customer_call(
+    client: NativeClient,
+    call: str | Change | list[Change],
+    customer_id: object = None,
+    body_json: str | None = None,
+) -> Any: ...
+def customer_call_async(
+    client: NativeClient,
+    call: str | Change | list[Change],
+    customer_id: object,
+    body_json: str | None,
+    bridge: LoopBridge,
+    future: asyncio.Future[Any],
+) -> TaskHandle: ...
+def plan_field_undo(client: NativeClient, changes: list[Change]) -> NativeFieldUndo: ...
+def plan_field_undo_async(
+    client: NativeClient,
+    changes: list[Change],
+    bridge: LoopBridge,
+    future: asyncio.Future[NativeFieldUndo],
+) -> TaskHandle: ...
+
+@final
+class NativeCustomersRequest: ...
+
+@final
+class NativeCustomerItem:
+    @property
+    def row(self) -> int: ...
+    @property
+    def key(self) -> Any: ...
+    @property
+    def customer_id(self) -> int | None: ...
+    @property
+    def action(self) -> Literal["update", "create", "none", "reject"]: ...
+    @property
+    def reason_code(self) -> str | None: ...
+    @property
+    def reason(self) -> str | None: ...
+    @property
+    def kept_row(self) -> int | None: ...
+    @property
+    def customer(self) -> Customer | None: ...
+    @property
+    def changes(self) -> dict[str, tuple[Any, Any]]: ...
+    @property
+    def change(self) -> Change | None: ...
+    @property
+    def create(self) -> dict[str, Any] | None: ...
+
+@final
+class NativeCustomersPlan:
+    @property
+    def match(self) -> Literal["email", "user_id", "id"]: ...
+    @property
+    def fields(self) -> list[str]: ...
+    @property
+    def nulls(self) -> Literal["leave", "clear"]: ...
+    @property
+    def usable_rows(self) -> int: ...
+    @property
+    def read(self) -> int: ...
+    @property
+    def strategy(self) -> str: ...
+    @property
+    def strategy_reason(self) -> str: ...
+    @property
+    def lookup_batch(self) -> int: ...
+    @property
+    def page_size(self) -> int: ...
+    @property
+    def requests(self) -> dict[str, int]: ...
+    @property
+    def mass_change(self) -> tuple[str, int, int, int] | None: ...
+    @property
+    def items(self) -> list[NativeCustomerItem]: ...
+
+@final
+class NativeFieldUndo:
+    @property
+    def changes(self) -> list[Change]: ...
+    @property
+    def conflicts(self) -> list[tuple[int, str, Any, Any]]: ...
+    @property
+    def missing(self) -> list[int]: ...
+    @property
+    def requests(self) -> int: ...
 
 @final
 class NativeClient:
@@ -208,7 +334,7 @@ class Change:
     @property
     def customer_id(self) -> int: ...
     @property
-    def kind(self) -> ChangeKind: ...
+    def kind(self) -> ChangeKind | CustomerChangeKind: ...
     @property
     def tags(self) -> list[dict[str, str]]: ...
     def __eq__(self, other: object, /) -> bool: ...

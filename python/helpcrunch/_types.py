@@ -11,6 +11,7 @@ __all__ = [
     "ClientSettings",
     "Condition",
     "Customer",
+    "CustomerChangeKind",
     "CustomerId",
     "Device",
     "Location",
@@ -102,6 +103,8 @@ CallName = Literal["remove_tags", "add_tags", "get_customer"]
 TagCall = Literal["remove_tags", "add_tags"]
 #: What a :class:`~helpcrunch.Change` does to its customer (a plan item's action when it writes).
 ChangeKind = Literal["add", "remove"]
+#: The kinds of change to a customer's fields or the customer itself (a customer sync's).
+CustomerChangeKind = Literal["set", "create", "delete"]
 
 
 class ClientSettings(TypedDict):

@@ -19,6 +19,8 @@ pub enum BodyKind {
     Customer,
     /// `{"data": [customer, …], "total": N}`: a page of a list or a search.
     Page,
+    /// Any JSON value, or an empty body: an answer whose shape is not documented.
+    Any,
 }
 
 /// Check a 2xx body as `kind`; a page comes back indexed.
@@ -26,6 +28,10 @@ pub(crate) fn check_body(kind: BodyKind, bytes: &[u8]) -> Result<Option<PageInde
     match kind {
         BodyKind::Customer => check_customer(bytes).map(|()| None),
         BodyKind::Page => parse_page(bytes).map(Some),
+        BodyKind::Any if bytes.iter().all(u8::is_ascii_whitespace) => Ok(None),
+        BodyKind::Any => serde_json::from_slice::<Checked>(bytes)
+            .map(|_| None)
+            .map_err(|e| format!("the body is not valid JSON ({e})")),
     }
 }
 

@@ -266,7 +266,9 @@ impl Client {
                 // retry policy's (the server's Retry-After, or backoff), not the limiter's.
                 limiter.throttled(permit).await;
             }
-            let decision = if failure.is_retryable() {
+            let decision = if failure.is_retryable()
+                && (op.call().retries_safely() || failure.is_throttled())
+            {
                 decide(attempt, config.max_retries, failure.server_wait())
             } else {
                 Decision::Stop

@@ -13,6 +13,7 @@
 //!   can be used (pure logic); `search`: the pager that fetches them;
 //! - `sync`: planning a tag sync (which customers to tag and untag, found with the fewest
 //!   requests);
+//! - `fields`: planning a customer sync (which fields to set, which customers to create);
 //! - `change`: one change to one customer (what a plan holds, applying sends, a log records
 //!   and undo reverses);
 //! - `bulk`: many calls at once; `runtime`: the fork-aware tokio runtimes; `wait`: how a
@@ -26,6 +27,7 @@ pub mod color;
 pub mod config;
 pub mod error;
 pub mod failure;
+pub mod fields;
 pub mod names;
 pub mod operation;
 pub mod paging;

@@ -2,6 +2,8 @@
 
 use std::sync::Arc;
 
+use serde_json::{Map, Value};
+
 use super::body::BodyKind;
 use super::names::names;
 use super::query::Query;
@@ -16,6 +18,10 @@ pub enum Call {
     GetCustomer,
     SearchCustomers,
     ListCustomers,
+    UpdateCustomer,
+    UpdateCustomers,
+    CreateCustomer,
+    DeleteCustomer,
 }
 
 names!(Call {
@@ -24,6 +30,10 @@ names!(Call {
     GetCustomer => "get_customer",
     SearchCustomers => "search_customers",
     ListCustomers => "list_customers",
+    UpdateCustomer => "update_customer",
+    UpdateCustomers => "update_customers",
+    CreateCustomer => "create_customer",
+    DeleteCustomer => "delete_customer",
 });
 
 impl Call {
@@ -32,8 +42,18 @@ impl Call {
             Call::RemoveTags => "DELETE",
             Call::AddTags => "PUT",
             Call::GetCustomer | Call::ListCustomers => "GET",
-            Call::SearchCustomers => "POST",
+            Call::SearchCustomers | Call::CreateCustomer => "POST",
+            Call::UpdateCustomer => "PATCH",
+            Call::UpdateCustomers => "PUT",
+            Call::DeleteCustomer => "DELETE",
         }
+    }
+
+    /// Whether sending it twice does what sending it once does: a create does not (a retry
+    /// after a request that may have arrived could make the customer twice), so it is sent
+    /// again only after a 429, which did nothing.
+    pub const fn retries_safely(self) -> bool {
+        !matches!(self, Call::CreateCustomer)
     }
 
     /// How the call's tags are checked, for the calls that take tags.
@@ -41,20 +61,27 @@ impl Call {
         match self {
             Call::RemoveTags => Some(TagUse::Remove),
             Call::AddTags => Some(TagUse::Add),
-            Call::GetCustomer | Call::SearchCustomers | Call::ListCustomers => None,
+            _ => None,
         }
     }
 
-    /// Whether the call is about one customer (by id), rather than a page of them.
+    /// Whether the call is made by id and tags alone (what `call` takes by name), rather than
+    /// on a page of customers or with fields.
     pub const fn is_per_customer(self) -> bool {
-        matches!(self.body_kind(), BodyKind::Customer)
+        matches!(self, Call::RemoveTags | Call::AddTags | Call::GetCustomer)
     }
 
     /// What its 2xx body must be.
     pub const fn body_kind(self) -> BodyKind {
         match self {
-            Call::RemoveTags | Call::AddTags | Call::GetCustomer => BodyKind::Customer,
+            Call::RemoveTags
+            | Call::AddTags
+            | Call::GetCustomer
+            | Call::UpdateCustomer
+            | Call::CreateCustomer => BodyKind::Customer,
             Call::SearchCustomers | Call::ListCustomers => BodyKind::Page,
+            // Not documented: any JSON, or nothing.
+            Call::UpdateCustomers | Call::DeleteCustomer => BodyKind::Any,
         }
     }
 }
@@ -76,6 +103,14 @@ pub enum Operation {
         offset: u64,
         limit: u64,
     },
+    /// `PATCH /customers/<id>`: only the fields sent change.
+    UpdateCustomer(CustomerId, Map<String, Value>),
+    /// `PUT /customers/batch`: 1 to 10 customers, each with `"customer": <id>`.
+    UpdateCustomers(Vec<Map<String, Value>>),
+    /// `POST /customers`.
+    CreateCustomer(Map<String, Value>),
+    /// `DELETE /customers/<id>`.
+    DeleteCustomer(CustomerId),
 }
 
 impl Operation {
@@ -108,6 +143,10 @@ impl Operation {
             Operation::GetCustomer(_) => Call::GetCustomer,
             Operation::SearchCustomers { .. } => Call::SearchCustomers,
             Operation::ListCustomers { .. } => Call::ListCustomers,
+            Operation::UpdateCustomer(..) => Call::UpdateCustomer,
+            Operation::UpdateCustomers(_) => Call::UpdateCustomers,
+            Operation::CreateCustomer(_) => Call::CreateCustomer,
+            Operation::DeleteCustomer(_) => Call::DeleteCustomer,
         }
     }
 
@@ -121,9 +160,14 @@ impl Operation {
             Operation::RemoveTags(id, _) | Operation::AddTags(id, _) => {
                 format!("/customers/{id}/tags")
             }
-            Operation::GetCustomer(id) => format!("/customers/{id}"),
+            Operation::GetCustomer(id)
+            | Operation::UpdateCustomer(id, _)
+            | Operation::DeleteCustomer(id) => format!("/customers/{id}"),
             Operation::SearchCustomers { .. } => "/customers/search".to_string(),
-            Operation::ListCustomers { .. } => "/customers".to_string(),
+            Operation::ListCustomers { .. } | Operation::CreateCustomer(_) => {
+                "/customers".to_string()
+            }
+            Operation::UpdateCustomers(_) => "/customers/batch".to_string(),
         }
     }
 
@@ -144,7 +188,15 @@ impl Operation {
                 offset,
                 limit,
             } => Some(query.search_body(*offset, *limit)),
-            Operation::GetCustomer(_) | Operation::ListCustomers { .. } => None,
+            Operation::UpdateCustomer(_, fields) | Operation::CreateCustomer(fields) => {
+                Some(serde_json::to_vec(fields).expect("a JSON object always encodes"))
+            }
+            Operation::UpdateCustomers(customers) => {
+                Some(serde_json::to_vec(customers).expect("JSON objects always encode"))
+            }
+            Operation::GetCustomer(_)
+            | Operation::ListCustomers { .. }
+            | Operation::DeleteCustomer(_) => None,
         }
     }
 
@@ -153,8 +205,13 @@ impl Operation {
         match self {
             Operation::RemoveTags(id, _)
             | Operation::AddTags(id, _)
-            | Operation::GetCustomer(id) => Some(*id),
-            Operation::SearchCustomers { .. } | Operation::ListCustomers { .. } => None,
+            | Operation::GetCustomer(id)
+            | Operation::UpdateCustomer(id, _)
+            | Operation::DeleteCustomer(id) => Some(*id),
+            Operation::SearchCustomers { .. }
+            | Operation::ListCustomers { .. }
+            | Operation::UpdateCustomers(_)
+            | Operation::CreateCustomer(_) => None,
         }
     }
 }

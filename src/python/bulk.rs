@@ -92,9 +92,7 @@ impl BulkItem {
             Operation::RemoveTags(_, tags) | Operation::AddTags(_, tags) => {
                 tags.iter().map(|t| t.name.clone()).collect()
             }
-            Operation::GetCustomer(_)
-            | Operation::SearchCustomers { .. }
-            | Operation::ListCustomers { .. } => Vec::new(),
+            _ => Vec::new(),
         }
     }
 }

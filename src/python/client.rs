@@ -47,6 +47,11 @@ pub struct NativeClient {
 }
 
 impl NativeClient {
+    /// The core client, for the calls other modules add (`customers`).
+    pub fn core(&self) -> &Client {
+        &self.core
+    }
+
     /// The call for these arguments, checked (nothing is sent until it is awaited), with the
     /// logger's observer if it would print anything.
     fn prepare(

@@ -6,6 +6,7 @@ mod bulk;
 mod change;
 mod client;
 mod convert;
+mod customers;
 mod errors;
 mod logging;
 mod outcome;
@@ -121,6 +122,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<segments::NativeTagsRequest>()?;
     m.add_class::<segments::NativeTagsPlan>()?;
     m.add_class::<change::Change>()?;
+    customers::register(m)?;
     m.add_class::<bridge::LoopBridge>()?;
     m.add_class::<bridge::TaskHandle>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;

@@ -64,7 +64,7 @@ impl NativePlanProgress {
 }
 
 /// One audience row as the core sees it: its type decides, the rules are the core's.
-fn key_input(obj: &Bound<'_, PyAny>) -> Result<KeyInput, convert::Refused> {
+pub(crate) fn key_input(obj: &Bound<'_, PyAny>) -> Result<KeyInput, convert::Refused> {
     if obj.is_none() {
         return Ok(KeyInput::Missing);
     }

@@ -39,7 +39,17 @@ _CSV_RUN = {
     "--progress-interval": "0",
     "CUSTOMER_ID": "12a",
 }
-for _command in ("untag", "tag", "get", "customers", "sync-tag", "sync-tags", "clear-tag", "undo"):
+for _command in (
+    "untag",
+    "tag",
+    "get",
+    "customers",
+    "sync-tag",
+    "sync-tags",
+    "clear-tag",
+    "undo",
+    "sync-customers",
+):
     BAD.update({(_command, o): v for o, v in _CONNECTION.items()})
 for _command in ("untag", "tag"):
     BAD.update({(_command, o): v for o, v in _CSV_RUN.items()})
@@ -77,6 +87,14 @@ BAD.update(
         ("clear-tag", "TAG"): " ",
         ("clear-tag", "--concurrency"): "0",
         ("clear-tag", "--log"): "/",
+        ("sync-customers", "--from-csv"): "{tmp}/no-such.csv",
+        ("sync-customers", "--match"): "phone",
+        ("sync-customers", "--key-column"): "nope",
+        ("sync-customers", "--field"): "company",
+        ("sync-customers", "--delimiter"): ";;",
+        ("sync-customers", "--nulls"): "empty",
+        ("sync-customers", "--concurrency"): "0",
+        ("sync-customers", "--log"): "/",
         ("undo", "FILE"): "{tmp}/no-such-log.jsonl",
         ("undo", "--concurrency"): "0",
         ("sandbox", "--port"): "70000",
@@ -169,6 +187,11 @@ def _argv(command: str, option: str, value: str, tmp: Path, sb: Sandbox) -> list
         return [command, *from_csv, "--mode=add", *given]
     if command == "clear-tag":
         return [command, value if option == "TAG" else "vip", *given]
+    if command == "sync-customers":
+        table = tmp / "users.csv"
+        table.write_text("email,company\njohn.doe@example.com,Changed Inc.\n")
+        from_csv = [] if option == "--from-csv" else ["--from-csv", os.fspath(table)]
+        return [command, *from_csv, "--allow-mass-change", *given]
     if command == "undo":
         if option == "FILE":
             return [command, value]

@@ -229,7 +229,7 @@ def test_audiences_from_pandas_and_polars_with_key_column() -> None:
         ({"match": "phone"}, ValueError, "match must be 'email', 'user_id' or 'id'"),
         ({"lookup_batch": 0}, ValueError, "lookup_batch"),
         ({"lookup_batch": 101}, ValueError, "lookup_batch"),
-        ({"color": "orange"}, ValueError, "colo"),
+        ({"color": "orang"}, ValueError, "colo"),
         ({"color": 5}, TypeError, "color"),
         ({"mode": None}, TypeError, "mode"),
     ],

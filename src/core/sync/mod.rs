@@ -4,6 +4,7 @@
 //! - `mode`: what a sync does (mirror, add or remove);
 //! - `audience`: the keys, checked and normalised; bad rows rejected with a reason in words;
 //! - `strategy`: lookups or a scan of the account, whichever costs fewer requests;
+//! - `find`: keys to customers (lookups or a scan) for plans that need only those;
 //! - `lookup`: keys searched several at a time, the batch halved when the server refuses it;
 //! - `plan`: each row (and each holder outside the audience) to add / remove / none / reject,
 //!   and the guard against removing the tag from too many holders;
@@ -27,6 +28,7 @@
 //! ```
 
 pub mod audience;
+pub mod find;
 pub mod lookup;
 pub mod mode;
 pub mod plan;

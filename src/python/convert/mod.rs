@@ -17,7 +17,7 @@ use pyo3::types::PyDict;
 use super::errors::to_py_err;
 use crate::core::Error;
 
-pub use operation::{call, call_with, operation};
+pub use operation::{call, call_with, customer_id, operation};
 pub use output::{customer_to_py, json_to_py, json_to_py_value, object_to_py};
 pub use query::{limit_setting, query_input};
 pub use settings::{float_setting, int_setting, text_setting};
