@@ -218,12 +218,17 @@ class MissingExtraError(HelpCrunchError, ImportError):
     installed. The message names the extra that installs it (``extra``: ``"pandas"`` or
     ``"polars"``); an ``ImportError`` too, so ``except ImportError`` catches it."""
 
-    def __init__(self, extra: str, method: str) -> None:
-        super().__init__(
-            f"{method}() needs {extra}, which is not installed: pip install 'helpcrunch[{extra}]'"
-        )
+    def __init__(self, message: str, *, extra: str = "") -> None:
+        super().__init__(message)
         self.extra = extra
-        self.name = extra
+        self.name = extra  # ImportError's own attribute: the module that could not be imported
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild_missing_extra, (self.message, self.extra))
+
+
+def _rebuild_missing_extra(message: str, extra: str) -> MissingExtraError:
+    return MissingExtraError(message, extra=extra)
 
 
 class WebhookSignatureError(HelpCrunchError):

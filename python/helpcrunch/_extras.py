@@ -15,7 +15,10 @@ def _extra(name: Literal["pandas", "polars"], method: str) -> Any:
     try:
         return importlib.import_module(name)
     except ImportError as e:
-        raise MissingExtraError(name, method) from e
+        raise MissingExtraError(
+            f"{method}() needs {name}, which is not installed: pip install 'helpcrunch[{name}]'",
+            extra=name,
+        ) from e
 
 
 def pandas() -> Any:
