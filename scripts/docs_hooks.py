@@ -52,7 +52,12 @@ def cli_reference() -> str:
         parts = ["### helpcrunch\n", "```text", parser.format_help().rstrip(), "```\n"]
         [commands] = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
         for name, command in commands.choices.items():
-            parts += [f"### helpcrunch {name}\n", "```text", command.format_help().rstrip(), "```\n"]
+            parts += [
+                f"### helpcrunch {name}\n",
+                "```text",
+                command.format_help().rstrip(),
+                "```\n",
+            ]
     return "\n".join(parts)
 
 
