@@ -23,6 +23,10 @@ pytest.importorskip("nbclient")
 pytest.importorskip("ipykernel.kernelspec")
 pytest.importorskip("pandas")
 
+# One worker runs the whole module (scripts/test: --dist loadgroup), so the notebook runs once,
+# not once on each worker that gets one of its tests.
+pytestmark = pytest.mark.xdist_group("pipelines-notebook")
+
 NOTEBOOK = EXAMPLES / "pipelines.ipynb"
 
 

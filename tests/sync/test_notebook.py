@@ -16,6 +16,10 @@ pytest.importorskip("nbclient")
 pytest.importorskip("ipykernel.kernelspec")
 pytest.importorskip("pandas")
 
+# One worker runs the whole module (scripts/test: --dist loadgroup), so the notebook runs once,
+# not once on each worker that gets one of its tests.
+pytestmark = pytest.mark.xdist_group("plan-apply-undo-notebook")
+
 NOTEBOOK = EXAMPLES / "plan_apply_undo.ipynb"
 #: The demo account's vip holders, before the sync and again after the undo.
 VIP = "vip now: [542335, 542337, 542340, 542344]"
