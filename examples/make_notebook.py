@@ -1,9 +1,12 @@
-"""Write ``pipelines.ipynb`` next to this file (run it after editing the cells below):
+"""Write the notebooks next to this file (run it after editing the cells below):
 
     python examples/make_notebook.py
 
-The notebook is kept without outputs; tests/bulk/test_notebook.py executes it on a real
-ipykernel and checks what it prints.
+- ``pipelines.ipynb``: one customer, ``await``, then a DataFrame in bulk;
+- ``plan_apply_undo.ipynb``: a tag synced to a segment: plan, look, apply, undo.
+
+They are kept without outputs; tests/bulk/test_notebook.py and tests/sync/test_notebook.py
+execute them on a real ipykernel and check what they print.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from pathlib import Path
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-CELLS = [
+PIPELINES = [
     new_markdown_cell(
         """# helpcrunch in a notebook
 
@@ -80,8 +83,94 @@ sandbox.close()"""
 ]
 
 
-def build() -> nbformat.NotebookNode:
-    notebook = new_notebook(cells=CELLS)
+PLAN_APPLY_UNDO = [
+    new_markdown_cell(
+        """# Sync a tag to a segment: plan, look, apply, undo
+
+A segment from your warehouse (here a small DataFrame of emails) should be exactly the
+customers tagged `vip`. Plan it first: the plan reads HelpCrunch and writes nothing. Look at
+it. Apply it with a log, and undo it from that log if it was not what you wanted.
+
+Everything here runs against the **sandbox**, a fake HelpCrunch on this machine with ten demo
+customers, four of them tagged `vip`. To use your real account, make the client with
+`helpcrunch.Client()` (the key comes from `HELPCRUNCH_API_KEY`)."""
+    ),
+    new_code_cell(
+        """import pandas as pd
+
+import helpcrunch
+from helpcrunch.sandbox import Sandbox
+
+sandbox = Sandbox()
+# The sandbox has no rate limit; HelpCrunch allows 120 requests a minute (the default).
+client = helpcrunch.Client(api_key=sandbox.api_key, base_url=sandbox.base_url, rate_limit=None)
+print("vip now:", sorted(c["id"] for c in client.search_customers(tag="vip")))"""
+    ),
+    new_markdown_cell("## The segment"),
+    new_code_cell(
+        """segment = pd.DataFrame(
+    {
+        "email": [
+            "john.doe@example.com",  # carries vip already
+            "grace@example.org",  # carries vip already
+            "cindy.mindy@example.com",  # does not yet
+            "not-an-email",  # a typo in the warehouse
+            "nobody@example.com",  # no such customer
+        ]
+    }
+)"""
+    ),
+    new_markdown_cell(
+        """## Plan
+
+`mode="mirror"` is the default: the tag is added to the segment's customers who lack it **and
+removed from every holder outside the segment**. (`mode="add"` only adds; `mode="remove"`
+only removes it from the segment's customers.) A plan that would untag more than half of the
+holders is refused when applied, unless `allow_mass_removal=True`."""
+    ),
+    new_code_cell(
+        """plan = client.plan_tag("vip", segment, match="email", mode="mirror", key_column="email")
+plan"""
+    ),
+    new_markdown_cell(
+        "## Look\n\nEvery row of the segment, and every holder the plan would untag:"
+    ),
+    new_code_cell("plan.to_pandas()"),
+    new_code_cell(
+        """for item in plan.to_remove:
+    print("loses vip:", item.customer_id, item.customer["name"])
+for item in plan.rejected:
+    print("rejected:", repr(item.key), "-", item.reason)"""
+    ),
+    new_markdown_cell(
+        "## Apply\n\n"
+        "With a log: every change is recorded as it is sent and as it completes, so the run can "
+        "be resumed after a crash and undone later."
+    ),
+    new_code_cell(
+        """report = client.apply_plan(plan, log="vip-sync.jsonl")
+print(f"{report.succeeded} written, {report.failed} failed")
+print("vip now:", sorted(c["id"] for c in client.search_customers(tag="vip")))"""
+    ),
+    new_markdown_cell(
+        "## Undo\n\nEvery change the log holds, reversed: each customer ends as it was before."
+    ),
+    new_code_cell(
+        """undone = client.undo("vip-sync.jsonl")
+print(f"{undone.succeeded} reversed, {undone.failed} failed")
+print("vip now:", sorted(c["id"] for c in client.search_customers(tag="vip")))"""
+    ),
+    new_code_cell(
+        """client.close()
+sandbox.close()"""
+    ),
+]
+
+NOTEBOOKS = {"pipelines.ipynb": PIPELINES, "plan_apply_undo.ipynb": PLAN_APPLY_UNDO}
+
+
+def build(cells: list[nbformat.NotebookNode]) -> nbformat.NotebookNode:
+    notebook = new_notebook(cells=cells)
     for number, cell in enumerate(notebook.cells):
         cell.id = f"cell-{number}"  # stable ids: regenerating gives no spurious diff
     notebook.metadata["kernelspec"] = {
@@ -94,6 +183,7 @@ def build() -> nbformat.NotebookNode:
 
 
 if __name__ == "__main__":
-    path = Path(__file__).with_name("pipelines.ipynb")
-    nbformat.write(build(), path)
-    print(f"wrote {path}")
+    for name, cells in NOTEBOOKS.items():
+        path = Path(__file__).with_name(name)
+        nbformat.write(build(cells), path)
+        print(f"wrote {path}")

@@ -129,8 +129,10 @@ def _default_async() -> AsyncClient:
 def remove_tags(customer_id: CustomerId, tags: Tags) -> Customer:
     """Remove tags from a customer and return the customer as it now is.
 
-    >>> helpcrunch.remove_tags(1568834, ["Lead"])["tags"]
+    ```python
+    >>> helpcrunch.remove_tags(542335, ["Lead"])["tags"]
     [{'name': 'vip', 'color': '#ff0000'}]
+    ```
     """
     return _default().remove_tags(customer_id, tags)
 
@@ -172,8 +174,10 @@ def search_customers(
 ) -> CustomerSearch:
     """The customers matching a search, page by page (see :meth:`Client.search_customers`).
 
+    ```python
     >>> for customer in helpcrunch.search_customers(tag="Lead"):
     ...     print(customer["email"])
+    ```
     """
     return _default().search_customers(
         tag=tag,

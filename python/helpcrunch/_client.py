@@ -651,8 +651,10 @@ class Client(
 ):
     """A HelpCrunch client for blocking code. Safe to share between threads.
 
+    ```python
     >>> with helpcrunch.Client() as client:
-    ...     customer = client.remove_tags(1568834, ["Lead"])
+    ...     customer = client.remove_tags(542335, ["Lead"])
+    ```
     """
 
     def _run_call(self, call: CallName, customer_id: CustomerId, tags: Tags | None) -> Customer:
@@ -775,8 +777,10 @@ class AsyncClient(
     """A HelpCrunch client for asyncio: the same calls as :class:`Client`, awaitable. Works on
     any running loop (Jupyter's, uvloop's), and one client may serve several loops in turn.
 
+    ```python
     >>> async with helpcrunch.AsyncClient() as client:
-    ...     customer = await client.remove_tags(1568834, ["Lead"])
+    ...     customer = await client.remove_tags(542335, ["Lead"])
+    ```
     """
 
     async def _run_call(

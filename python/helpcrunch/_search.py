@@ -146,8 +146,10 @@ class CustomerSearch(_Search, Iterator[Customer]):
     matched when it started and still matches comes exactly once, even while you untag the ones
     you are given. ``total`` is HelpCrunch's count from the first page.
 
+    ```python
     >>> for customer in client.search_customers(tag="Lead"):
     ...     client.remove_tags(customer["id"], "Lead")
+    ```
     """
 
     def __iter__(self) -> CustomerSearch:

@@ -4,63 +4,44 @@ cells print."""
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 import pytest
 
 from tests.support.bulk import EXAMPLES
-from tests.support.processes import PACKAGE_ROOT
+from tests.support.notebooks import (
+    WIDGET_MIME,
+    data_of,
+    errors_of,
+    execute,
+    saved_code_cells,
+    text_of,
+)
 
-nbformat = pytest.importorskip("nbformat")
-nbclient = pytest.importorskip("nbclient")
-kernelspec = pytest.importorskip("ipykernel.kernelspec")
+pytest.importorskip("nbformat")
+pytest.importorskip("nbclient")
+pytest.importorskip("ipykernel.kernelspec")
 pytest.importorskip("pandas")
 
+# One worker runs the whole module (scripts/test: --dist loadgroup), so the notebook runs once,
+# not once on each worker that gets one of its tests.
+pytestmark = pytest.mark.xdist_group("pipelines-notebook")
+
 NOTEBOOK = EXAMPLES / "pipelines.ipynb"
-WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
-
-
-def text_of(cell: Any, name: str = "stdout") -> str:
-    return "".join(o.get("text", "") for o in cell.outputs if o.get("name") == name)
-
-
-def data_of(cell: Any, mime: str) -> list[Any]:
-    return [o["data"][mime] for o in cell.outputs if mime in o.get("data", {})]
 
 
 @pytest.fixture(scope="module")
 def executed(tmp_path_factory: pytest.TempPathFactory) -> list[Any]:
-    """The notebook's code cells after a run on a kernel started with ``sys.executable``."""
-    prefix = tmp_path_factory.mktemp("jupyter")
-    kernelspec.install(prefix=str(prefix), kernel_name="python3")
-    spec = prefix / "share" / "jupyter" / "kernels" / "python3" / "kernel.json"
-    assert sys.executable in spec.read_text()
-    with pytest.MonkeyPatch.context() as mp:
-        # Only this kernelspec: not one installed for another Python on this machine.
-        mp.setenv("JUPYTER_PATH", str(prefix / "share" / "jupyter"))
-        mp.setenv("PYTHONPATH", PACKAGE_ROOT)
-        for name in ("HELPCRUNCH_API_KEY", "HELPCRUNCH_BASE_URL"):
-            mp.delenv(name, raising=False)
-        notebook = nbformat.read(NOTEBOOK, as_version=4)
-        nbclient.NotebookClient(
-            notebook,
-            kernel_name="python3",
-            timeout=120,
-            resources={"metadata": {"path": str(prefix)}},
-        ).execute()
-    return [cell for cell in notebook.cells if cell.cell_type == "code"]
+    return execute(NOTEBOOK, tmp_path_factory)
 
 
 def test_the_notebook_is_saved_without_outputs() -> None:
-    notebook = nbformat.read(NOTEBOOK, as_version=4)
-    nbformat.validate(notebook)
-    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    code = saved_code_cells(NOTEBOOK)
     assert code and all(not cell.outputs for cell in code)
 
 
 def test_every_cell_runs_without_an_error(executed: list[Any]) -> None:
-    errors = [o for cell in executed for o in cell.outputs if o.output_type == "error"]
+    errors = errors_of(executed)
     assert not errors, errors
 
 

@@ -17,6 +17,16 @@ PACKAGE_DIR = Path(helpcrunch.__file__).resolve().parent
 
 pytest.importorskip("mypy", reason="mypy is not installed")
 
+# One worker runs the module (scripts/test: --dist loadgroup) with one mypy cache, so the
+# standard library and the package are analysed once, not once per run: a run that finds the
+# cache warm re-checks only what changed (the snippet), as mypy's incremental mode is meant to.
+pytestmark = pytest.mark.xdist_group("mypy")
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("mypy-cache")
+
 
 def run_mypy(path: Path, cache: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
@@ -41,8 +51,8 @@ def test_package_ships_py_typed() -> None:
     assert (PACKAGE_DIR / "py.typed").is_file()
 
 
-def test_mypy_strict_passes_on_an_example_using_the_whole_api(tmp_path: Path) -> None:
-    out = run_mypy(HERE / "typing_example.py", tmp_path / "cache")
+def test_mypy_strict_passes_on_an_example_using_the_whole_api(cache: Path) -> None:
+    out = run_mypy(HERE / "typing_example.py", cache)
     assert out.returncode == 0, out.stdout + out.stderr
 
 
@@ -68,9 +78,9 @@ WRONG_USES = {
 
 
 @pytest.mark.parametrize("snippet", list(WRONG_USES), ids=list(WRONG_USES))
-def test_mypy_rejects_a_wrong_use(tmp_path: Path, snippet: str) -> None:
+def test_mypy_rejects_a_wrong_use(tmp_path: Path, cache: Path, snippet: str) -> None:
     path = tmp_path / "wrong.py"
     path.write_text("import helpcrunch\n\n" + WRONG_USES[snippet] + "\n")
-    out = run_mypy(path, tmp_path / "cache")
+    out = run_mypy(path, cache)
     assert out.returncode == 1, out.stdout + out.stderr
     assert "wrong.py:" in out.stdout and ": error:" in out.stdout, out.stdout
