@@ -224,11 +224,14 @@ class MissingExtraError(HelpCrunchError, ImportError):
         self.name = extra  # ImportError's own attribute: the module that could not be imported
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (_rebuild_missing_extra, (self.message, self.extra))
+        return (_rebuild_missing_extra, (self.message, self.__dict__))
 
 
-def _rebuild_missing_extra(message: str, extra: str) -> MissingExtraError:
-    return MissingExtraError(message, extra=extra)
+def _rebuild_missing_extra(message: str, state: dict[str, Any]) -> MissingExtraError:
+    # ImportError keeps ``name`` in a slot, not in ``__dict__``: built again by the constructor.
+    err = MissingExtraError(message, extra=state.get("extra", ""))
+    err.__dict__.update(state)
+    return err
 
 
 class WebhookSignatureError(HelpCrunchError):
