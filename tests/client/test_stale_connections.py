@@ -114,3 +114,83 @@ def test_idle_connections_are_let_go_before_common_servers_drop_them() -> None:
         client.get_customer(3)
         assert server.connections == 2, "a connection idle for 2.5 s was reused"
         wait_for(lambda: server.client_closes >= 1, what="the client to close the idle one")
+
+
+class _ClosesAfterReading:
+    """A raw HTTP/1.1 server whose first connection answers one request, then reads the next
+    and closes without a word: the race a busy machine loses, when the pool hands out a
+    connection whose close it has not read yet. Later connections answer every request."""
+
+    def __init__(self) -> None:
+        import socket
+        import threading
+
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.requests = 0
+        self.dropped = 0
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _read_request(self, conn: object) -> bool:
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = conn.recv(65536)  # type: ignore[attr-defined]
+            if not chunk:
+                return False
+            data += chunk
+        head, _, rest = data.partition(b"\r\n\r\n")
+        length = 0
+        for line in head.split(b"\r\n")[1:]:
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value)
+        while len(rest) < length:
+            rest += conn.recv(65536)  # type: ignore[attr-defined]
+        self.requests += 1
+        return True
+
+    def _serve(self) -> None:
+        first = True
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with conn:
+                while self._read_request(conn):
+                    if first and self.requests == 2:
+                        self.dropped += 1
+                        break  # read, then closed unanswered
+                    body = b'{"id": 1, "tags": []}'
+                    conn.sendall(
+                        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                        b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+                    )
+            first = False
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def test_a_request_on_a_connection_closed_before_any_answer_is_sent_again_at_no_attempt(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    server = _ClosesAfterReading()
+    caplog.set_level(logging.DEBUG, logger="helpcrunch")
+    try:
+        with helpcrunch.Client(
+            api_key=API_KEY,
+            base_url=f"http://127.0.0.1:{server.port}/v1",
+            rate_limit=None,
+            max_retries=0,
+        ) as client:
+            assert client.get_customer(1)["id"] == 1
+            assert client.get_customer(1)["id"] == 1  # its first send met the dead connection
+            (result,) = client.remove_tags_many([(1, "Lead")], concurrency=1)
+            assert result.ok and result.attempts == 1
+    finally:
+        server.close()
+    assert server.dropped == 1
+    assert server.requests == 4
+    assert not [r for r in caplog.records if "retrying" in r.getMessage()]
