@@ -125,8 +125,14 @@ impl Setting {
             (start, u64::MAX) => format!("an integer from {start} up"),
             (start, end) => format!("an integer from {start} to {end}"),
         };
+        // With no upper bound, any larger integer means "as many as there are".
+        let unbounded = *range.end() == u64::MAX;
         given
-            .and_then(|value| u64::try_from(value).ok())
+            .and_then(|value| match u64::try_from(value) {
+                Ok(value) => Some(value),
+                Err(_) if unbounded && value > 0 => Some(u64::MAX),
+                Err(_) => None,
+            })
             .filter(|value| range.contains(value))
             .and_then(|value| T::try_from(value).ok())
             .ok_or_else(|| self.refuse(&rule, shown))
@@ -464,6 +470,14 @@ mod tests {
             let m = message(Setting::RateLimit.per_minute(Some(bad)));
             assert!(m.starts_with("rate_limit must be"), "{bad}: {m}");
         }
+    }
+
+    #[test]
+    fn an_unbounded_setting_takes_any_larger_integer_as_its_largest() {
+        assert_eq!(Setting::Limit.integer(Some(1 << 64)).unwrap(), u64::MAX);
+        assert_eq!(Setting::Limit.integer(Some(i128::MAX)).unwrap(), u64::MAX);
+        assert!(Setting::Limit.integer(Some(i128::MIN)).is_err());
+        assert!(Setting::PageSize.integer(Some(i128::MAX)).is_err());
     }
 
     #[test]

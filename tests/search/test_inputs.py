@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import helpcrunch
@@ -119,6 +119,9 @@ def valid_count(value: Any, low: int, high: float) -> bool:
 
 @PROPERTY
 @given(value=anything)
+@example(value=2**64)  # past u64: "no limit", as any larger int
+@example(value=2**200)  # past i128
+@example(value=-(2**200))
 def test_any_page_size_or_limit_is_in_range_or_refused(server: ScriptedServer, value: Any) -> None:
     error = attempt(server, tag="Lead", page_size=value)
     if valid_count(value, 1, 100):

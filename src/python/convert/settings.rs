@@ -55,10 +55,17 @@ pub fn int_setting<T: TryFrom<u64>>(
     if obj.is_instance_of::<PyBool>() || !obj.is_instance_of::<PyInt>() {
         return Err(wrong_type(setting.name(), "an int", obj));
     }
-    // Python's ints have no bound: one past i128 is simply out of range.
+    // Python's ints have no bound: one past i128 stands as i128's own bound on its side, so a
+    // setting with no upper bound takes it and one with a bound refuses it.
     let value = match obj.extract::<i128>() {
         Ok(value) => Some(value),
-        Err(e) if e.is_instance_of::<PyOverflowError>(obj.py()) => None,
+        Err(e) if e.is_instance_of::<PyOverflowError>(obj.py()) => {
+            Some(if obj.gt(0).unwrap_or(false) {
+                i128::MAX
+            } else {
+                i128::MIN
+            })
+        }
         Err(e) => {
             return Err(reading(obj.py(), e, || {
                 Error::type_error(format!("{} cannot be read as an int", setting.name()))
