@@ -306,7 +306,7 @@ def _names_in(tags: Any) -> set[str]:
 # Tags built to be valid must succeed; tags built to be invalid must be refused.
 
 NAME = st.text(min_size=1, max_size=12).filter(
-    lambda s: s.strip() != "" and not any(ord(c) < 32 or 127 <= ord(c) < 160 for c in s)
+    lambda s: s.strip() == s != "" and not any(ord(c) < 32 or 127 <= ord(c) < 160 for c in s)
 )
 VALID_TAGS = (
     NAME
@@ -321,6 +321,9 @@ VALID_TAGS = (
 BAD_NAME = (
     st.sampled_from(["", " ", "\t", "\n\n", "\u3000"])
     | st.tuples(NAME, st.sampled_from(["\x00", "\n", "\x7f", "\x85"]), NAME).map("".join)
+    # Whitespace at either end would name another tag than the one meant.
+    | st.tuples(st.sampled_from([" ", "\t", "\u00a0", "\u3000", "\u2003"]), NAME).map("".join)
+    | st.tuples(NAME, st.sampled_from([" ", "\t", "\u00a0", "\u3000", "\u2003"])).map("".join)
     | SURROGATES
 )
 INVALID_TAGS = (
