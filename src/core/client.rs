@@ -221,7 +221,6 @@ impl Client {
         let body = op.body().map(Bytes::from);
         let config = self.config();
         let mut attempt = 0u32;
-        let mut resent_stale = false;
         loop {
             attempt += 1;
             let permit = match &pool.limiter {
@@ -260,14 +259,6 @@ impl Client {
                 }
                 Err(failure) => failure,
             };
-            if failure.is_stale_connection() && op.call().retries_safely() && !resent_stale {
-                // The pool handed out a connection whose close it had not read yet (a busy
-                // machine): the server never saw the request, so it goes again at once, on a
-                // fresh connection, as the same attempt. Once per call, so it stays bounded.
-                resent_stale = true;
-                attempt -= 1;
-                continue;
-            }
             if let (true, Some(limiter), Some(permit)) =
                 (failure.is_throttled(), &pool.limiter, permit)
             {

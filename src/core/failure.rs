@@ -100,23 +100,6 @@ impl Failure {
         }
     }
 
-    /// The request went out on a kept-alive connection the server had already closed: the
-    /// connection ended before any byte of an answer ("connection closed before message
-    /// completed"). The server closed it idle, so it read none of this request.
-    pub fn is_stale_connection(&self) -> bool {
-        let Failure::Transport(e) = self else {
-            return false;
-        };
-        let mut source = std::error::Error::source(e);
-        while let Some(cause) = source {
-            if let Some(hyper) = cause.downcast_ref::<hyper::Error>() {
-                return hyper.is_incomplete_message();
-            }
-            source = cause.source();
-        }
-        false
-    }
-
     /// HelpCrunch refused the request for the account's rate limit.
     pub fn is_throttled(&self) -> bool {
         matches!(self, Failure::Status { status, .. } if *status == TOO_MANY_REQUESTS)

@@ -173,9 +173,6 @@ def test_the_key_is_not_in_helpcrunch_log_output_on_stderr(level: str) -> None:
         Reply(502, "<html>Bad gateway</html>"),
         Reply(502, "<html>Bad gateway</html>"),
         Reply(200, "not json"),
-        # Three: the first is taken for a kept-alive connection the server had closed, and
-        # sent again at no attempt; two attempts then fail.
-        Close(),
         Close(),
         Close(),
         Hang(),
