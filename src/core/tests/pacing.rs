@@ -52,7 +52,11 @@ async fn without_a_rate_limit_concurrent_calls_all_succeed() {
     assert_eq!(server.request_count(), 20);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+// On one thread, as the Python client's blocking calls run: there, a connection is back in the
+// pool before the next call looks (the call's yields run the task that returns it). On a
+// multi-thread runtime that task may not have run yet on a loaded machine, and the pool then
+// opens a second connection: reuse there is best effort, so it is not what this test pins.
+#[tokio::test]
 async fn sequential_calls_reuse_one_keep_alive_connection() {
     let server = TestServer::start().await;
     let client = client(&server);
