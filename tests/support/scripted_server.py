@@ -280,6 +280,8 @@ class ScriptedServer:
         self.connections = 0
         #: Kept-alive connections the server closed for being idle (``idle_timeout``).
         self.idle_closes = 0
+        #: Of those, the ones the client then closed too: its pool had seen the close.
+        self.idle_closes_seen = 0
         #: Connections the client closed while the server waited for their next request.
         self.client_closes = 0
         #: Clients that went away while an action was waiting (Sleep, Hang, TrickleHeaders).
@@ -422,10 +424,12 @@ class Connection:
             ):
                 # Closed before it is counted: a test that waits for the count then finds the
                 # close already sent, not a socket about to be closed under its next request.
+                # Only the sending half, so the client's own close can be seen next.
                 with contextlib.suppress(OSError):
-                    self.sock.shutdown(socket.SHUT_RDWR)
+                    self.sock.shutdown(socket.SHUT_WR)
                 with self._server._lock:
                     self._server.idle_closes += 1
+                self._await_client_close()
                 return False
             try:
                 readable, _, _ = select.select([self.sock], [], [], 0.05)
@@ -442,6 +446,22 @@ class Connection:
             self._buffer += chunk
             return True
         return False
+
+    def _await_client_close(self) -> None:
+        """After an idle close: count the client's close of its end, the sign that its pool
+        has dropped the connection. A request written into the closed connection instead
+        (the client had not read the close) is never answered, as by a server that has gone."""
+        while not self._server._closing.is_set():
+            try:
+                readable, _, _ = select.select([self.sock], [], [], 0.05)
+                if not readable:
+                    continue
+                if self.sock.recv(65536) == b"":
+                    with self._server._lock:
+                        self._server.idle_closes_seen += 1
+            except OSError:
+                pass
+            return
 
     def send(self, data: bytes) -> bool:
         """Write bytes; False once the client has gone."""
