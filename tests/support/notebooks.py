@@ -41,6 +41,7 @@ def execute(path: Path, tmp_path_factory: pytest.TempPathFactory) -> list[Any]:
     import nbclient
     import nbformat
     from ipykernel import kernelspec
+    from jupyter_client.manager import KernelManager
 
     prefix = tmp_path_factory.mktemp("jupyter")
     kernelspec.install(prefix=str(prefix), kernel_name="python3")
@@ -53,8 +54,14 @@ def execute(path: Path, tmp_path_factory: pytest.TempPathFactory) -> list[Any]:
         for name in ("HELPCRUNCH_API_KEY", "HELPCRUNCH_BASE_URL"):
             mp.delenv(name, raising=False)
         notebook = nbformat.read(path, as_version=4)
+        # The kernel's channels on Unix sockets in its own directory, not on TCP ports: the
+        # ports jupyter_client picks are free when picked but can be taken before the kernel
+        # binds them, by any of the servers the tests beside it start ("Address already in
+        # use", and the kernel dies).
+        kernel = KernelManager(kernel_name="python3", transport="ipc", ip=str(prefix / "kernel"))
         nbclient.NotebookClient(
             notebook,
+            km=kernel,
             kernel_name="python3",
             timeout=120,
             resources={"metadata": {"path": str(prefix)}},
