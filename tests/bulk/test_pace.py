@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 import helpcrunch
 from helpcrunch.sandbox import Sandbox
 from tests.support.bulk import tagged_customers
@@ -17,6 +19,7 @@ LIMIT = 300  # a minute: one request every 0.2 s, so 60 items take about 12 s
 ITEMS = 60
 
 
+@pytest.mark.long
 def test_a_run_at_the_servers_limit_gets_no_429_and_keeps_the_pace() -> None:
     finished_at: list[float] = []
 

@@ -81,6 +81,7 @@ def test_csv_has_a_row_per_customer_and_dotted_columns(sb: Sandbox) -> None:
     assert rows[0]["email"] == "c1@example.com"
 
 
+@pytest.mark.long
 def test_a_long_scan_shows_progress_on_stderr_and_nothing_else_on_stdout() -> None:
     with Sandbox(customers=30_000, api_key=KEY) as big:
         result = run("--page-size", "100", "--tag", "Lead", sb=big)

@@ -163,6 +163,7 @@ _POSITIONAL = st.lists(
 )
 
 
+@pytest.mark.long
 @FUZZ
 @given(data=st.data())
 def test_any_argument_list(sandbox: Sandbox, files: dict[str, str], data: st.DataObject) -> None:
@@ -233,6 +234,7 @@ def _csv_bytes(draw: st.DrawFn) -> bytes:
     return data
 
 
+@pytest.mark.long
 @FUZZ
 @given(content=_csv_bytes(), call=st.sampled_from(["untag", "tag"]), extra=st.data())
 def test_any_csv_file(sandbox: Sandbox, content: bytes, call: str, extra: st.DataObject) -> None:

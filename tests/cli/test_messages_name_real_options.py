@@ -116,6 +116,7 @@ def error_paths(tmp: Path, sb: Sandbox) -> dict[str, list[list[str]]]:
     }
 
 
+@pytest.mark.long
 def test_every_message_names_options_its_command_has_each_once(tmp_path: Path) -> None:
     commands = subcommands()
     checked = 0

@@ -35,6 +35,7 @@ def rates_logged(lines: list[str]) -> list[float]:
     return [float(m.group(1)) for line in lines if (m := RATE_LINE.search(line))]
 
 
+@pytest.mark.long
 def test_a_client_ignoring_the_limiter_makes_the_shared_rate_adapt_and_recover(
     redis_server: RedisServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from helpcrunch.sandbox import Sandbox
 from tests.support.bulk import requests_per_customer, tagged_customers
 from tests.support.fleet import RATE, account_hash, finish, start_worker
@@ -18,6 +20,7 @@ KEY = "outage-account-key-5be21f0c9a"
 PER_WORKER = 150
 
 
+@pytest.mark.long
 def test_redis_killed_and_restarted_mid_run(redis_server: RedisServer) -> None:
     budget_key = f"helpcrunch:rate-limit:{account_hash(KEY)}"
     with Sandbox(tagged_customers(2 * PER_WORKER), api_key=KEY, rate_limit=RATE) as sandbox:

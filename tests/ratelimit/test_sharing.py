@@ -25,6 +25,8 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pytest
+
 from helpcrunch.sandbox import Sandbox
 from tests.support.bulk import tagged_customers
 from tests.support.fleet import (
@@ -124,6 +126,7 @@ def sandboxes(stack: ExitStack) -> tuple[Sandbox, Sandbox]:
     return a, b
 
 
+@pytest.mark.long
 def test_processes_share_one_budget_through_redis_and_through_a_file(
     redis_server: RedisServer, tmp_path: Path
 ) -> None:

@@ -71,6 +71,7 @@ def sandbox() -> Iterator[Sandbox]:
         yield sb
 
 
+@pytest.mark.long
 @pytest.mark.parametrize("script", list(SCRIPTS), ids=list(SCRIPTS))
 def test_exit_with_logging_on_never_crashes(sandbox: Sandbox, script: str) -> None:
     for run in range(RUNS):

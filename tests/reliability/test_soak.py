@@ -218,6 +218,7 @@ def settled(baseline: Resources, fd_slack: int, timeout: float = 15.0) -> Resour
 IN_OWN_PROCESS = "HELPCRUNCH_SOAK_OWN_PROCESS"
 
 
+@pytest.mark.long
 def test_soak_every_item_accounted_for_within_its_retries_and_no_leaks() -> None:
     if os.environ.get(IN_OWN_PROCESS) != "1":
         child = subprocess.run(

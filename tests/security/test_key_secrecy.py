@@ -62,6 +62,11 @@ REFUSALS = [
 ]
 
 
+#: The tests of one gathering (7 s of hostile cases) run on one worker: it is gathered once, not
+#: once for each worker that runs one of them (scripts/test runs tests side by side).
+ONE_GATHERING = pytest.mark.xdist_group("key-secrecy-gathered")
+
+
 @pytest.fixture(scope="module")
 def gathered() -> Iterator[Gathered]:
     """Every hostile case, sync, async and in bulk; the API's refusals; a call that succeeds on
@@ -108,24 +113,28 @@ def gathered() -> Iterator[Gathered]:
     yield out
 
 
+@ONE_GATHERING
 def test_every_failure_was_gathered(gathered: Gathered) -> None:
     assert len(gathered.errors) == len(CASES) * len(WAYS) + len(REFUSALS) + 2
     assert gathered.requests, "no request reached the servers"
     assert any(r.levelno == logging.INFO for r in gathered.records), "no retry was logged"
 
 
+@ONE_GATHERING
 def test_the_key_was_sent_in_the_authorization_header(gathered: Gathered) -> None:
     """What makes the greps below meaningful: the key was there to leak."""
     for request in gathered.requests:
         assert request.headers.get("authorization") == f"Bearer {KEY}"
 
 
+@ONE_GATHERING
 def test_the_key_is_in_no_request_line(gathered: Gathered) -> None:
     for request in gathered.requests:
         assert KEY not in request.request_line
         assert KEY not in request.path
 
 
+@ONE_GATHERING
 def test_the_key_is_in_no_exception_str_or_repr(gathered: Gathered) -> None:
     for error in gathered.errors:
         assert KEY not in str(error), type(error)
@@ -133,12 +142,14 @@ def test_the_key_is_in_no_exception_str_or_repr(gathered: Gathered) -> None:
         assert KEY not in repr(vars(error)), type(error)
 
 
+@ONE_GATHERING
 def test_the_key_is_in_no_formatted_traceback(gathered: Gathered) -> None:
     for error in gathered.errors:
         text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
         assert KEY not in text, type(error)
 
 
+@ONE_GATHERING
 def test_the_key_is_in_no_pickled_exception(gathered: Gathered) -> None:
     for error in gathered.errors:
         data = pickle.dumps(error)
@@ -146,6 +157,7 @@ def test_the_key_is_in_no_pickled_exception(gathered: Gathered) -> None:
         assert KEY not in repr(pickle.loads(data))
 
 
+@ONE_GATHERING
 def test_the_key_is_in_no_log_record(gathered: Gathered) -> None:
     assert gathered.records, "nothing was logged at DEBUG"
     formatter = logging.Formatter("%(levelname)s %(name)s %(message)s")
