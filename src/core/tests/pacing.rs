@@ -69,6 +69,25 @@ async fn sequential_calls_reuse_one_keep_alive_connection() {
     assert!(server.requests().iter().all(|r| r.connection == 0));
 }
 
+// Where async calls and bulk runs go: most calls still find the connection back in the pool.
+// One that does not opens a second connection (see above), so this counts, on ten calls, that
+// at most half did: a client without keep-alive opens ten.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sequential_calls_on_a_multi_thread_runtime_reuse_connections() {
+    let server = TestServer::start().await;
+    let client = client(&server);
+    for _ in 0..10 {
+        client.remove_tags(customer_id(), lead()).await.unwrap();
+    }
+
+    assert_eq!(server.request_count(), 10);
+    assert!(
+        server.connections() <= 5,
+        "{} connections",
+        server.connections()
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_that_drops_idle_connections_does_not_fail_calls() {
     // Each answer is framed by Content-Length but the server hangs up right after it, without
