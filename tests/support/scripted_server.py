@@ -456,11 +456,14 @@ class Connection:
                 readable, _, _ = select.select([self.sock], [], [], 0.05)
                 if not readable:
                     continue
-                if self.sock.recv(65536) == b"":
-                    with self._server._lock:
-                        self._server.idle_closes_seen += 1
-            except OSError:
-                pass
+                closed = self.sock.recv(65536) == b""
+            except ConnectionResetError:
+                closed = True
+            except (OSError, ValueError):  # the server closed the socket: it is stopping
+                return
+            if closed:
+                with self._server._lock:
+                    self._server.idle_closes_seen += 1
             return
 
     def send(self, data: bytes) -> bool:
