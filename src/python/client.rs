@@ -18,8 +18,8 @@ use super::errors::to_py_err;
 use super::logging::{LimiterLog, LogObserver};
 use super::outcome::{Outcome, ToPython};
 use super::search::{NativeQuery, NativeSearch};
-use super::segments::{tags_request, KeyedTagsPlan, NativeTagsRequest};
-use super::sync::{plan_request, KeyedPlan, NativePlanProgress, NativePlanRequest};
+use super::segments::{tags_request, NativeTagsRequest};
+use super::sync::{plan_request, NativePlanProgress, NativePlanRequest, PlanCall};
 use crate::core::bulk::BulkRun;
 use crate::core::config::{mask_key, Setting};
 use crate::core::query::Query;
@@ -47,6 +47,40 @@ pub struct NativeClient {
 }
 
 impl NativeClient {
+    /// A plan, blocking: searches only, nothing written; progress in `progress`, and `tick`
+    /// called while it runs.
+    fn plan_blocking<R: PlanCall>(
+        &self,
+        py: Python<'_>,
+        request: Py<R>,
+        progress: &NativePlanProgress,
+        tick: Option<Py<PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
+        let observer = LogObserver::for_current_level(py, None)?;
+        let core = self.core.clone();
+        let progress = progress.progress.clone();
+        let fut = async move { request.get().plan(&core, observer, progress).await };
+        let outcome = block_on_ticking(py, Wait::Sleep, fut, tick.as_ref())?;
+        Ok(Outcome(outcome).into_pyobject(py)?.unbind())
+    }
+
+    /// `plan_blocking` for asyncio: the plan resolves `future` on the loop.
+    fn plan_for_loop<R: PlanCall>(
+        &self,
+        py: Python<'_>,
+        request: Py<R>,
+        progress: &NativePlanProgress,
+        bridge: &Bound<'_, LoopBridge>,
+        future: Py<PyAny>,
+    ) -> PyResult<TaskHandle> {
+        let observer = LogObserver::for_current_level(py, Some(bridge.get().waker()))?;
+        let core = self.core.clone();
+        let progress = progress.progress.clone();
+        Ok(spawn_for_loop(bridge.get(), future, async move {
+            Outcome(request.get().plan(&core, observer, progress).await)
+        }))
+    }
+
     /// The core client, for the calls other modules add (`customers`).
     pub fn core(&self) -> &Client {
         &self.core
@@ -272,17 +306,7 @@ impl NativeClient {
         progress: &NativePlanProgress,
         tick: Option<Py<PyAny>>,
     ) -> PyResult<Py<PyAny>> {
-        let observer = LogObserver::for_current_level(py, None)?;
-        let core = self.core.clone();
-        let keys = request.get().keys.clone();
-        let progress = progress.progress.clone();
-        let fut = async move {
-            core.plan_tag_showing(&request.get().request, observer, progress)
-                .await
-        };
-        let outcome = block_on_ticking(py, Wait::Sleep, fut, tick.as_ref())?;
-        let plan = outcome.map(|plan| KeyedPlan { plan, keys });
-        Ok(Outcome(plan).into_pyobject(py)?.unbind())
+        self.plan_blocking(py, request, progress, tick)
     }
 
     /// `plan` for asyncio.
@@ -294,16 +318,7 @@ impl NativeClient {
         bridge: &Bound<'_, LoopBridge>,
         future: Py<PyAny>,
     ) -> PyResult<TaskHandle> {
-        let observer = LogObserver::for_current_level(py, Some(bridge.get().waker()))?;
-        let core = self.core.clone();
-        let keys = request.get().keys.clone();
-        let progress = progress.progress.clone();
-        Ok(spawn_for_loop(bridge.get(), future, async move {
-            let plan = core
-                .plan_tag_showing(&request.get().request, observer, progress)
-                .await;
-            Outcome(plan.map(|plan| KeyedPlan { plan, keys }))
-        }))
+        self.plan_for_loop(py, request, progress, bridge, future)
     }
 
     /// Several tags' segments, checked (`segments`: a list of `(tag, color, keys, positions)`);
@@ -330,17 +345,7 @@ impl NativeClient {
         progress: &NativePlanProgress,
         tick: Option<Py<PyAny>>,
     ) -> PyResult<Py<PyAny>> {
-        let observer = LogObserver::for_current_level(py, None)?;
-        let core = self.core.clone();
-        let keys = request.get().keys.clone();
-        let progress = progress.progress.clone();
-        let fut = async move {
-            core.plan_tags_showing(&request.get().request, observer, progress)
-                .await
-        };
-        let outcome = block_on_ticking(py, Wait::Sleep, fut, tick.as_ref())?;
-        let plan = outcome.map(|plan| KeyedTagsPlan { plan, keys });
-        Ok(Outcome(plan).into_pyobject(py)?.unbind())
+        self.plan_blocking(py, request, progress, tick)
     }
 
     /// `plan_tags` for asyncio.
@@ -352,16 +357,7 @@ impl NativeClient {
         bridge: &Bound<'_, LoopBridge>,
         future: Py<PyAny>,
     ) -> PyResult<TaskHandle> {
-        let observer = LogObserver::for_current_level(py, Some(bridge.get().waker()))?;
-        let core = self.core.clone();
-        let keys = request.get().keys.clone();
-        let progress = progress.progress.clone();
-        Ok(spawn_for_loop(bridge.get(), future, async move {
-            let plan = core
-                .plan_tags_showing(&request.get().request, observer, progress)
-                .await;
-            Outcome(plan.map(|plan| KeyedTagsPlan { plan, keys }))
-        }))
+        self.plan_for_loop(py, request, progress, bridge, future)
     }
 
     fn close(&self) {

@@ -12,8 +12,10 @@ use super::change::Change;
 use super::errors::to_py_err;
 use super::outcome::ToPython;
 use super::sync::{key_inputs, lookup_batch_arg, native_plan, native_requests, KeyedPlan};
-use super::sync::{NativePlan, NativePlanRequests};
-use crate::core::sync::{SegmentInput, TagsPlan, TagsRequest};
+use super::sync::{NativePlan, NativePlanRequests, PlanCall};
+use crate::core::client::Observer;
+use crate::core::sync::{PlanProgress, SegmentInput, TagsPlan, TagsRequest};
+use crate::core::{Client, Error};
 
 /// A plan request for several tags, checked: nothing is sent by making one. It keeps each
 /// segment's own key objects, which its plan's rows carry back.
@@ -21,6 +23,25 @@ use crate::core::sync::{SegmentInput, TagsPlan, TagsRequest};
 pub struct NativeTagsRequest {
     pub request: TagsRequest,
     pub keys: Vec<Arc<Vec<Py<PyAny>>>>,
+}
+
+impl PlanCall for NativeTagsRequest {
+    type Keyed = KeyedTagsPlan;
+
+    async fn plan(
+        &self,
+        core: &Client,
+        observer: Option<Arc<dyn Observer>>,
+        progress: Arc<PlanProgress>,
+    ) -> Result<KeyedTagsPlan, Error> {
+        let plan = core
+            .plan_tags_showing(&self.request, observer, progress)
+            .await?;
+        Ok(KeyedTagsPlan {
+            plan,
+            keys: self.keys.clone(),
+        })
+    }
 }
 
 #[pymethods]

@@ -11,10 +11,25 @@ use super::change::Change;
 use super::convert;
 use super::errors::to_py_err;
 use super::outcome::ToPython;
+use crate::core::client::Observer;
 use crate::core::sync::{
     KeyInput, Plan, PlanItem, PlanProgress, PlanRequest, PlanRequests, Reason,
 };
-use crate::core::Error;
+use crate::core::{Client, Error};
+
+/// A checked plan request and the core planner that answers it: `plan` (one tag) and
+/// `plan_tags` (several) are one call on either (`NativeClient::plan_blocking`).
+pub trait PlanCall: pyo3::PyClass<Frozen = pyo3::pyclass::boolean_struct::True> + Sync {
+    /// The plan with the caller's key objects, as Python gets it.
+    type Keyed: ToPython + Send + 'static;
+
+    fn plan(
+        &self,
+        core: &Client,
+        observer: Option<Arc<dyn Observer>>,
+        progress: Arc<PlanProgress>,
+    ) -> impl std::future::Future<Output = Result<Self::Keyed, Error>> + Send;
+}
 
 /// A plan request whose arguments were checked: nothing is sent by making one. It keeps the
 /// caller's own key objects, which the plan's rows carry back.
@@ -22,6 +37,25 @@ use crate::core::Error;
 pub struct NativePlanRequest {
     pub request: PlanRequest,
     pub keys: Arc<Vec<Py<PyAny>>>,
+}
+
+impl PlanCall for NativePlanRequest {
+    type Keyed = KeyedPlan;
+
+    async fn plan(
+        &self,
+        core: &Client,
+        observer: Option<Arc<dyn Observer>>,
+        progress: Arc<PlanProgress>,
+    ) -> Result<KeyedPlan, Error> {
+        let plan = core
+            .plan_tag_showing(&self.request, observer, progress)
+            .await?;
+        Ok(KeyedPlan {
+            plan,
+            keys: self.keys.clone(),
+        })
+    }
 }
 
 #[pymethods]
