@@ -14,7 +14,6 @@ from tests.support.notebooks import (
     data_of,
     errors_of,
     execute,
-    saved_code_cells,
     text_of,
 )
 
@@ -33,11 +32,6 @@ NOTEBOOK = EXAMPLES / "pipelines.ipynb"
 @pytest.fixture(scope="module")
 def executed(tmp_path_factory: pytest.TempPathFactory) -> list[Any]:
     return execute(NOTEBOOK, tmp_path_factory)
-
-
-def test_the_notebook_is_saved_without_outputs() -> None:
-    code = saved_code_cells(NOTEBOOK)
-    assert code and all(not cell.outputs for cell in code)
 
 
 def test_every_cell_runs_without_an_error(executed: list[Any]) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tests.support.bulk import EXAMPLES
-from tests.support.notebooks import data_of, errors_of, execute, saved_code_cells, text_of
+from tests.support.notebooks import data_of, errors_of, execute, text_of
 
 pytest.importorskip("nbformat")
 pytest.importorskip("nbclient")
@@ -28,11 +28,6 @@ VIP = "vip now: [542335, 542337, 542340, 542344]"
 @pytest.fixture(scope="module")
 def executed(tmp_path_factory: pytest.TempPathFactory) -> list[Any]:
     return execute(NOTEBOOK, tmp_path_factory)
-
-
-def test_the_notebook_is_saved_without_outputs() -> None:
-    code = saved_code_cells(NOTEBOOK)
-    assert code and all(not cell.outputs for cell in code)
 
 
 def test_every_cell_runs_without_an_error(executed: list[Any]) -> None:
